@@ -1,0 +1,7 @@
+fn main() {
+    lalrpop::Configuration::new().use_cargo_dir_conventions().process_dir("grammar").expect("grammar/ore.lalrpop");
+    // Export the binary's symbols so JIT'd code can reach `#[no_mangle] extern "C"`
+    // functions of the host through the process symbol generator.
+    println!("cargo:rustc-link-arg-bins=-rdynamic");
+    println!("cargo:rerun-if-changed=grammar/ore.lalrpop");
+}

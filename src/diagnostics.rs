@@ -1,0 +1,133 @@
+//! Compile diagnostics: byte spans mapped to `FILE:LINE:COL` with the source line
+//! and a caret, the format LANGUAGE.md fixes for the command line.
+
+use crate::syntax::ast::Span;
+use std::fmt;
+
+/// One problem found in a module, located by a byte span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub span: Span,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { span, message: message.into() }
+    }
+}
+
+/// A diagnostic resolved against its source: what the CLI prints and the server returns.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LocatedDiagnostic {
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    pub message: String,
+    /// The full text: location line, source line, caret.
+    pub rendered: String,
+}
+
+/// Every diagnostic of one failed module, in source order.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub struct CompileError {
+    pub diagnostics: Vec<LocatedDiagnostic>,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", d.rendered)?;
+        }
+        Ok(())
+    }
+}
+
+/// A source file with its line table.
+pub struct SourceFile {
+    name: String,
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+/// Source lines longer than this are shown as a window around the column.
+const MAX_SHOWN_LINE: usize = 160;
+
+impl SourceFile {
+    pub fn new(name: &str, text: String) -> SourceFile {
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        SourceFile { name: name.to_string(), text, line_starts }
+    }
+
+    /// Decodes UTF-8, reporting the first invalid byte with its line and column.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, CompileError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(name, text)),
+            Err(err) => {
+                let valid = err.utf8_error().valid_up_to();
+                let prefix = String::from_utf8_lossy(&err.as_bytes()[..valid]).into_owned();
+                let file = SourceFile::new(name, prefix);
+                let diag = Diagnostic::new(Span::new(valid, valid), "source is not valid UTF-8");
+                Err(file.error(vec![diag]))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// 1-based line and character column of a byte offset.
+    pub fn location(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.text[self.line_starts[line]..offset].chars().count() + 1;
+        (line + 1, column)
+    }
+
+    pub fn locate(&self, diag: &Diagnostic) -> LocatedDiagnostic {
+        let (line, column) = self.location(diag.span.start);
+        let line_start = self.line_starts[line - 1];
+        let line_text = self.text[line_start..].split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let span_chars = self.text[diag.span.start.min(self.text.len())..diag.span.end.min(self.text.len())]
+            .split('\n')
+            .next()
+            .map_or(0, |s| s.chars().count());
+        let (shown, caret_col) = window(line_text, column);
+        let gutter = line.to_string();
+        let pad = " ".repeat(gutter.len());
+        // Copy tabs so the caret lines up under the source in any terminal.
+        let indent: String = shown.chars().take(caret_col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let carets = "^".repeat(span_chars.clamp(1, shown.chars().count().saturating_sub(caret_col - 1).max(1)));
+        let rendered = format!(
+            "{}:{}:{}: error: {}\n{} | {}\n{} | {}{}",
+            self.name, line, column, diag.message, gutter, shown, pad, indent, carets
+        );
+        LocatedDiagnostic { file: self.name.clone(), line, column, message: diag.message.clone(), rendered }
+    }
+
+    pub fn error(&self, mut diags: Vec<Diagnostic>) -> CompileError {
+        diags.sort_by_key(|d| d.span.start);
+        CompileError { diagnostics: diags.iter().map(|d| self.locate(d)).collect() }
+    }
+}
+
+/// The part of a long line worth showing, and the caret's column within it.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let count = line.chars().count();
+    if count <= MAX_SHOWN_LINE {
+        return (line.to_string(), column);
+    }
+    let start = column.saturating_sub(MAX_SHOWN_LINE / 2).min(count.saturating_sub(MAX_SHOWN_LINE));
+    let shown: String = line.chars().skip(start).take(MAX_SHOWN_LINE).collect();
+    (shown, column - start)
+}

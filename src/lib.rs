@@ -1,0 +1,6 @@
+pub mod diagnostics;
+pub mod syntax;
+pub mod tir;
+pub mod typeck;
+pub mod types;
+pub mod llvm;

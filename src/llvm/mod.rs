@@ -1,0 +1,65 @@
+//! The only place that calls the LLVM C API. Each ORC and IR concept is wrapped
+//! once, with its ownership rule written where the object is created; everything
+//! above this module is safe Rust.
+
+pub mod ir;
+pub mod orc;
+
+use llvm_sys::error::*;
+use std::ffi::{CStr, CString};
+use std::fmt;
+
+/// An error reported by LLVM, as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LlvmError(pub String);
+
+impl fmt::Display for LlvmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LlvmError {}
+
+/// Consumes an `LLVMErrorRef`: success is the null pointer.
+fn check(err: LLVMErrorRef) -> Result<(), LlvmError> {
+    if err.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null error is owned by us; LLVMGetErrorMessage consumes it and
+    // hands back a message we must free with LLVMDisposeErrorMessage.
+    unsafe {
+        let msg = LLVMGetErrorMessage(err);
+        let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(msg);
+        Err(LlvmError(text))
+    }
+}
+
+/// An `LLVMErrorRef` carrying `message`, for returning errors from callbacks.
+fn make_error(message: &str) -> LLVMErrorRef {
+    let text = c_string(message);
+    // SAFETY: LLVM copies the message into the new error, which the caller owns.
+    unsafe { LLVMCreateStringError(text.as_ptr()) }
+}
+
+/// Symbol and module names never contain NUL (the lexer's identifiers cannot); any
+/// other text is cut at the first NUL rather than rejected.
+pub(crate) fn c_string(s: &str) -> CString {
+    let bytes = s.as_bytes();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    CString::new(&bytes[..end]).expect("NUL removed above")
+}
+
+/// Copies and frees a message string allocated by LLVM (null gives "").
+///
+/// # Safety
+/// `msg` must be null or a string LLVM allocated for the caller to dispose.
+unsafe fn owned_message(msg: *mut libc::c_char) -> String {
+    if msg.is_null() {
+        return String::new();
+    }
+    let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
+    llvm_sys::core::LLVMDisposeMessage(msg);
+    text
+}

@@ -1,0 +1,444 @@
+//! ORCv2 through LLJIT: the session, JITDylibs, lazy reexports, custom
+//! materialization units and the IR transform layer.
+//!
+//! Ownership, as the C API defines it:
+//! - `Jit` owns the LLJIT, the lazy call-through manager (LCTM) and the indirect
+//!   stubs manager (ISM). Drop disposes the ISM and LCTM *before* the LLJIT: the other
+//!   order is a use-after-free (the managers reference the session).
+//! - JITDylibs belong to the session; a `Dylib` is a plain handle valid while its
+//!   `Jit` lives.
+//! - Interned names passed to `LLVMOrcAbsoluteSymbols`, `LLVMOrcLazyReexports` and
+//!   `LLVMOrcCreateCustomMaterializationUnit` are owned by the callee afterwards.
+//! - A materialization unit belongs to its JITDylib once `LLVMOrcJITDylibDefine`
+//!   succeeds, to us (to dispose) if it fails.
+//! - A `MaterializationResponsibility` must be emitted or failed exactly once; the
+//!   wrapper fails it on drop if nobody emitted it.
+
+use super::ir::ThreadSafeModule;
+use super::{c_string, check, make_error, owned_message, LlvmError};
+use llvm_sys::orc2::lljit::*;
+use llvm_sys::orc2::*;
+use llvm_sys::prelude::LLVMModuleRef;
+use llvm_sys::target_machine::*;
+use std::ffi::{c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+/// What the IR transform layer does to each module before code generation.
+pub type Transform = Box<dyn Fn(ModuleView<'_>) -> Result<(), String> + Send + Sync>;
+
+/// Generates and emits the code for a lazily defined symbol, once, on first lookup.
+pub type Materializer = Box<dyn FnOnce(MaterializationResponsibility) + Send>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dylib(LLVMOrcJITDylibRef);
+
+// SAFETY: JITDylib operations are internally synchronised by the ExecutionSession.
+unsafe impl Send for Dylib {}
+unsafe impl Sync for Dylib {}
+
+pub struct Jit {
+    lljit: LLVMOrcLLJITRef,
+    lctm: LLVMOrcLazyCallThroughManagerRef,
+    ism: LLVMOrcIndirectStubsManagerRef,
+    triple: CString,
+    data_layout: CString,
+    /// Passed to the transform layer as context; must outlive the LLJIT.
+    transform: *mut Transform,
+}
+
+// SAFETY: LLJIT, the session, and the stub/call-through managers are designed for
+// concurrent use (ORC locks internally); the raw pointers are only used through them.
+unsafe impl Send for Jit {}
+unsafe impl Sync for Jit {}
+
+fn init_native_target() {
+    static INIT: Once = Once::new();
+    // SAFETY: one-time global registration of the host target, as LLVM requires
+    // before creating target machines.
+    INIT.call_once(|| unsafe {
+        llvm_sys::target::LLVM_InitializeNativeTarget();
+        llvm_sys::target::LLVM_InitializeNativeAsmPrinter();
+    });
+}
+
+extern "C" fn report_session_error(_ctx: *mut c_void, err: llvm_sys::error::LLVMErrorRef) {
+    if let Err(e) = check(err) {
+        tracing::error!(target: "ore::jit", "ORC session error: {e}");
+    }
+}
+
+const EXPORTED_CALLABLE: LLVMJITSymbolFlags = LLVMJITSymbolFlags {
+    GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
+        | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+    TargetFlags: 0,
+};
+
+impl Jit {
+    /// Builds an LLJIT for the host with lazy call-through support. `transform` runs
+    /// on every IR module before code generation; a failed lazy call jumps to
+    /// `lazy_call_error_handler`, which must be a real function.
+    pub fn new(transform: Transform, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
+        init_native_target();
+        let mut lljit = std::ptr::null_mut();
+        // SAFETY: LLVMOrcCreateLLJIT takes ownership of the builder, success or not.
+        check(unsafe { LLVMOrcCreateLLJIT(&mut lljit, LLVMOrcCreateLLJITBuilder()) })?;
+        // SAFETY: the LLJIT is valid; strings it returns live as long as it does, and
+        // we copy them.
+        let (triple, data_layout) = unsafe {
+            let es = LLVMOrcLLJITGetExecutionSession(lljit);
+            LLVMOrcExecutionSessionSetErrorReporter(es, report_session_error, std::ptr::null_mut());
+            (
+                CStr::from_ptr(LLVMOrcLLJITGetTripleString(lljit)).to_owned(),
+                CStr::from_ptr(LLVMOrcLLJITGetDataLayoutStr(lljit)).to_owned(),
+            )
+        };
+        // SAFETY: the managers are ours to dispose (see Drop).
+        let ism = unsafe { LLVMOrcCreateLocalIndirectStubsManager(triple.as_ptr()) };
+        let mut lctm = std::ptr::null_mut();
+        let created = check(unsafe {
+            LLVMOrcCreateLocalLazyCallThroughManager(
+                triple.as_ptr(),
+                LLVMOrcLLJITGetExecutionSession(lljit),
+                lazy_call_error_handler as u64,
+                &mut lctm,
+            )
+        });
+        let transform = Box::into_raw(Box::new(transform));
+        let jit = Jit { lljit, lctm, ism, triple, data_layout, transform };
+        created?;
+        // SAFETY: `transform` stays allocated until after the LLJIT is disposed.
+        unsafe {
+            LLVMOrcIRTransformLayerSetTransform(
+                LLVMOrcLLJITGetIRTransformLayer(lljit),
+                run_transform,
+                jit.transform.cast(),
+            );
+        }
+        Ok(jit)
+    }
+
+    pub fn triple(&self) -> &CStr {
+        &self.triple
+    }
+
+    pub fn data_layout(&self) -> &CStr {
+        &self.data_layout
+    }
+
+    pub fn main_dylib(&self) -> Dylib {
+        // SAFETY: the main JITDylib lives as long as the LLJIT.
+        Dylib(unsafe { LLVMOrcLLJITGetMainJITDylib(self.lljit) })
+    }
+
+    /// Interns a name; the caller owns one reference to the returned entry.
+    fn intern(&self, name: &str) -> LLVMOrcSymbolStringPoolEntryRef {
+        let cname = c_string(name);
+        // SAFETY: returns a retained pool entry.
+        unsafe { LLVMOrcLLJITMangleAndIntern(self.lljit, cname.as_ptr()) }
+    }
+
+    /// Defines `mu` in `dylib`, disposing of it if the definition fails.
+    fn define(&self, dylib: Dylib, mu: LLVMOrcMaterializationUnitRef) -> Result<(), LlvmError> {
+        // SAFETY: on success the dylib owns the MU; on failure we still do.
+        let result = check(unsafe { LLVMOrcJITDylibDefine(dylib.0, mu) });
+        if result.is_err() {
+            unsafe { LLVMOrcDisposeMaterializationUnit(mu) };
+        }
+        result
+    }
+
+    /// Makes every symbol the process exports (libc, the host's `-rdynamic`
+    /// functions, loaded libraries) resolvable from `dylib`.
+    pub fn add_process_symbols(&self, dylib: Dylib) -> Result<(), LlvmError> {
+        let mut generator = std::ptr::null_mut();
+        // SAFETY: the new generator is ours until AddGenerator takes it; a generator
+        // instance belongs to exactly one JITDylib.
+        unsafe {
+            let prefix = LLVMOrcLLJITGetGlobalPrefix(self.lljit);
+            check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+                &mut generator,
+                prefix,
+                None,
+                std::ptr::null_mut(),
+            ))?;
+            LLVMOrcJITDylibAddGenerator(dylib.0, generator);
+        }
+        Ok(())
+    }
+
+    /// Defines symbols at fixed addresses (runtime support and host functions).
+    pub fn define_absolute(&self, dylib: Dylib, symbols: &[(&str, usize)]) -> Result<(), LlvmError> {
+        let mut pairs: Vec<LLVMOrcCSymbolMapPair> = symbols
+            .iter()
+            .map(|(name, addr)| LLVMOrcCSymbolMapPair {
+                Name: self.intern(name),
+                Sym: LLVMJITEvaluatedSymbol { Address: *addr as u64, Flags: EXPORTED_CALLABLE },
+            })
+            .collect();
+        // SAFETY: the MU takes the interned names; we keep (and free) the array.
+        let mu = unsafe { LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len()) };
+        self.define(dylib, mu)
+    }
+
+    /// Defines `public` as a lazy entry point for `body`, whose code `materialize`
+    /// produces (through `emit`) the first time `body` is looked up, which the entry
+    /// point does on its first call. Stubs and bodies share one JITDylib because the
+    /// C API cannot set a link order between dylibs.
+    pub fn define_lazy(&self, dylib: Dylib, public: &str, body: &str, materialize: Materializer) -> Result<(), LlvmError> {
+        let mut syms = [LLVMOrcCSymbolFlagsMapPair { Name: self.intern(body), Flags: EXPORTED_CALLABLE }];
+        let ctx = Box::into_raw(Box::new(materialize)).cast::<c_void>();
+        let unit_name = c_string(body);
+        // SAFETY: the MU takes the interned name; `ctx` is freed by exactly one of
+        // `materialize_unit` (called) or `destroy_unit` (never called).
+        let body_unit = unsafe {
+            LLVMOrcCreateCustomMaterializationUnit(
+                unit_name.as_ptr(),
+                ctx,
+                syms.as_mut_ptr(),
+                syms.len(),
+                std::ptr::null_mut(),
+                materialize_unit,
+                discard_symbol,
+                destroy_unit,
+            )
+        };
+        self.define(dylib, body_unit)?;
+        let mut aliases = [LLVMOrcCSymbolAliasMapPair {
+            Name: self.intern(public),
+            Entry: LLVMOrcCSymbolAliasMapEntry { Name: self.intern(body), Flags: EXPORTED_CALLABLE },
+        }];
+        // SAFETY: the reexports MU takes both interned names; LCTM and ISM outlive it
+        // (they are disposed only when the Jit is).
+        let stub_unit =
+            unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
+        self.define(dylib, stub_unit)
+    }
+
+    /// Passes a module to the IR transform layer (optimisation), then on to code
+    /// generation and linking, fulfilling `responsibility`.
+    pub fn emit(&self, mut responsibility: MaterializationResponsibility, module: ThreadSafeModule) {
+        let mut module = module;
+        // SAFETY: both ownerships move into ORC; we null our copies so their Drops do
+        // nothing.
+        unsafe {
+            LLVMOrcIRTransformLayerEmit(LLVMOrcLLJITGetIRTransformLayer(self.lljit), responsibility.0, module.0);
+        }
+        responsibility.0 = std::ptr::null_mut();
+        module.0 = std::ptr::null_mut();
+    }
+
+    /// Adds a whole module to `dylib`; it is compiled when one of its symbols is
+    /// looked up.
+    pub fn add_module(&self, dylib: Dylib, module: ThreadSafeModule) -> Result<(), LlvmError> {
+        let mut module = module;
+        // SAFETY: LLJIT takes the module whatever the outcome.
+        let result = check(unsafe { LLVMOrcLLJITAddLLVMIRModule(self.lljit, dylib.0, module.0) });
+        module.0 = std::ptr::null_mut();
+        result
+    }
+
+    /// The address of `name` in the main JITDylib, materializing it if needed.
+    pub fn lookup(&self, name: &str) -> Result<usize, LlvmError> {
+        let cname = c_string(name);
+        let mut addr = 0;
+        // SAFETY: lookup does not take the name.
+        check(unsafe { LLVMOrcLLJITLookup(self.lljit, &mut addr, cname.as_ptr()) })?;
+        Ok(addr as usize)
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        // SAFETY: stubs and call-through managers before the LLJIT (see module doc);
+        // the transform context after, since the transform layer may use it until then.
+        unsafe {
+            LLVMOrcDisposeIndirectStubsManager(self.ism);
+            if !self.lctm.is_null() {
+                LLVMOrcDisposeLazyCallThroughManager(self.lctm);
+            }
+            if let Err(e) = check(LLVMOrcDisposeLLJIT(self.lljit)) {
+                tracing::error!(target: "ore::jit", "disposing the JIT: {e}");
+            }
+            drop(Box::from_raw(self.transform));
+        }
+    }
+}
+
+/// The right, and duty, to provide the symbols of one materialization unit.
+pub struct MaterializationResponsibility(LLVMOrcMaterializationResponsibilityRef);
+
+// SAFETY: ORC allows a responsibility to be fulfilled from any thread.
+unsafe impl Send for MaterializationResponsibility {}
+
+impl MaterializationResponsibility {
+    /// Gives up: every symbol of the unit becomes an error for whoever waits on it.
+    pub fn fail(self) {
+        drop(self)
+    }
+}
+
+impl Drop for MaterializationResponsibility {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: still ours (never emitted): fail, then dispose, as required.
+            unsafe {
+                LLVMOrcMaterializationResponsibilityFailMaterialization(self.0);
+                LLVMOrcDisposeMaterializationResponsibility(self.0);
+            }
+        }
+    }
+}
+
+extern "C" fn materialize_unit(ctx: *mut c_void, mr: LLVMOrcMaterializationResponsibilityRef) {
+    // SAFETY: `ctx` is the Box leaked in `define_lazy`; ORC calls this at most once
+    // and then never calls `destroy_unit`, so we take it back here.
+    let materialize = unsafe { Box::from_raw(ctx.cast::<Materializer>()) };
+    let responsibility = MaterializationResponsibility(mr);
+    // A panic must not unwind into C++; the responsibility, moved into the closure,
+    // is failed by its Drop during unwinding.
+    if catch_unwind(AssertUnwindSafe(move || materialize(responsibility))).is_err() {
+        tracing::error!(target: "ore::jit", "materializer panicked");
+    }
+}
+
+extern "C" fn discard_symbol(_ctx: *mut c_void, _jd: LLVMOrcJITDylibRef, _sym: LLVMOrcSymbolStringPoolEntryRef) {
+    // One symbol per unit: a discarded symbol means the unit is about to be
+    // destroyed, which `destroy_unit` handles.
+}
+
+extern "C" fn destroy_unit(ctx: *mut c_void) {
+    // SAFETY: called only when `materialize_unit` never was; the Box is still ours.
+    drop(unsafe { Box::from_raw(ctx.cast::<Materializer>()) });
+}
+
+extern "C" fn run_transform(
+    ctx: *mut c_void,
+    module: *mut LLVMOrcThreadSafeModuleRef,
+    _mr: LLVMOrcMaterializationResponsibilityRef,
+) -> llvm_sys::error::LLVMErrorRef {
+    // SAFETY: `module` points at a live TSM owned by the layer; WithModuleDo locks its
+    // context for the duration of the callback.
+    unsafe { LLVMOrcThreadSafeModuleWithModuleDo(*module, transform_module, ctx) }
+}
+
+extern "C" fn transform_module(ctx: *mut c_void, module: LLVMModuleRef) -> llvm_sys::error::LLVMErrorRef {
+    // SAFETY: `ctx` is the Jit's transform box, alive until the LLJIT is disposed.
+    let transform = unsafe { &*ctx.cast::<Transform>() };
+    match catch_unwind(AssertUnwindSafe(|| transform(ModuleView { raw: module, _lt: std::marker::PhantomData }))) {
+        Ok(Ok(())) => std::ptr::null_mut(),
+        Ok(Err(message)) => make_error(&message),
+        Err(_) => make_error("IR transform panicked"),
+    }
+}
+
+/// A module borrowed during the IR transform, with its context locked.
+pub struct ModuleView<'a> {
+    raw: LLVMModuleRef,
+    _lt: std::marker::PhantomData<&'a ()>,
+}
+
+impl ModuleView<'_> {
+    pub fn name(&self) -> String {
+        let mut len = 0;
+        // SAFETY: the identifier is owned by the module; we copy it.
+        unsafe {
+            let ptr = llvm_sys::core::LLVMGetModuleIdentifier(self.raw, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
+        }
+    }
+
+    /// Runs LLVM's standard `default<On>` pipeline.
+    pub fn optimize(&self, level: u8) -> Result<(), String> {
+        let pipeline = c_string(&format!("default<O{level}>"));
+        with_host_target_machine(|tm| {
+            // SAFETY: module, target machine and options are live for the call; the
+            // options object is disposed right after.
+            unsafe {
+                let options = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
+                let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(self.raw, pipeline.as_ptr(), tm, options);
+                llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(options);
+                check(err).map_err(|e| e.0)
+            }
+        })
+    }
+
+    pub fn print(&self) -> String {
+        // SAFETY: LLVM allocates the text; owned_message frees it.
+        unsafe { owned_message(llvm_sys::core::LLVMPrintModuleToString(self.raw)) }
+    }
+
+    /// The host assembly for this module, generated from a copy so the module that
+    /// ORC goes on to compile is untouched.
+    pub fn assembly(&self) -> Result<String, String> {
+        with_host_target_machine(|tm| {
+            // SAFETY: the clone is ours and disposed below; the buffer likewise.
+            unsafe {
+                let copy = llvm_sys::core::LLVMCloneModule(self.raw);
+                let mut message = std::ptr::null_mut();
+                let mut buffer = std::ptr::null_mut();
+                let failed = LLVMTargetMachineEmitToMemoryBuffer(
+                    tm,
+                    copy,
+                    LLVMCodeGenFileType::LLVMAssemblyFile,
+                    &mut message,
+                    &mut buffer,
+                );
+                llvm_sys::core::LLVMDisposeModule(copy);
+                if failed != 0 {
+                    return Err(owned_message(message));
+                }
+                let start = llvm_sys::core::LLVMGetBufferStart(buffer);
+                let len = llvm_sys::core::LLVMGetBufferSize(buffer);
+                let text = String::from_utf8_lossy(std::slice::from_raw_parts(start.cast::<u8>(), len)).into_owned();
+                llvm_sys::core::LLVMDisposeMemoryBuffer(buffer);
+                Ok(text)
+            }
+        })
+    }
+}
+
+/// A target machine for the host, one per thread: target machines are not safe to
+/// share between threads, and creating one costs far more than a lookup.
+struct HostTargetMachine(LLVMTargetMachineRef);
+
+impl Drop for HostTargetMachine {
+    fn drop(&mut self) {
+        // SAFETY: created by us below and used only on this thread.
+        unsafe { LLVMDisposeTargetMachine(self.0) }
+    }
+}
+
+fn with_host_target_machine<R>(f: impl FnOnce(LLVMTargetMachineRef) -> R) -> R {
+    thread_local! {
+        static TM: HostTargetMachine = {
+            init_native_target();
+            // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed
+            // after use; the target machine is owned by the thread-local.
+            unsafe {
+                let triple = LLVMGetDefaultTargetTriple();
+                let mut target = std::ptr::null_mut();
+                let mut message = std::ptr::null_mut();
+                if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
+                    panic!("host target unavailable: {}", owned_message(message));
+                }
+                let cpu = LLVMGetHostCPUName();
+                let features = LLVMGetHostCPUFeatures();
+                let tm = LLVMCreateTargetMachine(
+                    target,
+                    triple,
+                    cpu,
+                    features,
+                    LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+                    LLVMRelocMode::LLVMRelocDefault,
+                    LLVMCodeModel::LLVMCodeModelJITDefault,
+                );
+                owned_message(triple);
+                owned_message(cpu);
+                owned_message(features);
+                HostTargetMachine(tm)
+            }
+        };
+    }
+    TM.with(|tm| f(tm.0))
+}

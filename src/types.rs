@@ -1,0 +1,157 @@
+//! Ore's types and function signatures, shared by the checker, the code generator
+//! and the embedding API.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ty {
+    I64,
+    F64,
+    Bool,
+    Str,
+    Ptr,
+    #[serde(rename = "[i64]")]
+    ArrayI64,
+    #[serde(rename = "[f64]")]
+    ArrayF64,
+    #[serde(rename = "()")]
+    Unit,
+    /// The type of `return`, `break` and `continue`: fits wherever a value is expected.
+    #[serde(rename = "!")]
+    Never,
+}
+
+impl Ty {
+    /// The element type of an array type.
+    pub fn element(self) -> Option<Ty> {
+        match self {
+            Ty::ArrayI64 => Some(Ty::I64),
+            Ty::ArrayF64 => Some(Ty::F64),
+            _ => None,
+        }
+    }
+
+    pub fn array_of(elem: Ty) -> Option<Ty> {
+        match elem {
+            Ty::I64 => Some(Ty::ArrayI64),
+            Ty::F64 => Some(Ty::ArrayF64),
+            _ => None,
+        }
+    }
+
+    /// Types `print` accepts, and so the types `main` may return besides unit.
+    pub fn is_printable(self) -> bool {
+        matches!(self, Ty::I64 | Ty::F64 | Ty::Bool | Ty::Str)
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ty::I64 => "i64",
+            Ty::F64 => "f64",
+            Ty::Bool => "bool",
+            Ty::Str => "str",
+            Ty::Ptr => "ptr",
+            Ty::ArrayI64 => "[i64]",
+            Ty::ArrayF64 => "[f64]",
+            Ty::Unit => "()",
+            Ty::Never => "!",
+        })
+    }
+}
+
+/// The signature of an Ore function.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FnSig {
+    pub params: Vec<Ty>,
+    pub ret: Ty,
+}
+
+impl fmt::Display for FnSig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fn(")?;
+        for (i, p) in self.params.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        write!(f, ") -> {}", self.ret)
+    }
+}
+
+/// A type at the C boundary of an `extern fn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CType {
+    I64,
+    /// Takes an i64 value (truncated); as a result it is widened to i64.
+    I32,
+    F64,
+    Bool,
+    /// A pointer to NUL-terminated bytes.
+    Str,
+    Ptr,
+    Unit,
+}
+
+impl CType {
+    /// The Ore type a value of this C type has on the Ore side.
+    pub fn ore_type(self) -> Ty {
+        match self {
+            CType::I64 | CType::I32 => Ty::I64,
+            CType::F64 => Ty::F64,
+            CType::Bool => Ty::Bool,
+            CType::Str => Ty::Str,
+            CType::Ptr => Ty::Ptr,
+            CType::Unit => Ty::Unit,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CType> {
+        Some(match name {
+            "i64" => CType::I64,
+            "i32" => CType::I32,
+            "f64" => CType::F64,
+            "bool" => CType::Bool,
+            "str" => CType::Str,
+            "ptr" => CType::Ptr,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for CType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CType::I64 => "i64",
+            CType::I32 => "i32",
+            CType::F64 => "f64",
+            CType::Bool => "bool",
+            CType::Str => "str",
+            CType::Ptr => "ptr",
+            CType::Unit => "()",
+        })
+    }
+}
+
+/// The signature of a C function called through `extern fn`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExternSig {
+    pub params: Vec<CType>,
+    pub ret: CType,
+}
+
+impl fmt::Display for ExternSig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "extern fn(")?;
+        for (i, p) in self.params.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        write!(f, ") -> {}", self.ret)
+    }
+}
