@@ -1,6 +1,25 @@
+//! Ore: a lazy-compiling JIT for the Ore language on LLVM ORCv2.
+//!
+//! ```no_run
+//! let engine = ore::Engine::new(ore::Config::default())?;
+//! engine.add_module("demo", "fn square(x: i64) -> i64 { x * x }")?;
+//! assert_eq!(engine.call("square", &[ore::Value::I64(7)])?, ore::Value::I64(49));
+//! # Ok::<(), ore::Error>(())
+//! ```
+//!
+//! See docs/ARCHITECTURE.md for how the pieces fit.
+
+pub mod codegen;
 pub mod diagnostics;
+pub mod engine;
+pub mod llvm;
+pub mod runtime;
 pub mod syntax;
 pub mod tir;
 pub mod typeck;
 pub mod types;
-pub mod llvm;
+
+pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
+pub use engine::{check_program, Config, Emit, Engine, Error, HostFn, ModuleInfo, OptLevel, Stats, Value};
+pub use runtime::RuntimeError;
+pub use types::{CType, ExternSig, FnSig, Ty};

@@ -1,1 +1,191 @@
-fn main(){}
+//! The `ore` command line: `ore run`, `ore check`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ore::{runtime::output, Config, Emit, Engine, Error, OptLevel, SourceFile, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit statuses fixed by LANGUAGE.md.
+const EXIT_COMPILE_ERROR: u8 = 1;
+const EXIT_RUNTIME_ERROR: u8 = 2;
+const EXIT_USAGE: u8 = 64;
+/// The JIT itself failed (not the program): EX_SOFTWARE.
+const EXIT_INTERNAL: u8 = 70;
+
+/// JIT'd code runs on this thread; deep recursion needs room before `stack overflow`.
+const RUN_STACK_SIZE: usize = 64 * 1024 * 1024;
+
+#[derive(Parser)]
+#[command(name = "ore", version, about = "Ore: a lazy-compiling JIT on LLVM ORCv2")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile FILE and call its `main`; each function is compiled at its first call.
+    Run(RunArgs),
+    /// Parse and type-check FILE without running it.
+    Check {
+        /// The Ore source file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Optimisation level, 0 to 3 (`-O0` .. `-O3`).
+    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
+    opt: u8,
+    /// Compile every function before `main` runs (for comparison with lazy mode).
+    #[arg(long)]
+    eager: bool,
+    /// Print one JSON line of compile and run statistics on standard error.
+    #[arg(long)]
+    stats: bool,
+    /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
+    #[arg(long, value_enum, value_name = "KIND")]
+    emit: Option<EmitArg>,
+    /// The Ore source file.
+    file: PathBuf,
+    /// Arguments for `main` (integers).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EmitArg {
+    Ir,
+    Asm,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    init_tracing();
+    let worker = std::thread::Builder::new().name("ore-main".into()).stack_size(RUN_STACK_SIZE);
+    let status = worker.spawn(move || match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check { file } => check(&file),
+    });
+    let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
+    output::flush();
+    ExitCode::from(status)
+}
+
+/// `ORE_LOG=debug` (any `tracing` filter) logs phases and materialisations to stderr.
+fn init_tracing() {
+    if let Ok(filter) = std::env::var("ORE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+fn read_source(path: &Path) -> Result<SourceFile, u8> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", path.display());
+        EXIT_USAGE
+    })?;
+    SourceFile::from_bytes(&path.display().to_string(), bytes).map_err(|e| {
+        eprintln!("{e}");
+        EXIT_COMPILE_ERROR
+    })
+}
+
+fn check(path: &Path) -> u8 {
+    let file = match read_source(path) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match ore::check_program(&file) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_COMPILE_ERROR
+        }
+    }
+}
+
+fn run(args: RunArgs) -> u8 {
+    let file = match read_source(&args.file) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let config = Config {
+        opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
+        eager: args.eager,
+        emit: args.emit.map(|e| match e {
+            EmitArg::Ir => Emit::Ir,
+            EmitArg::Asm => Emit::Asm,
+        }),
+    };
+    let engine = match Engine::new(config) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let status = run_main(&engine, file, &args.args);
+    if args.stats {
+        output::flush();
+        eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
+    }
+    status
+}
+
+fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {
+    match engine.add_program(file) {
+        Ok(_) => {}
+        Err(Error::Compile(e)) => {
+            eprintln!("{e}");
+            return EXIT_COMPILE_ERROR;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INTERNAL;
+        }
+    }
+    let sig = engine.function("main").expect("add_program requires main");
+    if raw_args.len() != sig.params.len() {
+        let plural = if sig.params.len() == 1 { "" } else { "s" };
+        eprintln!("error: `main` takes {} argument{plural}, but {} were given", sig.params.len(), raw_args.len());
+        eprintln!("usage: ore run FILE{}", " INT".repeat(sig.params.len()));
+        return EXIT_USAGE;
+    }
+    let mut values = Vec::with_capacity(raw_args.len());
+    for raw in raw_args {
+        match raw.parse::<i64>() {
+            Ok(v) => values.push(Value::I64(v)),
+            Err(_) => {
+                eprintln!("error: argument `{raw}` is not an integer (main takes i64 arguments)");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    match engine.call("main", &values) {
+        Ok(Value::Unit) => 0,
+        Ok(value) => {
+            output::print_line(value.to_string().as_bytes());
+            0
+        }
+        Err(Error::Runtime(e)) => {
+            output::flush();
+            eprintln!("runtime error: {e}");
+            EXIT_RUNTIME_ERROR
+        }
+        Err(e) => {
+            output::flush();
+            eprintln!("error: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}

@@ -13,8 +13,8 @@ pub const BUILTINS: &[&str] = &["print", "len"];
 
 /// What a module can see of its namespace besides its own items.
 pub trait Environment {
-    /// An Ore function (defined or declared) of the namespace.
-    fn function(&self, name: &str) -> Option<FnSig>;
+    /// An Ore function of the namespace: its signature, and whether it has a body.
+    fn function(&self, name: &str) -> Option<(FnSig, bool)>;
     /// An `extern fn` already declared in the namespace.
     fn extern_fn(&self, name: &str) -> Option<ExternSig>;
     /// Whether the process (or the engine's host functions) provides a C symbol, and
@@ -108,11 +108,17 @@ impl ModuleChecker<'_> {
         if self.externs.contains_key(name) || self.env.extern_fn(name).is_some() {
             return self.error(f.name.span, format!("`{name}` is already declared as an `extern fn`"));
         }
-        if let Some(existing) = self.env.function(name) {
+        if let Some((existing, defined)) = self.env.function(name) {
             if existing != sig {
                 return self.error(
                     f.span,
                     format!("`{name}` is already declared in this namespace as `{existing}`, not `{sig}`"),
+                );
+            }
+            if defined && f.body.is_some() {
+                return self.error(
+                    f.name.span,
+                    format!("`{name}` is already defined in this namespace (replacing a function is not supported yet)"),
                 );
             }
         }
@@ -573,7 +579,7 @@ impl FnChecker<'_, '_> {
         let (param_tys, ret, target) = if let Some(entry) = module.functions.get(name) {
             let sig = entry.sig.clone();
             (sig.params.clone(), sig.ret, Callee::Ore { name: name.to_string(), sig })
-        } else if let Some(sig) = module.env.function(name) {
+        } else if let Some((sig, _)) = module.env.function(name) {
             (sig.params.clone(), sig.ret, Callee::Ore { name: name.to_string(), sig })
         } else if let Some(sig) = module.externs.get(name).cloned().or_else(|| module.env.extern_fn(name)) {
             let params = sig.params.iter().map(|c| c.ore_type()).collect();

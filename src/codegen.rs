@@ -1,0 +1,561 @@
+//! LLVM IR generation: one typed function in, one LLVM module out. Each function is
+//! generated on its own, at its first call (see `engine`), which is what makes a
+//! never-called function cost nothing beyond parsing and checking.
+//!
+//! Calling convention of Ore functions: `ret @ore.NAME(ptr ctx, params...)`, where
+//! `ctx` is the caller's `runtime::CallCtx`. Calls between Ore functions go through
+//! `@ore.NAME`, the lazy entry point; the body is `@ore.NAME.body`. After every call
+//! that can fail, the caller tests `ctx.trapped` and returns at once if it is set.
+
+use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
+use crate::runtime::{trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
+use crate::syntax::ast::BinOp;
+use crate::tir::{self, Callee, ExprKind, Stmt};
+use crate::types::{CType, FnSig, Ty};
+use std::ffi::CStr;
+
+/// The callable (lazy) symbol of an Ore function.
+pub fn entry_symbol(name: &str) -> String {
+    format!("ore.{name}")
+}
+
+/// The symbol of an Ore function's compiled body.
+pub fn body_symbol(name: &str) -> String {
+    format!("ore.{name}.body")
+}
+
+/// The symbol of the host-entry trampoline for one signature.
+pub fn trampoline_symbol(sig: &FnSig) -> String {
+    let code = |t: &Ty| match t {
+        Ty::I64 => 'i',
+        Ty::F64 => 'f',
+        Ty::Bool => 'b',
+        Ty::Str => 's',
+        Ty::Ptr => 'p',
+        Ty::ArrayI64 => 'a',
+        Ty::ArrayF64 => 'd',
+        Ty::Unit | Ty::Never => 'u',
+    };
+    let params: String = sig.params.iter().map(code).collect();
+    format!("ore.tramp.{params}.{}", code(&sig.ret))
+}
+
+/// The LLVM type of an Ore value; `None` for unit and `!`, which have no value.
+fn value_type<'m>(m: &'m IrModule, ty: Ty) -> Option<Type<'m>> {
+    match ty {
+        Ty::I64 => Some(m.i64()),
+        Ty::F64 => Some(m.f64()),
+        Ty::Bool => Some(m.i1()),
+        Ty::Str | Ty::Ptr | Ty::ArrayI64 | Ty::ArrayF64 => Some(m.ptr()),
+        Ty::Unit | Ty::Never => None,
+    }
+}
+
+fn ore_fn_type<'m>(m: &'m IrModule, sig: &FnSig) -> Type<'m> {
+    let mut params = vec![m.ptr()];
+    params.extend(sig.params.iter().map(|t| value_type(m, *t).expect("parameters have values")));
+    m.fn_type(value_type(m, sig.ret).unwrap_or_else(|| m.void()), &params)
+}
+
+fn c_type<'m>(m: &'m IrModule, ty: CType) -> Type<'m> {
+    match ty {
+        CType::I64 => m.i64(),
+        CType::I32 => m.i32(),
+        CType::F64 => m.f64(),
+        CType::Bool => m.i8(),
+        CType::Str | CType::Ptr => m.ptr(),
+        CType::Unit => m.void(),
+    }
+}
+
+/// Generates the module holding `@ore.NAME.body` for `func`.
+pub fn generate_function(func: &tir::Function, triple: &CStr, data_layout: &CStr) -> IrModule {
+    let module = IrModule::new(&body_symbol(&func.name), triple, data_layout);
+    FnCodegen::emit(&module, func);
+    debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
+    module
+}
+
+/// Generates `void @ore.tramp.SIG(ptr fn, ptr ctx, ptr args, ptr ret)`, which calls
+/// an Ore function of signature `sig` with arguments read from 8-byte slots, the
+/// shape `runtime::HostCall::invoke` calls.
+pub fn generate_trampoline(sig: &FnSig, triple: &CStr, data_layout: &CStr) -> IrModule {
+    let name = trampoline_symbol(sig);
+    let m = IrModule::new(&name, triple, data_layout);
+    {
+        let ptr = m.ptr();
+        let tramp = m.add_function(&name, m.fn_type(m.void(), &[ptr, ptr, ptr, ptr]), false);
+        m.position_at_end(m.append_block(tramp, "entry"));
+        let (target, ctx, args, ret) = (m.param(tramp, 0), m.param(tramp, 1), m.param(tramp, 2), m.param(tramp, 3));
+        let mut values = vec![ctx];
+        for (i, ty) in sig.params.iter().enumerate() {
+            let slot = m.gep(m.i64(), args, m.const_int(m.i64(), i as i64));
+            values.push(match ty {
+                Ty::Bool => m.trunc(m.load(m.i64(), slot), m.i1()),
+                other => m.load(value_type(&m, *other).expect("parameters have values"), slot),
+            });
+        }
+        let result = m.call_indirect(ore_fn_type(&m, sig), target, &values);
+        match sig.ret {
+            Ty::Bool => m.store(m.zext(result, m.i64()), ret),
+            Ty::Unit | Ty::Never => {}
+            _ => m.store(result, ret),
+        }
+        m.ret_void();
+    }
+    debug_assert_eq!(m.verify(), Ok(()));
+    m
+}
+
+struct FnCodegen<'m, 'f> {
+    m: &'m IrModule,
+    func: &'f tir::Function,
+    ctx: Value<'m>,
+    /// One stack slot per local (none for unit-typed locals).
+    locals: Vec<Option<Value<'m>>>,
+    /// (continue target, break target) of each enclosing loop.
+    loops: Vec<(Block<'m>, Block<'m>)>,
+    /// Returns a dummy value after a runtime error; created on first use.
+    unwind: Option<Block<'m>>,
+    llvm_fn: Function<'m>,
+}
+
+/// Unwraps a value, or ends the current expression: `None` means control cannot
+/// reach this point (a `return`/`break` came first), so there is nothing to emit.
+macro_rules! value {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return None,
+        }
+    };
+}
+
+impl<'m, 'f> FnCodegen<'m, 'f> {
+    fn emit(m: &'m IrModule, func: &'f tir::Function) {
+        let llvm_fn = m.add_function(&body_symbol(&func.name), ore_fn_type(m, &func.sig), false);
+        m.add_fn_attribute(llvm_fn, "nounwind");
+        let entry = m.append_block(llvm_fn, "entry");
+        m.position_at_end(entry);
+        let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
+        let mut cg = FnCodegen { m, func, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
+        for i in 0..func.sig.params.len() {
+            if let Some(slot) = cg.locals[i] {
+                m.store(m.param(llvm_fn, i as u32 + 1), slot);
+            }
+        }
+        cg.stack_check();
+        let result = cg.expr(&func.body);
+        if !m.is_terminated() {
+            match (result, value_type(m, func.sig.ret)) {
+                (Some(v), Some(_)) => m.ret(v),
+                (_, None) => m.ret_void(),
+                (None, Some(_)) => m.unreachable(),
+            }
+        }
+    }
+
+    /// Continues code generation in a fresh block with no predecessors, after a
+    /// terminator; LLVM deletes such blocks.
+    fn start_dead_block(&mut self) {
+        let dead = self.m.append_block(self.llvm_fn, "dead");
+        self.m.position_at_end(dead);
+    }
+
+    fn unwind_block(&mut self) -> Block<'m> {
+        if let Some(b) = self.unwind {
+            return b;
+        }
+        let m = self.m;
+        let here = m.current_block();
+        let block = m.append_block(self.llvm_fn, "unwind");
+        m.position_at_end(block);
+        match value_type(m, self.func.sig.ret) {
+            Some(t) => m.ret(m.undef(t)),
+            None => m.ret_void(),
+        }
+        m.position_at_end(here);
+        self.unwind = Some(block);
+        block
+    }
+
+    fn runtime_fn(&self, name: &str, params: &[Type<'m>], ret: Type<'m>) -> Function<'m> {
+        self.m.declare(name, self.m.fn_type(ret, params))
+    }
+
+    /// `llvm.expect(cond, false)`: tells LLVM the error path is cold.
+    fn unlikely(&self, cond: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        let expect = self.runtime_fn("llvm.expect.i1", &[m.i1(), m.i1()], m.i1());
+        m.call(expect, &[cond, m.const_int(m.i1(), 0)])
+    }
+
+    /// Branches to a trap (runtime error `code` with details `a`, `b`) if `failed`.
+    fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
+        let m = self.m;
+        let trap_bb = m.append_block(self.llvm_fn, "trap");
+        let ok = m.append_block(self.llvm_fn, "ok");
+        m.cond_br(self.unlikely(failed), trap_bb, ok);
+        m.position_at_end(trap_bb);
+        let trap = self.runtime_fn("ore.rt.trap", &[m.ptr(), m.i64(), m.i64(), m.i64()], m.void());
+        m.call(trap, &[self.ctx, m.const_int(m.i64(), code), a, b]);
+        let unwind = self.unwind_block();
+        m.br(unwind);
+        m.position_at_end(ok);
+    }
+
+    /// After a call that may have raised an error: leave if it did.
+    fn check_trapped(&mut self) {
+        let m = self.m;
+        let flag_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_TRAPPED_OFFSET));
+        let flag = m.load(m.i32(), flag_ptr);
+        let trapped = m.icmp(IntPredicate::LLVMIntNE, flag, m.const_int(m.i32(), 0));
+        let unwind = self.unwind_block();
+        let cont = m.append_block(self.llvm_fn, "cont");
+        m.cond_br(self.unlikely(trapped), unwind, cont);
+        m.position_at_end(cont);
+    }
+
+    /// Function entry: refuse to run below the thread's stack limit.
+    fn stack_check(&mut self) {
+        let m = self.m;
+        let stacksave = self.runtime_fn("llvm.stacksave.p0", &[], m.ptr());
+        let sp = m.call(stacksave, &[]);
+        let limit_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_STACK_LIMIT_OFFSET));
+        let limit = m.load(m.ptr(), limit_ptr);
+        let overflow = m.icmp(IntPredicate::LLVMIntULT, sp, limit);
+        let zero = m.const_int(m.i64(), 0);
+        self.trap_if(overflow, trap_code::STACK_OVERFLOW, zero, zero);
+    }
+
+    fn expr(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
+        // Nesting is bounded by the parser; this covers threads with small stacks.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
+        let m = self.m;
+        match &e.kind {
+            ExprKind::Int(v) => Some(m.const_int(m.i64(), *v)),
+            ExprKind::Float(v) => Some(m.const_f64(*v)),
+            ExprKind::Bool(b) => Some(m.const_int(m.i1(), *b as i64)),
+            ExprKind::Str(s) => Some(m.const_c_string(s.as_bytes())),
+            ExprKind::Local(id) => {
+                let slot = self.locals[*id]?;
+                Some(m.load(value_type(m, e.ty)?, slot))
+            }
+            ExprKind::Neg(x) => {
+                let v = value!(self.expr(x));
+                Some(match e.ty {
+                    Ty::F64 => m.fneg(v),
+                    _ => m.sub(m.const_int(m.i64(), 0), v),
+                })
+            }
+            ExprKind::Not(x) => {
+                let v = value!(self.expr(x));
+                Some(m.not(v))
+            }
+            ExprKind::Binary(op @ (BinOp::And | BinOp::Or), a, b) => self.short_circuit(*op, a, b),
+            ExprKind::Binary(op, a, b) => {
+                let operand_ty = if a.ty == Ty::Never { b.ty } else { a.ty };
+                let l = value!(self.expr(a));
+                let r = value!(self.expr(b));
+                Some(self.binary(*op, operand_ty, l, r))
+            }
+            ExprKind::Cast(x) => {
+                let v = value!(self.expr(x));
+                Some(match (x.ty, e.ty) {
+                    (Ty::I64, Ty::F64) => m.sitofp(v, m.f64()),
+                    (Ty::F64, Ty::I64) => {
+                        // Saturating, NaN to 0: exactly LANGUAGE.md's rule.
+                        let sat = self.runtime_fn("llvm.fptosi.sat.i64.f64", &[m.f64()], m.i64());
+                        m.call(sat, &[v])
+                    }
+                    (Ty::Bool, Ty::I64) => m.zext(v, m.i64()),
+                    _ => v,
+                })
+            }
+            ExprKind::Call(callee, args) => self.call(callee, args, e.ty),
+            ExprKind::Print(x) => {
+                let v = value!(self.expr(x));
+                let (name, param, arg) = match x.ty {
+                    Ty::I64 => ("ore.rt.print_i64", m.i64(), v),
+                    Ty::F64 => ("ore.rt.print_f64", m.f64(), v),
+                    Ty::Bool => ("ore.rt.print_bool", m.i64(), m.zext(v, m.i64())),
+                    _ => ("ore.rt.print_str", m.ptr(), v),
+                };
+                let print = self.runtime_fn(name, &[m.ptr(), param], m.void());
+                m.call(print, &[self.ctx, arg]);
+                None
+            }
+            ExprKind::Len(x) => {
+                let array = value!(self.expr(x));
+                Some(m.load(m.i64(), array))
+            }
+            ExprKind::ArrayNew { value, len } => {
+                let v = value!(self.expr(value));
+                let n = value!(self.expr(len));
+                let bits = if value.ty == Ty::F64 { m.bitcast(v, m.i64()) } else { v };
+                let new = self.runtime_fn("ore.rt.array_new", &[m.ptr(), m.i64(), m.i64()], m.ptr());
+                let array = m.call(new, &[self.ctx, n, bits]);
+                self.check_trapped();
+                Some(array)
+            }
+            ExprKind::Index(array, index) => {
+                let a = value!(self.expr(array));
+                let i = value!(self.expr(index));
+                let slot = self.element(a, i);
+                Some(m.load(value_type(m, e.ty)?, slot))
+            }
+            ExprKind::Block(stmts, tail) => {
+                for s in stmts {
+                    value!(self.stmt(s));
+                }
+                match tail {
+                    Some(t) => self.expr(t),
+                    None => None,
+                }
+            }
+            ExprKind::If(cond, then, els) => self.if_expr(cond, then, els.as_deref(), e.ty),
+            ExprKind::While(cond, body) => {
+                let header = m.append_block(self.llvm_fn, "while.cond");
+                let body_bb = m.append_block(self.llvm_fn, "while.body");
+                let exit = m.append_block(self.llvm_fn, "while.end");
+                m.br(header);
+                m.position_at_end(header);
+                match self.expr(cond) {
+                    Some(c) => m.cond_br(c, body_bb, exit),
+                    None => m.unreachable(),
+                }
+                m.position_at_end(body_bb);
+                self.loops.push((header, exit));
+                self.expr(body);
+                self.loops.pop();
+                if !m.is_terminated() {
+                    m.br(header);
+                }
+                m.position_at_end(exit);
+                None
+            }
+            ExprKind::Return(value) => {
+                let v = value.as_ref().map(|v| self.expr(v));
+                match (v, value_type(m, self.func.sig.ret)) {
+                    (Some(Some(v)), Some(_)) => m.ret(v),
+                    (_, None) => m.ret_void(),
+                    // The returned expression itself left: this point is dead.
+                    (_, Some(_)) => m.unreachable(),
+                }
+                self.start_dead_block();
+                None
+            }
+            ExprKind::Break | ExprKind::Continue => {
+                let (header, exit) = *self.loops.last().expect("checker ensures a loop");
+                m.br(if matches!(e.kind, ExprKind::Break) { exit } else { header });
+                self.start_dead_block();
+                None
+            }
+        }
+    }
+
+    /// Returns `Some(())` if control continues after the statement.
+    fn stmt(&mut self, s: &Stmt) -> Option<()> {
+        let m = self.m;
+        match s {
+            Stmt::Let(id, init) | Stmt::Assign(id, init) => {
+                let v = self.expr(init);
+                if init.ty == Ty::Never {
+                    return None;
+                }
+                if let (Some(v), Some(slot)) = (v, self.locals[*id]) {
+                    m.store(v, slot);
+                }
+            }
+            Stmt::AssignIndex { array, index, value } => {
+                let v = self.expr(value)?;
+                let a = self.expr(array)?;
+                let i = self.expr(index)?;
+                let slot = self.element(a, i);
+                m.store(v, slot);
+            }
+            Stmt::Expr(e) => {
+                self.expr(e);
+                if e.ty == Ty::Never {
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// The address of `array[index]`, after the bounds check.
+    fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        let len = m.load(m.i64(), array);
+        // Unsigned comparison also catches negative indices.
+        let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
+        self.trap_if(out, trap_code::INDEX_OUT_OF_BOUNDS, index, len);
+        let skip_len = m.add(index, m.const_int(m.i64(), 1));
+        m.gep(m.i64(), array, skip_len)
+    }
+
+    fn binary(&mut self, op: BinOp, operand: Ty, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        use BinOp::*;
+        use IntPredicate::*;
+        use RealPredicate::*;
+        if operand == Ty::F64 {
+            return match op {
+                Add => m.fadd(l, r),
+                Sub => m.fsub(l, r),
+                Mul => m.fmul(l, r),
+                Div => m.fdiv(l, r),
+                Rem => m.frem(l, r),
+                Eq => m.fcmp(LLVMRealOEQ, l, r),
+                Ne => m.fcmp(LLVMRealUNE, l, r),
+                Lt => m.fcmp(LLVMRealOLT, l, r),
+                Le => m.fcmp(LLVMRealOLE, l, r),
+                Gt => m.fcmp(LLVMRealOGT, l, r),
+                Ge => m.fcmp(LLVMRealOGE, l, r),
+                _ => unreachable!("checker allows only arithmetic and comparison on f64"),
+            };
+        }
+        match op {
+            Add => m.add(l, r),
+            Sub => m.sub(l, r),
+            Mul => m.mul(l, r),
+            Div | Rem => self.int_division(op, l, r),
+            Shl | Shr => {
+                let amount = m.and(r, m.const_int(m.i64(), 63));
+                if op == Shl {
+                    m.shl(l, amount)
+                } else {
+                    m.ashr(l, amount)
+                }
+            }
+            BitAnd => m.and(l, r),
+            BitOr => m.or(l, r),
+            BitXor => m.xor(l, r),
+            Eq => m.icmp(LLVMIntEQ, l, r),
+            Ne => m.icmp(LLVMIntNE, l, r),
+            Lt => m.icmp(LLVMIntSLT, l, r),
+            Le => m.icmp(LLVMIntSLE, l, r),
+            Gt => m.icmp(LLVMIntSGT, l, r),
+            Ge => m.icmp(LLVMIntSGE, l, r),
+            And | Or => unreachable!("short-circuit operators are handled by the caller"),
+        }
+    }
+
+    /// Truncating division with LANGUAGE.md's edges: a zero divisor traps, and a
+    /// divisor of -1 (where `sdiv` would overflow on i64::MIN) gives `-l` and `0`.
+    fn int_division(&mut self, op: BinOp, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        let zero = m.const_int(m.i64(), 0);
+        let is_zero = m.icmp(IntPredicate::LLVMIntEQ, r, zero);
+        self.trap_if(is_zero, trap_code::DIVISION_BY_ZERO, zero, zero);
+        let minus_one = m.icmp(IntPredicate::LLVMIntEQ, r, m.const_int(m.i64(), -1));
+        let divisor = m.select(minus_one, m.const_int(m.i64(), 1), r);
+        if op == BinOp::Div {
+            let q = m.sdiv(l, divisor);
+            m.select(minus_one, m.sub(zero, l), q)
+        } else {
+            // x % 1 == 0, which is also the defined result of x % -1.
+            m.srem(l, divisor)
+        }
+    }
+
+    fn short_circuit(&mut self, op: BinOp, a: &tir::Expr, b: &tir::Expr) -> Option<Value<'m>> {
+        let m = self.m;
+        let l = value!(self.expr(a));
+        let from_left = m.current_block();
+        let rhs = m.append_block(self.llvm_fn, "logic.rhs");
+        let merge = m.append_block(self.llvm_fn, "logic.end");
+        if op == BinOp::And {
+            m.cond_br(l, rhs, merge);
+        } else {
+            m.cond_br(l, merge, rhs);
+        }
+        m.position_at_end(rhs);
+        let r = self.expr(b);
+        let mut incoming = vec![(m.const_int(m.i1(), (op == BinOp::Or) as i64), from_left)];
+        match r {
+            Some(r) => {
+                incoming.push((r, m.current_block()));
+                m.br(merge);
+            }
+            None => m.unreachable(),
+        }
+        m.position_at_end(merge);
+        Some(m.phi(m.i1(), &incoming))
+    }
+
+    fn if_expr(&mut self, cond: &tir::Expr, then: &tir::Expr, els: Option<&tir::Expr>, ty: Ty) -> Option<Value<'m>> {
+        let m = self.m;
+        let c = value!(self.expr(cond));
+        let then_bb = m.append_block(self.llvm_fn, "if.then");
+        let else_bb = m.append_block(self.llvm_fn, "if.else");
+        let merge = m.append_block(self.llvm_fn, "if.end");
+        m.cond_br(c, then_bb, else_bb);
+        // A branch whose value is missing although its type has one is dead code
+        // (it returned or broke out): it must not feed the phi.
+        let value_ty = value_type(m, ty);
+        let mut incoming = Vec::new();
+        for (block, branch) in [(then_bb, Some(then)), (else_bb, els)] {
+            m.position_at_end(block);
+            let v = branch.and_then(|b| self.expr(b));
+            match (value_ty, v) {
+                (Some(_), Some(v)) => {
+                    incoming.push((v, m.current_block()));
+                    m.br(merge);
+                }
+                (Some(_), None) => m.unreachable(),
+                (None, _) => m.br(merge),
+            }
+        }
+        m.position_at_end(merge);
+        match value_ty {
+            Some(t) if !incoming.is_empty() => Some(m.phi(t, &incoming)),
+            Some(_) => {
+                m.unreachable();
+                self.start_dead_block();
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn call(&mut self, callee: &Callee, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
+        let m = self.m;
+        let mut values = Vec::with_capacity(args.len() + 1);
+        match callee {
+            Callee::Ore { name, sig } => {
+                values.push(self.ctx);
+                for a in args {
+                    values.push(value!(self.expr(a)));
+                }
+                let f = m.declare(&entry_symbol(name), ore_fn_type(m, sig));
+                let result = m.call(f, &values);
+                self.check_trapped();
+                value_type(m, ty).map(|_| result)
+            }
+            Callee::Extern { symbol, sig } => {
+                for (a, c) in args.iter().zip(&sig.params) {
+                    let v = value!(self.expr(a));
+                    values.push(match c {
+                        CType::I32 => m.trunc(v, m.i32()),
+                        CType::Bool => m.zext(v, m.i8()),
+                        _ => v,
+                    });
+                }
+                let params: Vec<Type<'m>> = sig.params.iter().map(|c| c_type(m, *c)).collect();
+                let f = m.declare(symbol, m.fn_type(c_type(m, sig.ret), &params));
+                let result = m.call(f, &values);
+                match sig.ret {
+                    CType::I32 => Some(m.sext(result, m.i64())),
+                    CType::Bool => Some(m.icmp(IntPredicate::LLVMIntNE, result, m.const_int(m.i8(), 0))),
+                    CType::Unit => None,
+                    _ => Some(result),
+                }
+            }
+        }
+    }
+}

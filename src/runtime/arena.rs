@@ -1,0 +1,70 @@
+//! Array storage. An Ore array is a pointer to `[len, e0, e1, ...]` (8-byte
+//! elements: i64, or f64 bit patterns). Arrays live until the outermost call from
+//! the host into the JIT on this thread returns (LANGUAGE.md), so they go into a
+//! thread-local arena emptied when that call ends.
+
+use super::RuntimeError;
+use std::cell::{Cell, RefCell};
+
+/// Arrays longer than this are refused with an error instead of risking the process.
+pub const MAX_ARRAY_LEN: i64 = 1 << 32;
+
+thread_local! {
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    static ARRAYS: RefCell<Vec<Box<[i64]>>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn enter() {
+    DEPTH.with(|d| d.set(d.get() + 1));
+}
+
+pub fn leave() {
+    let outermost = DEPTH.with(|d| {
+        d.set(d.get() - 1);
+        d.get() == 0
+    });
+    if outermost {
+        // Take the arrays out first so no RefCell borrow is held while they drop.
+        let arrays = ARRAYS.with(|a| std::mem::take(&mut *a.borrow_mut()));
+        drop(arrays);
+    }
+}
+
+fn store(mut block: Vec<i64>) -> *mut i64 {
+    let ptr = block.as_mut_ptr();
+    // Moving the Vec's buffer into a Box keeps the pointer valid.
+    ARRAYS.with(|a| a.borrow_mut().push(block.into_boxed_slice()));
+    ptr
+}
+
+fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
+    if len < 0 {
+        return Err(RuntimeError::NegativeArrayLength(len));
+    }
+    if len > MAX_ARRAY_LEN {
+        return Err(RuntimeError::OutOfMemory(len));
+    }
+    let mut block = Vec::new();
+    block.try_reserve_exact(len as usize + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
+    block.push(len);
+    Ok(block)
+}
+
+pub fn alloc_filled(len: i64, fill: i64) -> Result<*mut i64, RuntimeError> {
+    let mut block = reserve(len)?;
+    block.resize(len as usize + 1, fill);
+    Ok(store(block))
+}
+
+pub fn alloc_from(elements: impl ExactSizeIterator<Item = i64>) -> Result<*mut i64, RuntimeError> {
+    let mut block = reserve(elements.len() as i64)?;
+    block.extend(elements);
+    Ok(store(block))
+}
+
+/// # Safety
+/// `ptr` must be an array pointer from this arena, still alive.
+pub unsafe fn read(ptr: *const i64) -> Vec<i64> {
+    let len = *ptr as usize;
+    std::slice::from_raw_parts(ptr.add(1), len).to_vec()
+}

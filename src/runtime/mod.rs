@@ -1,0 +1,231 @@
+//! The host side of the ABI between Rust and JIT'd code: the per-call context every
+//! Ore function receives, the runtime functions Ore code calls (traps, arrays,
+//! print), and the entry path from the host into JIT'd code.
+//!
+//! Runtime errors use a checked flag, not unwinding: a runtime function that fails
+//! stores the error in the `CallCtx` and sets `trapped`; generated code checks the
+//! flag after every call that can fail and returns at once, so control comes back
+//! through every frame normally. No frame is skipped, so host frames in between
+//! (a callback that re-enters the JIT) see an ordinary return, and each host call
+//! has its own context: an error in an inner call ends that call only.
+
+mod arena;
+pub mod format;
+pub mod output;
+
+use std::ffi::{c_char, CStr};
+use std::marker::PhantomData;
+
+pub use arena::MAX_ARRAY_LEN;
+
+/// The context passed as the hidden first argument of every Ore function.
+/// Generated code reads `trapped` (offset 0) and `stack_limit` (offset 8) only.
+#[repr(C)]
+pub struct CallCtx {
+    trapped: u32,
+    _pad: u32,
+    stack_limit: usize,
+    error: Option<RuntimeError>,
+}
+
+pub const CTX_TRAPPED_OFFSET: i64 = 0;
+pub const CTX_STACK_LIMIT_OFFSET: i64 = 8;
+
+const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == CTX_TRAPPED_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == CTX_STACK_LIMIT_OFFSET as usize);
+
+/// Codes generated code passes to `ore.rt.trap`.
+pub mod trap_code {
+    pub const DIVISION_BY_ZERO: i64 = 1;
+    pub const INDEX_OUT_OF_BOUNDS: i64 = 2;
+    pub const STACK_OVERFLOW: i64 = 3;
+}
+
+/// An error that ends a call from the host; messages are LANGUAGE.md's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("index out of bounds: index {index}, length {len}")]
+    IndexOutOfBounds { index: i64, len: i64 },
+    #[error("negative array length: {0}")]
+    NegativeArrayLength(i64),
+    #[error("out of memory: cannot allocate an array of {0} elements")]
+    OutOfMemory(i64),
+    #[error("stack overflow")]
+    StackOverflow,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CallCtx {
+    fn raise(&mut self, error: RuntimeError) {
+        // The first error wins: later ones happen while unwinding from it.
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+        self.trapped = 1;
+    }
+}
+
+// ---- runtime functions called by generated code ----
+// SAFETY (all of them): generated code passes the `CallCtx` pointer it received from
+// `HostCall::invoke`, which stays valid and unaliased by Rust for the whole call.
+
+extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
+    let error = match code {
+        trap_code::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
+        trap_code::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
+        trap_code::STACK_OVERFLOW => RuntimeError::StackOverflow,
+        other => RuntimeError::Internal(format!("unknown trap code {other}")),
+    };
+    unsafe { &mut *ctx }.raise(error);
+}
+
+/// Allocates `[fill; len]` (fill is the element's bit pattern) in the call's arena.
+/// Returns null after raising an error.
+extern "C" fn ore_rt_array_new(ctx: *mut CallCtx, len: i64, fill: i64) -> *mut i64 {
+    match arena::alloc_filled(len, fill) {
+        Ok(ptr) => ptr,
+        Err(e) => {
+            unsafe { &mut *ctx }.raise(e);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+extern "C" fn ore_rt_print_i64(_ctx: *mut CallCtx, v: i64) {
+    output::print_line(v.to_string().as_bytes());
+}
+
+extern "C" fn ore_rt_print_f64(_ctx: *mut CallCtx, v: f64) {
+    output::print_line(format::python_repr(v).as_bytes());
+}
+
+extern "C" fn ore_rt_print_bool(_ctx: *mut CallCtx, v: i64) {
+    output::print_line(if v != 0 { b"true" } else { b"false" });
+}
+
+extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
+    // SAFETY: Ore `str` values are NUL-terminated: literals are emitted with a NUL,
+    // and C functions returning `str` promise one.
+    let bytes = if s.is_null() { &b"(null)"[..] } else { unsafe { CStr::from_ptr(s) }.to_bytes() };
+    output::print_line(bytes);
+}
+
+/// Where a lazy call lands if compiling its target failed. Every lazily compiled
+/// function is an Ore function, so the first argument register holds the caller's
+/// `CallCtx`; the caller checks the flag after the call and ignores the return value.
+pub extern "C" fn ore_rt_lazy_call_failed(ctx: *mut CallCtx) {
+    unsafe { &mut *ctx }.raise(RuntimeError::Internal("a function could not be compiled (see the log)".into()));
+}
+
+
+/// The runtime's symbols, defined as absolute addresses in every JITDylib.
+pub fn symbols() -> Vec<(&'static str, usize)> {
+    vec![
+        ("ore.rt.trap", ore_rt_trap as *const () as usize),
+        ("ore.rt.array_new", ore_rt_array_new as *const () as usize),
+        ("ore.rt.print_i64", ore_rt_print_i64 as *const () as usize),
+        ("ore.rt.print_f64", ore_rt_print_f64 as *const () as usize),
+        ("ore.rt.print_bool", ore_rt_print_bool as *const () as usize),
+        ("ore.rt.print_str", ore_rt_print_str as *const () as usize),
+    ]
+}
+
+// ---- entering JIT'd code ----
+
+/// The signature of a generated entry trampoline: calls `function` with arguments
+/// unpacked from 8-byte slots and stores the result in `ret`.
+type Trampoline = unsafe extern "C" fn(function: usize, ctx: *mut CallCtx, args: *const u64, ret: *mut u64);
+
+/// One call from the host into JIT'd code. Arrays created during it (by Ore code or
+/// for arguments) live until the outermost `HostCall` on this thread ends.
+pub struct HostCall {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl HostCall {
+    pub fn enter() -> HostCall {
+        arena::enter();
+        HostCall { _not_send: PhantomData }
+    }
+
+    /// Copies an array argument into the arena; returns the Ore array pointer.
+    pub fn array(&self, elements: impl ExactSizeIterator<Item = i64>) -> Result<u64, RuntimeError> {
+        arena::alloc_from(elements).map(|p| p as u64)
+    }
+
+    /// Runs `function` through `trampoline` with a fresh context.
+    ///
+    /// # Safety
+    /// `trampoline` must be the entry trampoline generated for `function`'s exact
+    /// signature, `args` must hold one slot per parameter encoded as the trampoline
+    /// expects, and pointer arguments must stay valid for the call.
+    pub unsafe fn invoke(&self, trampoline: usize, function: usize, args: &[u64]) -> Result<u64, RuntimeError> {
+        let mut ctx = CallCtx { trapped: 0, _pad: 0, stack_limit: stack::limit(), error: None };
+        let mut ret = 0u64;
+        let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
+        entry(function, &mut ctx, args.as_ptr(), &mut ret);
+        match ctx.error.take() {
+            Some(e) => Err(e),
+            None => Ok(ret),
+        }
+    }
+
+    /// Reads an Ore array returned by the call (valid until this HostCall ends).
+    ///
+    /// # Safety
+    /// `ptr` must be an Ore array pointer produced during this host call.
+    pub unsafe fn read_array(&self, ptr: u64) -> Vec<i64> {
+        arena::read(ptr as *const i64)
+    }
+}
+
+impl Drop for HostCall {
+    fn drop(&mut self) {
+        arena::leave();
+    }
+}
+
+mod stack {
+    use std::cell::Cell;
+
+    /// Room left below the limit for runtime functions, C library calls and the
+    /// lazy-compilation path up to the materializer (which grows its own stack).
+    const RESERVE: usize = 256 * 1024;
+
+    thread_local! {
+        static LIMIT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The lowest stack address JIT'd code may reach on this thread.
+    pub fn limit() -> usize {
+        LIMIT.with(|l| {
+            if l.get() == 0 {
+                l.set(compute());
+            }
+            l.get()
+        })
+    }
+
+    fn compute() -> usize {
+        // SAFETY: pthread_getattr_np fills `attr` for the calling thread; we destroy
+        // it after reading the stack bounds.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+                let mut addr = std::ptr::null_mut();
+                let mut size = 0;
+                let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+                libc::pthread_attr_destroy(&mut attr);
+                if ok && size > 2 * RESERVE {
+                    return addr as usize + RESERVE;
+                }
+            }
+        }
+        // Unknown bounds: assume a conservative 1 MiB below the current frame.
+        let here = 0u8;
+        (&here as *const u8 as usize).saturating_sub(1024 * 1024)
+    }
+}
