@@ -286,16 +286,15 @@ impl Engine {
         for (name, sig) in &checked.externs {
             ns.externs.insert(name.clone(), sig.clone());
         }
-        let mut defined = Vec::new();
+        let mut defined = Vec::with_capacity(checked.functions.len());
         for func in checked.functions {
             let state = Arc::new(FunctionState::default());
-            let name = func.name.clone();
-            inner.define_lazy(Arc::new(func), state.clone(), Arc::downgrade(&self.inner))?;
-            let sig = checked.signatures.iter().find(|(n, ..)| *n == name).map(|(_, s, _)| s.clone());
-            let sig = sig.expect("every defined function has a signature");
-            ns.functions.insert(name.clone(), FunctionEntry { sig, defined: true, state });
-            defined.push(name);
+            let entry = FunctionEntry { sig: func.sig.clone(), defined: true, state: state.clone() };
+            ns.functions.insert(func.name.clone(), entry);
+            defined.push(func.name.clone());
+            inner.define_body(Arc::new(func), state, Arc::downgrade(&self.inner))?;
         }
+        inner.jit.define_lazy_entries(inner.dylib, defined.iter().map(|n| (codegen::entry_symbol(n), codegen::body_symbol(n))))?;
         for (name, sig, _) in &checked.signatures {
             ns.functions.entry(name.clone()).or_insert_with(|| FunctionEntry {
                 sig: sig.clone(),
@@ -473,8 +472,9 @@ fn dump(module: &ModuleView<'_>, kind: Emit) {
 }
 
 impl Inner {
-    fn define_lazy(&self, func: Arc<tir::Function>, state: Arc<FunctionState>, me: Weak<Inner>) -> Result<(), Error> {
-        let entry = codegen::entry_symbol(&func.name);
+    /// Defines `ore.NAME.body` as a unit that generates and compiles `func` when first
+    /// looked up. The lazy entry point over it is defined separately, in bulk.
+    fn define_body(&self, func: Arc<tir::Function>, state: Arc<FunctionState>, me: Weak<Inner>) -> Result<(), Error> {
         let body = codegen::body_symbol(&func.name);
         let materializer = Box::new(move |mr: MaterializationResponsibility| {
             let Some(inner) = me.upgrade() else { return mr.fail() };
@@ -482,7 +482,7 @@ impl Inner {
             // deep in a recursion: make sure LLVM has room.
             stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(&func, &state, mr));
         });
-        self.jit.define_lazy(self.dylib, &entry, &body, materializer)?;
+        self.jit.define_materializer(self.dylib, &body, materializer)?;
         Ok(())
     }
 

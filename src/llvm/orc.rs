@@ -181,17 +181,15 @@ impl Jit {
         self.define(dylib, mu)
     }
 
-    /// Defines `public` as a lazy entry point for `body`, whose code `materialize`
-    /// produces (through `emit`) the first time `body` is looked up, which the entry
-    /// point does on its first call. Stubs and bodies share one JITDylib because the
-    /// C API cannot set a link order between dylibs.
-    pub fn define_lazy(&self, dylib: Dylib, public: &str, body: &str, materialize: Materializer) -> Result<(), LlvmError> {
-        let mut syms = [LLVMOrcCSymbolFlagsMapPair { Name: self.intern(body), Flags: EXPORTED_CALLABLE }];
+    /// Defines `symbol` as a unit whose code `materialize` produces (through `emit`)
+    /// the first time `symbol` is looked up.
+    pub fn define_materializer(&self, dylib: Dylib, symbol: &str, materialize: Materializer) -> Result<(), LlvmError> {
+        let mut syms = [LLVMOrcCSymbolFlagsMapPair { Name: self.intern(symbol), Flags: EXPORTED_CALLABLE }];
         let ctx = Box::into_raw(Box::new(materialize)).cast::<c_void>();
-        let unit_name = c_string(body);
+        let unit_name = c_string(symbol);
         // SAFETY: the MU takes the interned name; `ctx` is freed by exactly one of
         // `materialize_unit` (called) or `destroy_unit` (never called).
-        let body_unit = unsafe {
+        let unit = unsafe {
             LLVMOrcCreateCustomMaterializationUnit(
                 unit_name.as_ptr(),
                 ctx,
@@ -203,16 +201,31 @@ impl Jit {
                 destroy_unit,
             )
         };
-        self.define(dylib, body_unit)?;
-        let mut aliases = [LLVMOrcCSymbolAliasMapPair {
-            Name: self.intern(public),
-            Entry: LLVMOrcCSymbolAliasMapEntry { Name: self.intern(body), Flags: EXPORTED_CALLABLE },
-        }];
-        // SAFETY: the reexports MU takes both interned names; LCTM and ISM outlive it
+        self.define(dylib, unit)
+    }
+
+    /// Defines each `(entry, target)` pair as a lazy reexport: `entry` is a stub that,
+    /// on its first call, looks up `target` (materializing it) and from then on jumps
+    /// straight to it. Stubs and targets share one JITDylib because the C API cannot
+    /// set a link order between dylibs.
+    pub fn define_lazy_entries(
+        &self,
+        dylib: Dylib,
+        pairs: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), LlvmError> {
+        let mut aliases: Vec<LLVMOrcCSymbolAliasMapPair> = pairs
+            .map(|(entry, target)| LLVMOrcCSymbolAliasMapPair {
+                Name: self.intern(&entry),
+                Entry: LLVMOrcCSymbolAliasMapEntry { Name: self.intern(&target), Flags: EXPORTED_CALLABLE },
+            })
+            .collect();
+        if aliases.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: the reexports MU takes the interned names; LCTM and ISM outlive it
         // (they are disposed only when the Jit is).
-        let stub_unit =
-            unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
-        self.define(dylib, stub_unit)
+        let unit = unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
+        self.define(dylib, unit)
     }
 
     /// Passes a module to the IR transform layer (optimisation), then on to code
