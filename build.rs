@@ -3,5 +3,6 @@ fn main() {
     // Export the binary's symbols so JIT'd code can reach `#[no_mangle] extern "C"`
     // functions of the host through the process symbol generator.
     println!("cargo:rustc-link-arg-bins=-rdynamic");
+    println!("cargo:rustc-link-arg-tests=-rdynamic");
     println!("cargo:rerun-if-changed=grammar/ore.lalrpop");
 }

@@ -1,0 +1,258 @@
+//! The `ore` command line: laziness proven by compile counts, statistics, dumps,
+//! `ore check`, usage errors, and bad input that must fail cleanly.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ore")).args(args).output().expect("run ore")
+}
+
+fn ore_env(args: &[&str], key: &str, value: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ore")).args(args).env(key, value).output().expect("run ore")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Program {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Program {
+    fn new(source: impl AsRef<[u8]>) -> Program {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("prog.ore");
+        std::fs::File::create(&path).and_then(|mut f| f.write_all(source.as_ref())).expect("write program");
+        Program { _dir: dir, path }
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().expect("utf-8 temp path")
+    }
+}
+
+/// `--stats` prints one JSON object on the last line of stderr.
+fn stats(o: &Output) -> serde_json::Value {
+    let err = stderr(o);
+    let line = err.lines().last().expect("a stats line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("stats line `{line}` is not JSON: {e}"))
+}
+
+/// `count` functions `f0..`, of which `main` calls `f1`, `f2` and `f3`.
+fn thousand_functions(count: usize) -> String {
+    let mut src = String::new();
+    for i in 0..count {
+        src.push_str(&format!("fn f{i}(x: i64) -> i64 {{ x * {i} + {} }}\n", i % 7));
+    }
+    src.push_str("fn main() -> i64 { f1(1) + f2(2) + f3(3) }\n");
+    src
+}
+
+#[test]
+fn lazy_mode_compiles_only_called_functions() {
+    let prog = Program::new(thousand_functions(1000));
+    let out = ore(&["run", "--stats", prog.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "20\n"); // (1+1) + (4+2) + (9+3)
+    let s = stats(&out);
+    assert_eq!(s["functions"], 1001);
+    assert_eq!(s["compiled"], 4, "main and f1..f3 only: {s}");
+    for key in ["parse_us", "check_us", "irgen_us", "compile_us", "run_us"] {
+        assert!(s[key].is_u64(), "stats lacks {key}: {s}");
+    }
+}
+
+#[test]
+fn eager_mode_compiles_everything_and_agrees() {
+    let prog = Program::new(thousand_functions(200));
+    let out = ore(&["run", "--eager", "--stats", prog.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "20\n");
+    assert_eq!(stats(&out)["compiled"], 201);
+}
+
+#[test]
+fn uncalled_function_with_a_runtime_trap_is_never_compiled() {
+    let prog = Program::new("fn bad() -> i64 { 1 / 0 }\nfn main() -> i64 { 7 }\n");
+    let out = ore(&["run", "--stats", prog.path()]);
+    assert_eq!(stdout(&out), "7\n");
+    assert_eq!(stats(&out)["compiled"], 1);
+}
+
+#[test]
+fn emit_ir_dumps_each_compiled_function() {
+    let prog = Program::new("fn used() -> i64 { 2 }\nfn unused() -> i64 { 3 }\nfn main() -> i64 { used() }\n");
+    let out = ore(&["run", "--emit=ir", "-O1", prog.path()]);
+    assert_eq!(stdout(&out), "2\n");
+    let err = stderr(&out);
+    assert!(err.contains("; ---- used ----"), "{err}");
+    assert!(err.contains("define") && err.contains("@ore.used.body"), "{err}");
+    assert!(!err.contains("unused"), "an uncalled function was dumped: {err}");
+}
+
+#[test]
+fn emit_asm_dumps_machine_code() {
+    let prog = Program::new("fn main() -> i64 { 40 + 2 }\n");
+    let out = ore(&["run", "--emit", "asm", prog.path()]);
+    assert_eq!(stdout(&out), "42\n");
+    let err = stderr(&out);
+    assert!(err.contains("; ---- main ----") && err.contains("ret"), "{err}");
+}
+
+#[test]
+fn every_opt_level_is_accepted_and_others_are_usage_errors() {
+    let prog = Program::new("fn main() -> i64 { 6 * 7 }\n");
+    for level in ["-O0", "-O1", "-O2", "-O3"] {
+        assert_eq!(stdout(&ore(&["run", level, prog.path()])), "42\n", "{level}");
+    }
+    let out = ore(&["run", "-O4", prog.path()]);
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn tracing_logs_phases_and_materializations() {
+    let prog = Program::new("fn sq(x: i64) -> i64 { x * x }\nfn main() -> i64 { sq(3) }\n");
+    let out = ore_env(&["run", prog.path()], "ORE_LOG", "debug");
+    assert_eq!(stdout(&out), "9\n");
+    let err = stderr(&out);
+    for needle in ["parse", "check", "materialize", "function=sq", "compiled"] {
+        assert!(err.contains(needle), "log lacks `{needle}`:\n{err}");
+    }
+}
+
+#[test]
+fn check_reports_errors_without_running() {
+    let ok = Program::new("fn main() { print(1); }\n");
+    let out = ore(&["check", ok.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "", "check must not run the program");
+    let bad = Program::new("fn main() {\n  print(nope);\n}\n");
+    let out = ore(&["check", bad.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("prog.ore:2:9: error: unknown variable `nope`"), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let out = ore(&["run", "/no/such/file.ore"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("cannot read `/no/such/file.ore`"));
+    assert_eq!(ore(&["run"]).status.code(), Some(64));
+    assert_eq!(ore(&["frobnicate"]).status.code(), Some(64));
+    assert_eq!(ore(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn negative_main_arguments_are_not_flags() {
+    let prog = Program::new("fn main(a: i64, b: i64) -> i64 { a - b }\n");
+    assert_eq!(stdout(&ore(&["run", prog.path(), "-5", "-7"])), "2\n");
+}
+
+#[test]
+fn output_stays_in_program_order_through_a_pipe() {
+    // Ore's print and C's stdio share one buffer: interleaving survives a pipe.
+    let prog = Program::new(
+        "extern fn puts(s: str) -> i32;\nfn main() { var i = 0; while i < 300 { print(i); puts(\"c\"); i = i + 1; } }\n",
+    );
+    let out = ore(&["run", prog.path()]);
+    let expected: String = (0..300).map(|i| format!("{i}\nc\n")).collect();
+    assert_eq!(stdout(&out), expected);
+}
+
+fn assert_compile_error(source: impl AsRef<[u8]>, needle: &str) {
+    let prog = Program::new(source);
+    let out = ore(&["run", prog.path()]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains(needle), "stderr lacks `{needle}`:\n{}", stderr(&out));
+}
+
+#[test]
+fn deeply_nested_parentheses_are_refused() {
+    let src = format!("fn main() -> i64 {{ {}1{} }}\n", "(".repeat(100_000), ")".repeat(100_000));
+    assert_compile_error(src, "error: expression nests too deeply (more than 1000 levels)");
+}
+
+#[test]
+fn deeply_nested_blocks_are_refused() {
+    let src = format!("fn main() -> i64 {{ {}1{} }}\n", "{".repeat(100_000), "}".repeat(100_000));
+    assert_compile_error(src, "error: block nests too deeply (more than 1000 levels)");
+}
+
+#[test]
+fn long_operator_chains_are_refused_cleanly() {
+    let src = format!("fn main() -> i64 {{ {} }}\n", vec!["1"; 5000].join(" + "));
+    assert_compile_error(src, "prog.ore:1:20: error: expression nests too deeply");
+}
+
+#[test]
+fn moderate_nesting_still_compiles() {
+    let src = format!("fn main() -> i64 {{ {}1{} }}\n", "(".repeat(500), ")".repeat(500));
+    let prog = Program::new(src);
+    assert_eq!(stdout(&ore(&["run", prog.path()])), "1\n");
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    assert_compile_error(&b"fn main() {\n  print(\"h\xff\");\n}\n"[..], "prog.ore:2:11: error: source is not valid UTF-8");
+}
+
+#[test]
+fn empty_file_has_no_main() {
+    assert_compile_error("", "prog.ore:1:1: error: no `main` function");
+}
+
+#[test]
+fn unterminated_string_at_end_of_file() {
+    assert_compile_error("fn main() { print(\"abc", "prog.ore:1:19: error: unterminated string literal");
+    assert_compile_error("fn main() { print(\"abc\\", "prog.ore:1:19: error: unterminated string literal");
+}
+
+#[test]
+fn unexpected_end_of_file() {
+    assert_compile_error("fn main() {\n  print(1);\n", "prog.ore:3:1: error: unexpected end of file");
+}
+
+#[test]
+fn ten_megabyte_source_compiles_lazily() {
+    let mut src = String::with_capacity(11 << 20);
+    let mut i = 0;
+    while src.len() < 10 << 20 {
+        src.push_str(&format!("fn g{i}(a: i64, b: i64) -> i64 {{ let c = a * {i} + b; if c > 0 {{ c }} else {{ -c }} }}\n"));
+        i += 1;
+    }
+    src.push_str("fn main() -> i64 { g5(2, 3) }\n");
+    let prog = Program::new(&src);
+    let out = ore(&["run", "--stats", prog.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "13\n");
+    assert_eq!(stats(&out)["compiled"], 2);
+}
+
+#[test]
+fn ten_megabyte_line_of_garbage_is_one_clear_error() {
+    let src = "fn main() { ".to_string() + &"$".repeat(10 << 20);
+    let prog = Program::new(src);
+    let out = ore(&["run", prog.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with(&format!("{}:1:13: error: unexpected character `$`", prog.path())), "{}", &err[..200.min(err.len())]);
+    assert!(err.len() < 1000, "the diagnostic must not echo the whole line");
+}
+
+#[test]
+fn demo_example_runs() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.ore");
+    let out = ore(&["run", "--stats", example.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = stats(&out);
+    assert!(s["compiled"].as_u64() < s["functions"].as_u64(), "the demo leaves functions uncompiled: {s}");
+    assert!(stdout(&out).contains("fib(30) = 832040"), "{}", stdout(&out));
+}
