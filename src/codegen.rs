@@ -24,6 +24,9 @@ pub fn body_symbol(name: &str) -> String {
     format!("ore.{name}.body")
 }
 
+/// Prefix of host-entry trampoline symbols and modules.
+pub const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
+
 /// The symbol of the host-entry trampoline for one signature.
 pub fn trampoline_symbol(sig: &FnSig) -> String {
     let code = |t: &Ty| match t {
@@ -37,7 +40,7 @@ pub fn trampoline_symbol(sig: &FnSig) -> String {
         Ty::Unit | Ty::Never => 'u',
     };
     let params: String = sig.params.iter().map(code).collect();
-    format!("ore.tramp.{params}.{}", code(&sig.ret))
+    format!("{TRAMPOLINE_PREFIX}{params}.{}", code(&sig.ret))
 }
 
 /// The LLVM type of an Ore value; `None` for unit and `!`, which have no value.

@@ -222,14 +222,19 @@ impl Engine {
         let emit = config.emit;
         let level = config.opt_level.level();
         let transform = Box::new(move |module: ModuleView<'_>| {
-            let _span = tracing::trace_span!("optimize", module = %module.name(), level).entered();
+            let name = module.name();
+            // Entry trampolines are a few loads and one call: nothing to optimise.
+            if name.starts_with(codegen::TRAMPOLINE_PREFIX) {
+                return Ok(());
+            }
+            let _span = tracing::trace_span!("optimize", module = %name, level).entered();
             module.optimize(level)?;
             if let Some(kind) = emit {
-                dump(&module, kind);
+                dump(&module, &name, kind);
             }
             Ok(())
         });
-        let jit = Jit::new(transform, runtime::ore_rt_lazy_call_failed as *const () as usize)?;
+        let jit = Jit::new(level, transform, runtime::lazy_call_failed_handler())?;
         let dylib = jit.main_dylib();
         jit.add_process_symbols(dylib)?;
         jit.define_absolute(dylib, &runtime::symbols())?;
@@ -458,16 +463,12 @@ unsafe fn decode(ty: Ty, raw: u64, call: &HostCall) -> Value {
     }
 }
 
-fn dump(module: &ModuleView<'_>, kind: Emit) {
-    let name = module.name();
-    if name.starts_with("ore.tramp.") {
-        return;
-    }
+fn dump(module: &ModuleView<'_>, name: &str, kind: Emit) {
     let text = match kind {
         Emit::Ir => module.print(),
         Emit::Asm => module.assembly().unwrap_or_else(|e| format!("; assembly unavailable: {e}\n")),
     };
-    let function = name.strip_prefix("ore.").and_then(|n| n.strip_suffix(".body")).unwrap_or(&name);
+    let function = name.strip_prefix("ore.").and_then(|n| n.strip_suffix(".body")).unwrap_or(name);
     eprint!("; ---- {function} ----\n{text}");
 }
 

@@ -67,6 +67,9 @@ pub enum ExprKind {
     Continue,
 }
 
+// Statements are built once and walked by reference, so the size of the index
+// assignment variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Stmt {
     /// Initialises a `let`/`var` slot.

@@ -75,14 +75,22 @@ const EXPORTED_CALLABLE: LLVMJITSymbolFlags = LLVMJITSymbolFlags {
 };
 
 impl Jit {
-    /// Builds an LLJIT for the host with lazy call-through support. `transform` runs
-    /// on every IR module before code generation; a failed lazy call jumps to
-    /// `lazy_call_error_handler`, which must be a real function.
-    pub fn new(transform: Transform, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
+    /// Builds an LLJIT for the host with lazy call-through support. Code generation
+    /// runs at `codegen_level` (0-3; 0 selects FastISel and the fast register
+    /// allocator). `transform` runs on every IR module before code generation; a
+    /// failed lazy call jumps to `lazy_call_error_handler`, which must be a real
+    /// function.
+    pub fn new(codegen_level: u8, transform: Transform, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
         init_native_target();
         let mut lljit = std::ptr::null_mut();
-        // SAFETY: LLVMOrcCreateLLJIT takes ownership of the builder, success or not.
-        check(unsafe { LLVMOrcCreateLLJIT(&mut lljit, LLVMOrcCreateLLJITBuilder()) })?;
+        // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
+        // and LLVMOrcCreateLLJIT takes the builder, success or not.
+        check(unsafe {
+            let builder = LLVMOrcCreateLLJITBuilder();
+            let jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(host_target_machine(codegen_level));
+            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+            LLVMOrcCreateLLJIT(&mut lljit, builder)
+        })?;
         // SAFETY: the LLJIT is valid; strings it returns live as long as it does, and
         // we copy them.
         let (triple, data_layout) = unsafe {
@@ -424,34 +432,43 @@ impl Drop for HostTargetMachine {
 
 fn with_host_target_machine<R>(f: impl FnOnce(LLVMTargetMachineRef) -> R) -> R {
     thread_local! {
-        static TM: HostTargetMachine = {
-            init_native_target();
-            // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed
-            // after use; the target machine is owned by the thread-local.
-            unsafe {
-                let triple = LLVMGetDefaultTargetTriple();
-                let mut target = std::ptr::null_mut();
-                let mut message = std::ptr::null_mut();
-                if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
-                    panic!("host target unavailable: {}", owned_message(message));
-                }
-                let cpu = LLVMGetHostCPUName();
-                let features = LLVMGetHostCPUFeatures();
-                let tm = LLVMCreateTargetMachine(
-                    target,
-                    triple,
-                    cpu,
-                    features,
-                    LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-                    LLVMRelocMode::LLVMRelocDefault,
-                    LLVMCodeModel::LLVMCodeModelJITDefault,
-                );
-                owned_message(triple);
-                owned_message(cpu);
-                owned_message(features);
-                HostTargetMachine(tm)
-            }
-        };
+        static TM: HostTargetMachine = HostTargetMachine(host_target_machine(2));
     }
     TM.with(|tm| f(tm.0))
+}
+
+/// A new target machine for the host CPU and its features, owned by the caller.
+fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
+    init_native_target();
+    let level = match codegen_level {
+        0 => LLVMCodeGenOptLevel::LLVMCodeGenLevelNone,
+        1 => LLVMCodeGenOptLevel::LLVMCodeGenLevelLess,
+        2 => LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+        _ => LLVMCodeGenOptLevel::LLVMCodeGenLevelAggressive,
+    };
+    // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed after
+    // use; the caller owns the returned target machine.
+    unsafe {
+        let triple = LLVMGetDefaultTargetTriple();
+        let mut target = std::ptr::null_mut();
+        let mut message = std::ptr::null_mut();
+        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
+            panic!("host target unavailable: {}", owned_message(message));
+        }
+        let cpu = LLVMGetHostCPUName();
+        let features = LLVMGetHostCPUFeatures();
+        let tm = LLVMCreateTargetMachine(
+            target,
+            triple,
+            cpu,
+            features,
+            level,
+            LLVMRelocMode::LLVMRelocDefault,
+            LLVMCodeModel::LLVMCodeModelJITDefault,
+        );
+        owned_message(triple);
+        owned_message(cpu);
+        owned_message(features);
+        tm
+    }
 }

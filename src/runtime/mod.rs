@@ -116,8 +116,13 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
 /// Where a lazy call lands if compiling its target failed. Every lazily compiled
 /// function is an Ore function, so the first argument register holds the caller's
 /// `CallCtx`; the caller checks the flag after the call and ignores the return value.
-pub extern "C" fn ore_rt_lazy_call_failed(ctx: *mut CallCtx) {
+extern "C" fn ore_rt_lazy_call_failed(ctx: *mut CallCtx) {
     unsafe { &mut *ctx }.raise(RuntimeError::Internal("a function could not be compiled (see the log)".into()));
+}
+
+/// The address the lazy call-through manager jumps to when compiling fails.
+pub fn lazy_call_failed_handler() -> usize {
+    ore_rt_lazy_call_failed as *const () as usize
 }
 
 

@@ -45,8 +45,7 @@ pub fn node(kind: ExprKind, l: usize, r: usize) -> ActionResult<Box<Expr>> {
 
 /// A parenthesised expression counts as one level of nesting, so that 100k nested
 /// parentheses are refused like 100k nested blocks.
-pub fn paren(inner: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>> {
-    let mut e = *inner;
+pub fn paren(mut e: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>> {
     e.depth += 1;
     e.span = Span::new(l, r);
     if e.depth > MAX_NESTING {
@@ -59,7 +58,7 @@ pub fn paren(inner: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>> {
             return user_error(e.span, "integer literal out of range for i64");
         }
     }
-    Ok(Box::new(e))
+    Ok(e)
 }
 
 /// `-e`: folds into an integer literal, so `-9223372036854775808` is representable.
@@ -70,9 +69,9 @@ pub fn negate(operand: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>>
     }
 }
 
-pub fn assign(target: Box<Expr>, value: Box<Expr>) -> ActionResult<Stmt> {
+pub fn assign(target: Expr, value: Expr) -> ActionResult<Stmt> {
     match target.kind {
-        ExprKind::Name(_) | ExprKind::Index(..) => Ok(Stmt::Assign { target: *target, value: *value }),
+        ExprKind::Name(_) | ExprKind::Index(..) => Ok(Stmt::Assign { target, value }),
         _ => user_error(target.span, "invalid assignment target: expected a variable or an array element"),
     }
 }
