@@ -1,0 +1,16 @@
+//! The documentation that ships in this repository stays true.
+
+use std::path::Path;
+
+/// docs/LANGUAGE.md is the repository's copy of the project's shared language
+/// contract; when the shared folder is present (as in CI), they must not drift.
+#[test]
+fn language_reference_matches_the_shared_contract() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ours = std::fs::read_to_string(root.join("docs/LANGUAGE.md")).expect("docs/LANGUAGE.md");
+    assert!(ours.contains("# The Ore language"), "docs/LANGUAGE.md is not the language reference");
+    match std::fs::read_to_string(root.join("../shared/LANGUAGE.md")) {
+        Ok(shared) => assert_eq!(ours, shared, "docs/LANGUAGE.md differs from ../shared/LANGUAGE.md: copy it again"),
+        Err(_) => eprintln!("../shared/LANGUAGE.md not present; compared nothing"),
+    }
+}
