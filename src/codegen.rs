@@ -2,10 +2,13 @@
 //! generated on its own, at its first call (see `engine`), which is what makes a
 //! never-called function cost nothing beyond parsing and checking.
 //!
-//! Calling convention of Ore functions: `ret @ore.NAME(ptr ctx, params...)`, where
-//! `ctx` is the caller's `runtime::CallCtx`. Calls between Ore functions go through
-//! `@ore.NAME`, the lazy entry point; the body is `@ore.NAME.body`. After every call
-//! that can fail, the caller tests `ctx.trapped` and returns at once if it is set.
+//! Calling convention of Ore functions: `ret f(ptr ctx, params...)`, where `ctx` is
+//! the caller's `runtime::CallCtx`. A call to an Ore function loads the callee's
+//! *slot* (a word owned by the engine, whose address is baked into the code) and
+//! calls what it holds: null means the function is undefined, otherwise it is the
+//! lazy entry point or, once compiled, the body. Replacing a function is one store to
+//! its slot. After every call that can fail, the caller tests `ctx.trapped` and
+//! returns at once if it is set.
 
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
 use crate::runtime::{trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
@@ -14,15 +17,19 @@ use crate::tir::{self, Callee, ExprKind, Stmt};
 use crate::types::{CType, FnSig, Ty};
 use std::ffi::CStr;
 
-/// The callable (lazy) symbol of an Ore function.
-pub fn entry_symbol(name: &str) -> String {
-    format!("ore.{name}")
+/// The lazy entry point of version `version` of an Ore function (every module that
+/// defines a function adds a new version).
+pub fn entry_symbol(name: &str, version: u64) -> String {
+    format!("ore.{name}.v{version}")
 }
 
-/// The symbol of an Ore function's compiled body.
-pub fn body_symbol(name: &str) -> String {
-    format!("ore.{name}.body")
+/// The compiled body of version `version` of an Ore function.
+pub fn body_symbol(name: &str, version: u64) -> String {
+    format!("ore.{name}.v{version}.body")
 }
+
+/// Where the code generator finds the address of each Ore function's slot.
+pub type SlotResolver<'a> = &'a dyn Fn(&str) -> usize;
 
 /// Prefix of host-entry trampoline symbols and modules.
 pub const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
@@ -71,10 +78,16 @@ fn c_type<'m>(m: &'m IrModule, ty: CType) -> Type<'m> {
     }
 }
 
-/// Generates the module holding `@ore.NAME.body` for `func`.
-pub fn generate_function(func: &tir::Function, triple: &CStr, data_layout: &CStr) -> IrModule {
-    let module = IrModule::new(&body_symbol(&func.name), triple, data_layout);
-    FnCodegen::emit(&module, func);
+/// Generates the module defining `func` as `symbol`.
+pub fn generate_function(
+    func: &tir::Function,
+    symbol: &str,
+    slots: SlotResolver<'_>,
+    triple: &CStr,
+    data_layout: &CStr,
+) -> IrModule {
+    let module = IrModule::new(symbol, triple, data_layout);
+    FnCodegen::emit(&module, func, symbol, slots);
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
 }
@@ -113,6 +126,7 @@ pub fn generate_trampoline(sig: &FnSig, triple: &CStr, data_layout: &CStr) -> Ir
 struct FnCodegen<'m, 'f> {
     m: &'m IrModule,
     func: &'f tir::Function,
+    slots: SlotResolver<'f>,
     ctx: Value<'m>,
     /// One stack slot per local (none for unit-typed locals).
     locals: Vec<Option<Value<'m>>>,
@@ -135,13 +149,14 @@ macro_rules! value {
 }
 
 impl<'m, 'f> FnCodegen<'m, 'f> {
-    fn emit(m: &'m IrModule, func: &'f tir::Function) {
-        let llvm_fn = m.add_function(&body_symbol(&func.name), ore_fn_type(m, &func.sig), false);
+    fn emit(m: &'m IrModule, func: &'f tir::Function, symbol: &str, slots: SlotResolver<'f>) {
+        let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), false);
         m.add_fn_attribute(llvm_fn, "nounwind");
         let entry = m.append_block(llvm_fn, "entry");
         m.position_at_end(entry);
         let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
-        let mut cg = FnCodegen { m, func, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
+        let mut cg =
+            FnCodegen { m, func, slots, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
@@ -193,18 +208,27 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         m.call(expect, &[cond, m.const_int(m.i1(), 0)])
     }
 
-    /// Branches to a trap (runtime error `code` with details `a`, `b`) if `failed`.
-    fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
+    /// If `failed`, runs `raise` (which records a runtime error) and leaves the
+    /// function; code generation continues on the path where it did not fail.
+    fn fail_if(&mut self, failed: Value<'m>, raise: impl FnOnce(&mut Self)) {
         let m = self.m;
-        let trap_bb = m.append_block(self.llvm_fn, "trap");
+        let fail_bb = m.append_block(self.llvm_fn, "fail");
         let ok = m.append_block(self.llvm_fn, "ok");
-        m.cond_br(self.unlikely(failed), trap_bb, ok);
-        m.position_at_end(trap_bb);
-        let trap = self.runtime_fn("ore.rt.trap", &[m.ptr(), m.i64(), m.i64(), m.i64()], m.void());
-        m.call(trap, &[self.ctx, m.const_int(m.i64(), code), a, b]);
+        m.cond_br(self.unlikely(failed), fail_bb, ok);
+        m.position_at_end(fail_bb);
+        raise(self);
         let unwind = self.unwind_block();
         m.br(unwind);
         m.position_at_end(ok);
+    }
+
+    /// Raises runtime error `code` (with details `a`, `b`) if `failed`.
+    fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
+        self.fail_if(failed, |cg| {
+            let m = cg.m;
+            let trap = cg.runtime_fn("ore.rt.trap", &[m.ptr(), m.i64(), m.i64(), m.i64()], m.void());
+            m.call(trap, &[cg.ctx, m.const_int(m.i64(), code), a, b]);
+        });
     }
 
     /// After a call that may have raised an error: leave if it did.
@@ -290,6 +314,12 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let print = self.runtime_fn(name, &[m.ptr(), param], m.void());
                 m.call(print, &[self.ctx, arg]);
                 None
+            }
+            ExprKind::Load(source) => {
+                let src = value!(self.expr(source));
+                let load = self.runtime_fn("ore.rt.load", &[m.ptr(), m.ptr()], m.i64());
+                let ok = m.call(load, &[self.ctx, src]);
+                Some(m.icmp(IntPredicate::LLVMIntNE, ok, m.const_int(m.i64(), 0)))
             }
             ExprKind::Len(x) => {
                 let array = value!(self.expr(x));
@@ -535,8 +565,16 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 for a in args {
                     values.push(value!(self.expr(a)));
                 }
-                let f = m.declare(&entry_symbol(name), ore_fn_type(m, sig));
-                let result = m.call(f, &values);
+                // The slot is read after the arguments: code they run (a `load`) may
+                // define or replace the callee.
+                let slot = m.int_to_ptr(m.const_int(m.i64(), (self.slots)(name) as i64));
+                let target = m.load_atomic(m.ptr(), slot);
+                let undefined = m.icmp(IntPredicate::LLVMIntEQ, target, m.const_null(m.ptr()));
+                self.fail_if(undefined, |cg| {
+                    let raise = cg.runtime_fn("ore.rt.undefined_function", &[m.ptr(), m.ptr()], m.void());
+                    m.call(raise, &[cg.ctx, m.const_c_string(name.as_bytes())]);
+                });
+                let result = m.call_indirect(ore_fn_type(m, sig), target, &values);
                 self.check_trapped();
                 value_type(m, ty).map(|_| result)
             }

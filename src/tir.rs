@@ -56,6 +56,8 @@ pub enum ExprKind {
     Cast(Box<Expr>),
     Call(Callee, Vec<Expr>),
     Print(Box<Expr>),
+    /// `load(source)`: compiles a module into the namespace at run time.
+    Load(Box<Expr>),
     Len(Box<Expr>),
     ArrayNew { value: Box<Expr>, len: Box<Expr> },
     Index(Box<Expr>, Box<Expr>),

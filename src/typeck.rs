@@ -9,17 +9,23 @@ use crate::types::{CType, ExternSig, FnSig, Ty};
 use std::collections::HashMap;
 
 /// Names the language reserves for built-in functions.
-pub const BUILTINS: &[&str] = &["print", "len"];
+pub const BUILTINS: &[&str] = &["print", "len", "load"];
 
 /// What a module can see of its namespace besides its own items.
 pub trait Environment {
-    /// An Ore function of the namespace: its signature, and whether it has a body.
-    fn function(&self, name: &str) -> Option<(FnSig, bool)>;
+    /// An Ore function the namespace already has.
+    fn function(&self, name: &str) -> Option<ExistingFunction>;
     /// An `extern fn` already declared in the namespace.
     fn extern_fn(&self, name: &str) -> Option<ExternSig>;
     /// Whether the process (or the engine's host functions) provides a C symbol, and
     /// with which signature if the host registered one.
     fn resolve_symbol(&self, name: &str) -> SymbolStatus;
+}
+
+pub struct ExistingFunction {
+    pub sig: FnSig,
+    /// Where it was first declared or defined, as `FILE:LINE:COL`.
+    pub origin: String,
 }
 
 pub enum SymbolStatus {
@@ -35,10 +41,20 @@ pub enum SymbolStatus {
 pub struct CheckedModule {
     /// Function bodies defined by this module.
     pub functions: Vec<tir::Function>,
-    /// Every Ore function this module defines or declares, with its signature.
-    pub signatures: Vec<(String, FnSig, bool)>,
+    /// Every Ore function this module defines or declares, once each.
+    pub signatures: Vec<Signature>,
     /// `extern fn` declarations of this module.
     pub externs: Vec<(String, ExternSig)>,
+}
+
+#[derive(Debug)]
+pub struct Signature {
+    pub name: String,
+    pub sig: FnSig,
+    /// Whether this module gives it a body.
+    pub defines: bool,
+    /// Where the module first names it.
+    pub span: Span,
 }
 
 pub struct Options {
@@ -108,18 +124,14 @@ impl ModuleChecker<'_> {
         if self.externs.contains_key(name) || self.env.extern_fn(name).is_some() {
             return self.error(f.name.span, format!("`{name}` is already declared as an `extern fn`"));
         }
-        if let Some((existing, defined)) = self.env.function(name) {
-            if existing != sig {
-                return self.error(
-                    f.span,
-                    format!("`{name}` is already declared in this namespace as `{existing}`, not `{sig}`"),
+        if let Some(existing) = self.env.function(name) {
+            // Same signature: this module replaces (or declares again) the function.
+            if existing.sig != sig {
+                let message = format!(
+                    "`{name}` is `{sig}` here, but `{}` where it was first declared, at {}",
+                    existing.sig, existing.origin
                 );
-            }
-            if defined && f.body.is_some() {
-                return self.error(
-                    f.name.span,
-                    format!("`{name}` is already defined in this namespace (replacing a function is not supported yet)"),
-                );
+                return self.error(f.span, message);
             }
         }
         let defines = f.body.is_some();
@@ -134,12 +146,13 @@ impl ModuleChecker<'_> {
             Some(entry) => {
                 entry.defined |= defines;
                 if defines {
-                    module.signatures.retain(|(n, _, _)| n != name);
-                    module.signatures.push((name.clone(), sig, true));
+                    if let Some(s) = module.signatures.iter_mut().find(|s| s.name == *name) {
+                        s.defines = true;
+                    }
                 }
             }
             None => {
-                module.signatures.push((name.clone(), sig.clone(), defines));
+                module.signatures.push(Signature { name: name.clone(), sig: sig.clone(), defines, span: f.span });
                 self.functions.insert(name.clone(), FnEntry { sig, defined: defines });
             }
         }
@@ -565,6 +578,11 @@ impl FnChecker<'_, '_> {
                 }
                 return Self::typed(Ty::Unit, span, tir::ExprKind::Print(Box::new(arg)));
             }
+            "load" => {
+                let [arg] = args else { return self.arity_error(name, 1, args.len(), span) };
+                let arg = self.expect(arg, Ty::Str);
+                return Self::typed(Ty::Bool, span, tir::ExprKind::Load(Box::new(arg)));
+            }
             "len" => {
                 let [arg] = args else { return self.arity_error(name, 1, args.len(), span) };
                 let arg = self.expr(arg);
@@ -579,7 +597,8 @@ impl FnChecker<'_, '_> {
         let (param_tys, ret, target) = if let Some(entry) = module.functions.get(name) {
             let sig = entry.sig.clone();
             (sig.params.clone(), sig.ret, Callee::Ore { name: name.to_string(), sig })
-        } else if let Some((sig, _)) = module.env.function(name) {
+        } else if let Some(existing) = module.env.function(name) {
+            let sig = existing.sig;
             (sig.params.clone(), sig.ret, Callee::Ore { name: name.to_string(), sig })
         } else if let Some(sig) = module.externs.get(name).cloned().or_else(|| module.env.extern_fn(name)) {
             let params = sig.params.iter().map(|c| c.ore_type()).collect();

@@ -295,6 +295,19 @@ impl IrModule {
     pub fn bitcast<'m>(&'m self, v: Value<'m>, ty: Type<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildBitCast(self.builder, v.0, ty.0, name_ptr()) })
     }
+    pub fn int_to_ptr<'m>(&'m self, v: Value<'m>) -> Value<'m> {
+        self.value(unsafe { LLVMBuildIntToPtr(self.builder, v.0, LLVMPointerTypeInContext(self.ctx, 0), name_ptr()) })
+    }
+    /// An 8-byte-aligned `monotonic` atomic load: reads a value other threads may
+    /// replace at any time, without ever being torn or cached across calls.
+    pub fn load_atomic<'m>(&'m self, ty: Type<'m>, ptr: Value<'m>) -> Value<'m> {
+        unsafe {
+            let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
+            LLVMSetOrdering(load, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
+            LLVMSetAlignment(load, 8);
+            self.value(load)
+        }
+    }
     pub fn alloca<'m>(&'m self, ty: Type<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildAlloca(self.builder, ty.0, name_ptr()) })
     }

@@ -216,24 +216,83 @@ impl Jit {
     /// on its first call, looks up `target` (materializing it) and from then on jumps
     /// straight to it. Stubs and targets share one JITDylib because the C API cannot
     /// set a link order between dylibs.
-    pub fn define_lazy_entries(
-        &self,
-        dylib: Dylib,
-        pairs: impl Iterator<Item = (String, String)>,
-    ) -> Result<(), LlvmError> {
-        let mut aliases: Vec<LLVMOrcCSymbolAliasMapPair> = pairs
-            .map(|(entry, target)| LLVMOrcCSymbolAliasMapPair {
-                Name: self.intern(&entry),
-                Entry: LLVMOrcCSymbolAliasMapEntry { Name: self.intern(&target), Flags: EXPORTED_CALLABLE },
+    pub fn define_lazy_entries(&self, dylib: Dylib, pairs: &[(String, String)]) -> Result<(), LlvmError> {
+        // One unit creates all its stubs in one block, and LLVM 19's
+        // LocalIndirectStubsManager indexes a block with 16 bits: more than 65536
+        // stubs in one unit wrap around and dispatch to the wrong function.
+        const MAX_STUBS_PER_UNIT: usize = 8192;
+        for chunk in pairs.chunks(MAX_STUBS_PER_UNIT) {
+            let mut aliases: Vec<LLVMOrcCSymbolAliasMapPair> = chunk
+                .iter()
+                .map(|(entry, target)| LLVMOrcCSymbolAliasMapPair {
+                    Name: self.intern(entry),
+                    Entry: LLVMOrcCSymbolAliasMapEntry { Name: self.intern(target), Flags: EXPORTED_CALLABLE },
+                })
+                .collect();
+            // SAFETY: the reexports MU takes the interned names; LCTM and ISM outlive
+            // it (they are disposed only when the Jit is).
+            let unit =
+                unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
+            self.define(dylib, unit)?;
+        }
+        Ok(())
+    }
+
+    /// A new, empty JITDylib. The C API cannot destroy a JITDylib (the session
+    /// frees them all when it ends), so callers reuse cleared ones.
+    pub fn create_dylib(&self, name: &str) -> Dylib {
+        let cname = c_string(name);
+        // SAFETY: the session owns the new dylib; the name is copied.
+        Dylib(unsafe {
+            LLVMOrcExecutionSessionCreateBareJITDylib(LLVMOrcLLJITGetExecutionSession(self.lljit), cname.as_ptr())
+        })
+    }
+
+    /// Removes every definition in `dylib` and frees its code. The dylib stays
+    /// usable (its generators too) for new definitions.
+    pub fn clear(&self, dylib: Dylib) -> Result<(), LlvmError> {
+        // SAFETY: clearing removes all of the dylib's resource trackers, after which
+        // a fresh default tracker is created on the next definition.
+        check(unsafe { LLVMOrcJITDylibClear(dylib.0) })
+    }
+
+    /// Looks up `names` in `dylib` (materializing what is needed) and calls `done`
+    /// with their addresses, in order, once all are ready: possibly before this
+    /// returns, possibly later on another thread.
+    pub fn lookup_async(&self, dylib: Dylib, names: &[String], done: LookupDone) {
+        let mut set: Vec<LLVMOrcCLookupSetElement> = names
+            .iter()
+            .map(|n| LLVMOrcCLookupSetElement {
+                Name: self.intern(n),
+                LookupFlags: LLVMOrcSymbolLookupFlags::LLVMOrcSymbolLookupFlagsRequiredSymbol,
             })
             .collect();
-        if aliases.is_empty() {
-            return Ok(());
+        let mut order = [LLVMOrcCJITDylibSearchOrderElement {
+            JD: dylib.0,
+            JDLookupFlags: LLVMOrcJITDylibLookupFlags::LLVMOrcJITDylibLookupFlagsMatchAllSymbols,
+        }];
+        let ctx = Box::into_raw(Box::new(PendingLookup { names: names.to_vec(), done })).cast::<c_void>();
+        // SAFETY: the lookup takes the interned names; `ctx` is reclaimed exactly once,
+        // by `lookup_finished`, which ORC always calls.
+        unsafe {
+            LLVMOrcExecutionSessionLookup(
+                LLVMOrcLLJITGetExecutionSession(self.lljit),
+                LLVMOrcLookupKind::LLVMOrcLookupKindStatic,
+                order.as_mut_ptr(),
+                order.len(),
+                set.as_mut_ptr(),
+                set.len(),
+                lookup_finished,
+                ctx,
+            );
         }
-        // SAFETY: the reexports MU takes the interned names; LCTM and ISM outlive it
-        // (they are disposed only when the Jit is).
-        let unit = unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
-        self.define(dylib, unit)
+    }
+
+    /// `lookup_async`, waiting for the result.
+    pub fn lookup_all(&self, dylib: Dylib, names: &[String]) -> Result<Vec<usize>, LlvmError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.lookup_async(dylib, names, Box::new(move |r| drop(tx.send(r))));
+        rx.recv().unwrap_or_else(|_| Err(LlvmError("lookup abandoned".into())))
     }
 
     /// Passes a module to the IR transform layer (optimisation), then on to code
@@ -283,6 +342,39 @@ impl Drop for Jit {
             }
             drop(Box::from_raw(self.transform));
         }
+    }
+}
+
+/// Receives the addresses of a `lookup_async`, in the order asked for.
+pub type LookupDone = Box<dyn FnOnce(Result<Vec<usize>, LlvmError>) + Send>;
+
+struct PendingLookup {
+    names: Vec<String>,
+    done: LookupDone,
+}
+
+extern "C" fn lookup_finished(
+    err: llvm_sys::error::LLVMErrorRef,
+    result: LLVMOrcCSymbolMapPairs,
+    count: usize,
+    ctx: *mut c_void,
+) {
+    // SAFETY: `ctx` is the Box leaked by `lookup_async`; ORC calls this exactly once.
+    let pending = unsafe { Box::from_raw(ctx.cast::<PendingLookup>()) };
+    let outcome = check(err).map(|()| {
+        // SAFETY: on success `result` holds `count` pairs, alive during this call.
+        let pairs = unsafe { std::slice::from_raw_parts(result, count) };
+        let found: std::collections::HashMap<String, usize> = pairs
+            .iter()
+            .map(|p| {
+                let name = unsafe { CStr::from_ptr(LLVMOrcSymbolStringPoolEntryStr(p.Name)) };
+                (name.to_string_lossy().into_owned(), p.Sym.Address as usize)
+            })
+            .collect();
+        pending.names.iter().map(|n| found.get(n).copied().unwrap_or(0)).collect()
+    });
+    if catch_unwind(AssertUnwindSafe(move || (pending.done)(outcome))).is_err() {
+        tracing::error!(target: "ore::jit", "lookup callback panicked");
     }
 }
 

@@ -21,11 +21,20 @@ pub use arena::MAX_ARRAY_LEN;
 /// The context passed as the hidden first argument of every Ore function.
 /// Generated code reads `trapped` (offset 0) and `stack_limit` (offset 8) only.
 #[repr(C)]
-pub struct CallCtx {
+pub struct CallCtx<'h> {
     trapped: u32,
     _pad: u32,
     stack_limit: usize,
     error: Option<RuntimeError>,
+    /// The engine that made the call, for `load`.
+    host: &'h dyn RuntimeHost,
+}
+
+/// What runtime functions need from the engine that called into JIT'd code.
+pub trait RuntimeHost {
+    /// Compiles `source` into the calling namespace; `false` (with diagnostics on
+    /// stderr) if it does not compile.
+    fn load(&self, source: &str) -> bool;
 }
 
 pub const CTX_TRAPPED_OFFSET: i64 = 0;
@@ -54,11 +63,13 @@ pub enum RuntimeError {
     OutOfMemory(i64),
     #[error("stack overflow")]
     StackOverflow,
+    #[error("undefined function {0}")]
+    UndefinedFunction(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl CallCtx {
+impl CallCtx<'_> {
     fn raise(&mut self, error: RuntimeError) {
         // The first error wins: later ones happen while unwinding from it.
         if self.error.is_none() {
@@ -113,6 +124,22 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
     output::print_line(bytes);
 }
 
+/// Called instead of a declared function that no module defines.
+extern "C" fn ore_rt_undefined_function(ctx: *mut CallCtx, name: *const c_char) {
+    // SAFETY: `name` is a NUL-terminated literal emitted at the call site.
+    let name = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
+    unsafe { &mut *ctx }.raise(RuntimeError::UndefinedFunction(name));
+}
+
+/// `load(src)`: compiles more code into the namespace while the caller runs.
+extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
+    // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
+    let source = unsafe { CStr::from_ptr(source) }.to_string_lossy();
+    // No lock is held while JIT'd code runs, so the engine may take its own here.
+    let host = unsafe { &*ctx }.host;
+    host.load(&source) as i64
+}
+
 /// Where a lazy call lands if compiling its target failed. Every lazily compiled
 /// function is an Ore function, so the first argument register holds the caller's
 /// `CallCtx`; the caller checks the flag after the call and ignores the return value.
@@ -135,6 +162,8 @@ pub fn symbols() -> Vec<(&'static str, usize)> {
         ("ore.rt.print_f64", ore_rt_print_f64 as *const () as usize),
         ("ore.rt.print_bool", ore_rt_print_bool as *const () as usize),
         ("ore.rt.print_str", ore_rt_print_str as *const () as usize),
+        ("ore.rt.undefined_function", ore_rt_undefined_function as *const () as usize),
+        ("ore.rt.load", ore_rt_load as *const () as usize),
     ]
 }
 
@@ -167,8 +196,14 @@ impl HostCall {
     /// `trampoline` must be the entry trampoline generated for `function`'s exact
     /// signature, `args` must hold one slot per parameter encoded as the trampoline
     /// expects, and pointer arguments must stay valid for the call.
-    pub unsafe fn invoke(&self, trampoline: usize, function: usize, args: &[u64]) -> Result<u64, RuntimeError> {
-        let mut ctx = CallCtx { trapped: 0, _pad: 0, stack_limit: stack::limit(), error: None };
+    pub unsafe fn invoke(
+        &self,
+        host: &dyn RuntimeHost,
+        trampoline: usize,
+        function: usize,
+        args: &[u64],
+    ) -> Result<u64, RuntimeError> {
+        let mut ctx = CallCtx { trapped: 0, _pad: 0, stack_limit: stack::limit(), error: None, host };
         let mut ret = 0u64;
         let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
         entry(function, &mut ctx, args.as_ptr(), &mut ret);

@@ -1,0 +1,682 @@
+//! The engine: the embedding API over the lazy ORC pipeline.
+//!
+//! Adding a module parses and checks it, then gives it a JITDylib of its own and,
+//! for each function it defines, a new *version*: a custom materialization unit for
+//! the body (`ore.f.vN.body`, IR not generated yet) and a lazy entry point
+//! (`ore.f.vN`), and points the function's *slot* at the entry point. Nothing else happens until a
+//! call: the first call through the entry point looks up the body, which runs
+//! `Inner::materialize`: IR generation, the IR transform layer (optimisation), code
+//! generation, linking. The slot is then pointed straight at the body.
+//!
+//! Slots make late binding work: code calls a function by loading its slot (whose
+//! address never changes), so declarations can be called before any module defines
+//! them, `load` can add definitions while callers run, and a redefinition is one
+//! store that every caller, compiled or not, sees at its next call.
+//!
+//! A module's JITDylib holds its code and nothing else that lives longer, so
+//! unloading it, or freeing it once all its functions were replaced, is clearing
+//! the dylib (the C API cannot define a unit under a chosen resource tracker, and a
+//! transfer away from a dylib's default tracker makes that tracker defunct). Cleared
+//! dylibs are reused, since the C API cannot destroy one.
+//!
+//! Locks: `namespace` (RwLock) guards the symbol tables and is written while a
+//! module is checked and defined. `slots` (Mutex) is read by materializers.
+//! `trampolines` then `compile` serialise trampoline creation and LLVM code
+//! generation (LLJIT's default compiler owns one TargetMachine, which is not
+//! thread-safe); `compile` is reentrant because linking may run other pending
+//! materializations in place. No lock is held while JIT'd code runs, so JIT'd code may load more
+//! code, compile functions, and call host callbacks that re-enter the engine.
+
+mod reclaim;
+mod values;
+
+pub use values::{HostFn, HostParam, HostResult, Value};
+
+use crate::codegen;
+use crate::diagnostics::{CompileError, SourceFile};
+use crate::llvm::orc::{Dylib, Jit, MaterializationResponsibility, ModuleView};
+use crate::llvm::LlvmError;
+use crate::runtime::{self, output, HostCall, RuntimeError, RuntimeHost};
+use crate::syntax;
+use crate::tir;
+use crate::typeck::{self, Environment, ExistingFunction, SymbolStatus};
+use crate::types::{ExternSig, FnSig, Ty};
+use parking_lot::{Mutex, ReentrantMutex, RwLock};
+use reclaim::Reclaimer;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+/// Optimisation level of the per-function pipeline (LLVM's `default<On>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptLevel(u8);
+
+impl OptLevel {
+    pub const O0: OptLevel = OptLevel(0);
+    pub const O1: OptLevel = OptLevel(1);
+    pub const O2: OptLevel = OptLevel(2);
+    pub const O3: OptLevel = OptLevel(3);
+
+    pub fn new(level: u8) -> Option<OptLevel> {
+        (level <= 3).then_some(OptLevel(level))
+    }
+
+    pub fn level(self) -> u8 {
+        self.0
+    }
+}
+
+/// `O2`: a function is compiled once, at its first call, and then runs for the rest
+/// of the process (see docs/ARCHITECTURE.md for the measurements behind this).
+impl Default for OptLevel {
+    fn default() -> Self {
+        OptLevel::O2
+    }
+}
+
+/// What to dump, to standard error, for every function the JIT compiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// LLVM IR after optimisation.
+    Ir,
+    /// Host assembly.
+    Asm,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub opt_level: OptLevel,
+    /// Compile every function when its module is added instead of at first call.
+    pub eager: bool,
+    pub emit: Option<Emit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Compile(#[from] CompileError),
+    #[error("runtime error: {0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("no function named `{0}`")]
+    UnknownFunction(String),
+    #[error("`{name}` takes {expected} argument(s), but {given} were given")]
+    Arity { name: String, expected: usize, given: usize },
+    #[error("argument {index} of `{name}` must be `{expected}`, not `{given}`")]
+    ArgumentType { name: String, index: usize, expected: Ty, given: Ty },
+    #[error("host function `{0}` is already registered")]
+    HostFunctionExists(String),
+    #[error("no module {0:?} in this engine")]
+    UnknownModule(ModuleId),
+    #[error("JIT error: {0}")]
+    Jit(#[from] LlvmError),
+}
+
+/// Counters since the engine was created; times in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Ore function bodies added (each redefinition counts).
+    pub functions: u64,
+    /// Ore function bodies compiled (materialised).
+    pub compiled: u64,
+    pub parse_us: u64,
+    pub check_us: u64,
+    /// IR generation, inside materialisations.
+    pub irgen_us: u64,
+    /// Optimisation, code generation and linking: materialisations minus IR generation.
+    pub compile_us: u64,
+    /// Time in calls from the host, minus the compilation that happened inside them.
+    pub run_us: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    functions: AtomicU64,
+    compiled: AtomicU64,
+    parse_us: AtomicU64,
+    check_us: AtomicU64,
+    irgen_us: AtomicU64,
+    compile_us: AtomicU64,
+    run_us: AtomicU64,
+}
+
+/// Identifies a module added to an engine (for `remove_module`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleId(u64);
+
+/// A module that was added: its id and what it defines and declares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModuleInfo {
+    pub id: ModuleId,
+    pub functions: Vec<(String, FnSig)>,
+}
+
+/// The word every call to a function goes through: 0 while it is undefined, else
+/// the address to call. Owned by the engine and never freed before it, because its
+/// address is baked into compiled code.
+#[derive(Default)]
+struct Slot(AtomicUsize);
+
+/// One definition of a function, by one module.
+struct Version {
+    symbol: String,
+    module: ModuleId,
+    compiled: AtomicBool,
+    /// The lazy entry point, once created.
+    stub: AtomicUsize,
+}
+
+struct FunctionEntry {
+    sig: FnSig,
+    /// Where the function was first declared or defined.
+    origin: String,
+    slot: Arc<Slot>,
+    current: Option<Arc<Version>>,
+}
+
+struct ModuleRecord {
+    /// Holds all of the module's code.
+    dylib: Dylib,
+    versions: Vec<(String, Arc<Version>)>,
+    /// How many of `versions` are still the current definition; at 0 the code is
+    /// retired.
+    live: usize,
+}
+
+#[derive(Default)]
+struct Namespace {
+    functions: HashMap<String, FunctionEntry>,
+    externs: HashMap<String, ExternSig>,
+    modules: HashMap<ModuleId, ModuleRecord>,
+}
+
+/// `jit` is the last field: fields drop in declaration order, and whatever holds
+/// materialization units (through their closures) goes before the session.
+struct Inner {
+    dylib: Dylib,
+    config: Config,
+    namespace: RwLock<Namespace>,
+    /// Slot of every function name ever seen; only grows.
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Registered host functions: signature and address.
+    host_functions: RwLock<HashMap<String, (ExternSig, usize)>>,
+    /// Cleared module dylibs, ready for reuse.
+    spare_dylibs: Mutex<Vec<Dylib>>,
+    trampolines: Mutex<HashMap<FnSig, usize>>,
+    /// Keeps threads out of LLJIT's code generator one at a time. Reentrant: linking
+    /// one function may run other pending materializations in place on this thread,
+    /// after this one's code generation is done.
+    compile: ReentrantMutex<()>,
+    reclaimer: Reclaimer<Dylib>,
+    next_id: AtomicU64,
+    counters: Counters,
+    jit: Jit,
+}
+
+/// A JIT engine with one namespace. `Send + Sync`: share it with `Arc` or clone it
+/// (clones are handles to the same engine).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Result<Engine, Error> {
+        let emit = config.emit;
+        let level = config.opt_level.level();
+        let transform = Box::new(move |module: ModuleView<'_>| {
+            let name = module.name();
+            // Entry trampolines are a few loads and one call: nothing to optimise.
+            if name.starts_with(codegen::TRAMPOLINE_PREFIX) {
+                return Ok(());
+            }
+            let _span = tracing::trace_span!("optimize", module = %name, level).entered();
+            module.optimize(level)?;
+            if let Some(kind) = emit {
+                dump(&module, &name, kind);
+            }
+            Ok(())
+        });
+        let jit = Jit::new(level, transform, runtime::lazy_call_failed_handler())?;
+        // The main dylib holds the entry trampolines, which are never freed.
+        let dylib = jit.main_dylib();
+        let inner = Inner {
+            jit,
+            dylib,
+            config,
+            namespace: RwLock::default(),
+            slots: Mutex::default(),
+            host_functions: RwLock::default(),
+            spare_dylibs: Mutex::default(),
+            trampolines: Mutex::default(),
+            compile: ReentrantMutex::new(()),
+            reclaimer: Reclaimer::default(),
+            next_id: AtomicU64::new(1),
+            counters: Counters::default(),
+        };
+        Ok(Engine { inner: Arc::new(inner) })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Compiles `source` as a module of this engine's namespace. Its functions are
+    /// compiled at their first call (or now, with `Config::eager`). A function the
+    /// namespace already has (same signature) is replaced for every caller.
+    pub fn add_module(&self, name: &str, source: &str) -> Result<ModuleInfo, Error> {
+        self.add(SourceFile::new(name, source.to_string()), false)
+    }
+
+    /// Like `add_module`, but also requires a `main` that `ore run` can call.
+    pub fn add_program(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
+        self.add(file, true)
+    }
+
+    fn add(&self, file: SourceFile, require_main: bool) -> Result<ModuleInfo, Error> {
+        let inner = &self.inner;
+        let _span = tracing::debug_span!("add_module", module = file.name()).entered();
+        let start = Instant::now();
+        let items = {
+            let _span = tracing::debug_span!("parse").entered();
+            syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?
+        };
+        inner.counters.parse_us.fetch_add(micros(start), Relaxed);
+
+        let start = Instant::now();
+        let mut ns = inner.namespace.write();
+        let checked = {
+            let _span = tracing::debug_span!("check").entered();
+            let env = NamespaceEnv { ns: &ns, host: &inner.host_signatures() };
+            typeck::check_module(&items, &env, &typeck::Options { require_main }).map_err(|d| file.error(d))?
+        };
+        inner.counters.check_us.fetch_add(micros(start), Relaxed);
+        drop(items);
+
+        let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
+        for (name, sig) in &checked.externs {
+            ns.externs.insert(name.clone(), sig.clone());
+        }
+        for s in &checked.signatures {
+            if !ns.functions.contains_key(&s.name) {
+                let (line, column) = file.location(s.span.start);
+                let entry = FunctionEntry {
+                    sig: s.sig.clone(),
+                    origin: format!("{}:{line}:{column}", file.name()),
+                    slot: inner.slot(&s.name),
+                    current: None,
+                };
+                ns.functions.insert(s.name.clone(), entry);
+            }
+        }
+        let record = inner.define_versions(id, checked.functions, &self.inner)?;
+        let bodies: Vec<String> = record.versions.iter().map(|(_, v)| format!("{}.body", v.symbol)).collect();
+        let dylib = record.dylib;
+        let retired = inner.install(&mut ns, id, record);
+        drop(ns);
+        inner.free(retired);
+
+        if inner.config.eager && !bodies.is_empty() {
+            // Counts as a running call, so a concurrent redefinition cannot free
+            // the code being compiled here.
+            let epoch = inner.reclaimer.enter();
+            let compiled = inner.jit.lookup_all(dylib, &bodies);
+            inner.free(inner.reclaimer.exit(epoch));
+            compiled?;
+        }
+        let functions = checked.signatures.into_iter().map(|s| (s.name, s.sig)).collect();
+        Ok(ModuleInfo { id, functions })
+    }
+
+    /// Unloads a module: the functions it currently defines become undefined (a
+    /// call is the runtime error `undefined function NAME`), and its code is freed
+    /// once no running call can be executing it.
+    pub fn remove_module(&self, id: ModuleId) -> Result<(), Error> {
+        let inner = &self.inner;
+        let mut ns = inner.namespace.write();
+        let record = ns.modules.remove(&id).ok_or(Error::UnknownModule(id))?;
+        for (name, version) in &record.versions {
+            if let Some(entry) = ns.functions.get_mut(name) {
+                if entry.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)) {
+                    entry.current = None;
+                    entry.slot.0.store(0, Relaxed);
+                }
+            }
+        }
+        // A module whose functions were all replaced was retired already.
+        let free = if record.live > 0 { inner.reclaimer.retire(record.dylib) } else { Vec::new() };
+        drop(ns);
+        inner.free(free);
+        Ok(())
+    }
+
+    /// The signature of a function of the namespace.
+    pub fn function(&self, name: &str) -> Option<FnSig> {
+        self.inner.namespace.read().functions.get(name).map(|f| f.sig.clone())
+    }
+
+    /// Whether the current definition of `name` has been compiled.
+    pub fn is_compiled(&self, name: &str) -> bool {
+        let ns = self.inner.namespace.read();
+        let current = ns.functions.get(name).and_then(|f| f.current.as_ref());
+        current.is_some_and(|v| v.compiled.load(Relaxed))
+    }
+
+    /// Registers a C-ABI function of the host under `name`, callable from Ore through
+    /// `extern fn name(...)` in modules added afterwards.
+    pub fn register<F: HostFn>(&self, name: &str, f: F) -> Result<(), Error> {
+        // SAFETY: `HostFn` is implemented only for `extern "C" fn` pointer types whose
+        // parameter and result types map one-to-one to `F::signature()`.
+        unsafe { self.register_raw(name, F::signature(), f.address()) }
+    }
+
+    /// Registers a host function by address and signature.
+    ///
+    /// # Safety
+    /// `address` must be a function with the C calling convention and exactly the
+    /// signature `sig` (see `CType`), callable from any thread for as long as the
+    /// engine lives.
+    pub unsafe fn register_raw(&self, name: &str, sig: ExternSig, address: usize) -> Result<(), Error> {
+        // Modules added from now on get it in their dylibs; earlier ones cannot
+        // refer to it (their `extern fn`s were checked when they were added).
+        let mut hosts = self.inner.host_functions.write();
+        if hosts.contains_key(name) {
+            return Err(Error::HostFunctionExists(name.to_string()));
+        }
+        hosts.insert(name.to_string(), (sig, address));
+        Ok(())
+    }
+
+    /// Calls an Ore function. Runtime errors end the call and leave the engine usable.
+    pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, Error> {
+        let inner = &self.inner;
+        let (sig, slot) = {
+            let ns = inner.namespace.read();
+            let f = ns.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
+            (f.sig.clone(), f.slot.clone())
+        };
+        values::check_arguments(name, &sig, args)?;
+        let trampoline = inner.trampoline(&sig)?;
+
+        let _span = tracing::debug_span!("call", function = name).entered();
+        let compile_before = inner.compile_time();
+        let start = Instant::now();
+        let epoch = inner.reclaimer.enter();
+        let result = self.invoke(name, &sig, &slot, trampoline, args);
+        inner.free(inner.reclaimer.exit(epoch));
+        let compiled = inner.compile_time().saturating_sub(compile_before);
+        inner.counters.run_us.fetch_add(micros(start).saturating_sub(compiled), Relaxed);
+        result
+    }
+
+    fn invoke(&self, name: &str, sig: &FnSig, slot: &Slot, trampoline: usize, args: &[Value]) -> Result<Value, Error> {
+        let call = HostCall::enter();
+        // Strings passed as `str` must outlive the call.
+        let mut strings = Vec::new();
+        let mut slots = Vec::with_capacity(args.len());
+        for arg in args {
+            slots.push(values::encode(arg, &call, &mut strings)?);
+        }
+        // Read after registering the call, so code it reaches cannot be freed under it.
+        let function = slot.0.load(Relaxed);
+        if function == 0 {
+            return Err(RuntimeError::UndefinedFunction(name.to_string()).into());
+        }
+        // SAFETY: the trampoline was generated for `sig`, `function` is a definition
+        // of `name` (of that signature: redefinitions must keep it), and `slots`
+        // encodes `args`, checked against `sig`, as the trampoline reads them;
+        // `strings` outlive the call.
+        let raw = unsafe { call.invoke(self, trampoline, function, &slots) }?;
+        // SAFETY: `raw` is a value of type `sig.ret` produced by this call; arrays and
+        // strings it refers to are still alive (arena and module memory).
+        Ok(unsafe { values::decode(sig.ret, raw, &call) })
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.counters;
+        Stats {
+            functions: c.functions.load(Relaxed),
+            compiled: c.compiled.load(Relaxed),
+            parse_us: c.parse_us.load(Relaxed),
+            check_us: c.check_us.load(Relaxed),
+            irgen_us: c.irgen_us.load(Relaxed),
+            compile_us: c.compile_us.load(Relaxed),
+            run_us: c.run_us.load(Relaxed),
+        }
+    }
+
+    /// Replaced or unloaded code still waiting for running calls to end.
+    pub fn code_awaiting_release(&self) -> usize {
+        self.inner.reclaimer.pending()
+    }
+}
+
+impl RuntimeHost for Engine {
+    fn load(&self, source: &str) -> bool {
+        match self.add_module("<load>", source) {
+            Ok(_) => true,
+            Err(e) => {
+                output::flush();
+                eprintln!("{e}");
+                false
+            }
+        }
+    }
+}
+
+/// Parses and checks a program (`ore check`) without creating a JIT.
+pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
+    let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
+    let ns = Namespace::default();
+    let env = NamespaceEnv { ns: &ns, host: &HashMap::new() };
+    typeck::check_module(&items, &env, &typeck::Options { require_main: true }).map_err(|d| file.error(d))?;
+    Ok(())
+}
+
+fn dump(module: &ModuleView<'_>, name: &str, kind: Emit) {
+    let text = match kind {
+        Emit::Ir => module.print(),
+        Emit::Asm => module.assembly().unwrap_or_else(|e| format!("; assembly unavailable: {e}\n")),
+    };
+    let function = name.strip_prefix("ore.").and_then(|n| n.rsplitn(3, '.').nth(2)).unwrap_or(name);
+    eprint!("; ---- {function} ----\n{text}");
+}
+
+impl Inner {
+    fn slot(&self, name: &str) -> Arc<Slot> {
+        self.slots.lock().entry(name.to_string()).or_default().clone()
+    }
+
+    fn compile_time(&self) -> u64 {
+        self.counters.irgen_us.load(Relaxed) + self.counters.compile_us.load(Relaxed)
+    }
+
+    fn host_signatures(&self) -> HashMap<String, ExternSig> {
+        self.host_functions.read().iter().map(|(n, (sig, _))| (n.clone(), sig.clone())).collect()
+    }
+
+    /// Clears retired module dylibs (freeing their code) and keeps them for reuse.
+    fn free(&self, dylibs: Vec<Dylib>) {
+        for dylib in dylibs {
+            match self.jit.clear(dylib) {
+                Ok(()) => self.spare_dylibs.lock().push(dylib),
+                Err(e) => tracing::error!("freeing replaced code: {e}"),
+            }
+        }
+    }
+
+    /// An empty dylib for a new module, seeing the runtime, the host functions and
+    /// the process's symbols.
+    fn module_dylib(&self) -> Result<Dylib, Error> {
+        let dylib = match self.spare_dylibs.lock().pop() {
+            Some(dylib) => dylib,
+            None => {
+                let dylib = self.jit.create_dylib(&format!("ore.module.{}", self.next_id.fetch_add(1, Relaxed)));
+                self.jit.add_process_symbols(dylib)?;
+                dylib
+            }
+        };
+        let mut symbols = runtime::symbols();
+        let hosts = self.host_functions.read();
+        symbols.extend(hosts.iter().map(|(name, (_, addr))| (name.as_str(), *addr)));
+        self.jit.define_absolute(dylib, &symbols)?;
+        Ok(dylib)
+    }
+
+    /// Defines a new version of each function (body unit plus lazy entry point) in a
+    /// new dylib, and creates the entry points' stubs. Caller holds the namespace
+    /// write lock.
+    fn define_versions(&self, id: ModuleId, functions: Vec<tir::Function>, me: &Arc<Inner>) -> Result<ModuleRecord, Error> {
+        let dylib = self.module_dylib()?;
+        let record = self.define_in(dylib, id, functions, me);
+        if record.is_err() {
+            self.free(vec![dylib]);
+        }
+        record
+    }
+
+    fn define_in(&self, dylib: Dylib, id: ModuleId, functions: Vec<tir::Function>, me: &Arc<Inner>) -> Result<ModuleRecord, Error> {
+        let mut versions = Vec::with_capacity(functions.len());
+        for func in functions {
+            let number = self.next_id.fetch_add(1, Relaxed);
+            let version = Arc::new(Version {
+                symbol: codegen::entry_symbol(&func.name, number),
+                module: id,
+                compiled: AtomicBool::new(false),
+                stub: AtomicUsize::new(0),
+            });
+            let name = func.name.clone();
+            self.define_body(dylib, Arc::new(func), version.clone(), Arc::downgrade(me))?;
+            versions.push((name, version));
+        }
+        let entries: Vec<String> = versions.iter().map(|(_, v)| v.symbol.clone()).collect();
+        let pairs: Vec<(String, String)> = entries.iter().map(|e| (e.clone(), format!("{e}.body"))).collect();
+        self.jit.define_lazy_entries(dylib, &pairs)?;
+        self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
+        if !entries.is_empty() {
+            // Creates the stubs only; no body is compiled.
+            let addresses = self.jit.lookup_all(dylib, &entries)?;
+            for ((_, version), addr) in versions.iter().zip(addresses) {
+                version.stub.store(addr, Relaxed);
+            }
+        }
+        let live = versions.len();
+        Ok(ModuleRecord { dylib, versions, live })
+    }
+
+    /// Makes a module's versions the current definitions; returns replaced code that
+    /// is already safe to free.
+    fn install(&self, ns: &mut Namespace, id: ModuleId, record: ModuleRecord) -> Vec<Dylib> {
+        let mut free = Vec::new();
+        for (name, version) in &record.versions {
+            let entry = ns.functions.get_mut(name).expect("signatures were entered first");
+            entry.slot.0.store(version.stub.load(Relaxed), Relaxed);
+            let Some(old) = entry.current.replace(version.clone()) else { continue };
+            if let Some(old_module) = ns.modules.get_mut(&old.module) {
+                old_module.live -= 1;
+                if old_module.live == 0 {
+                    free.extend(self.reclaimer.retire(old_module.dylib));
+                }
+            }
+        }
+        ns.modules.insert(id, record);
+        free
+    }
+
+    /// Defines `VERSION.body` as a unit that generates and compiles `func` when first
+    /// looked up.
+    fn define_body(&self, dylib: Dylib, func: Arc<tir::Function>, version: Arc<Version>, me: Weak<Inner>) -> Result<(), Error> {
+        let body = format!("{}.body", version.symbol);
+        let materializer = Box::new(move |mr: MaterializationResponsibility| {
+            let Some(inner) = me.upgrade() else { return mr.fail() };
+            // This runs on the stack of the JIT'd code that made the call, possibly
+            // deep in a recursion: make sure LLVM has room.
+            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(dylib, &func, &version, mr));
+        });
+        self.jit.define_materializer(dylib, &body, materializer)?;
+        Ok(())
+    }
+
+    fn materialize(&self, dylib: Dylib, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
+        let _span = tracing::debug_span!("materialize", function = %func.name).entered();
+        let start = Instant::now();
+        let body = format!("{}.body", version.symbol);
+        let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
+        let module = codegen::generate_function(func, &body, &slot_address, self.jit.triple(), self.jit.data_layout());
+        let irgen = micros(start);
+        {
+            let _compile = self.compile.lock();
+            self.jit.emit(mr, module.into_thread_safe_module());
+        }
+        let total = micros(start);
+        version.compiled.store(true, Relaxed);
+        self.counters.compiled.fetch_add(1, Relaxed);
+        self.counters.irgen_us.fetch_add(irgen, Relaxed);
+        self.counters.compile_us.fetch_add(total - irgen, Relaxed);
+        tracing::debug!(function = %func.name, irgen_us = irgen, compile_us = total - irgen, "compiled");
+
+        // From now on, call the body directly instead of through the stub, unless the
+        // function was replaced or unloaded meanwhile.
+        let slot = self.slot(&func.name);
+        let stub = version.stub.load(Relaxed);
+        self.jit.lookup_async(
+            dylib,
+            &[body],
+            Box::new(move |found| {
+                if let Ok(addresses) = found {
+                    let _ = slot.0.compare_exchange(stub, addresses[0], Relaxed, Relaxed);
+                }
+            }),
+        );
+    }
+
+    /// The host-entry trampoline for `sig`, compiled on first use.
+    fn trampoline(&self, sig: &FnSig) -> Result<usize, Error> {
+        let mut cache = self.trampolines.lock();
+        if let Some(addr) = cache.get(sig) {
+            return Ok(*addr);
+        }
+        let module = codegen::generate_trampoline(sig, self.jit.triple(), self.jit.data_layout());
+        self.jit.add_module(self.dylib, module.into_thread_safe_module())?;
+        let addr = {
+            let _compile = self.compile.lock();
+            self.jit.lookup(&codegen::trampoline_symbol(sig))?
+        };
+        cache.insert(sig.clone(), addr);
+        Ok(addr)
+    }
+}
+
+/// The namespace as the checker sees it.
+struct NamespaceEnv<'a> {
+    ns: &'a Namespace,
+    host: &'a HashMap<String, ExternSig>,
+}
+
+impl Environment for NamespaceEnv<'_> {
+    fn function(&self, name: &str) -> Option<ExistingFunction> {
+        self.ns.functions.get(name).map(|f| ExistingFunction { sig: f.sig.clone(), origin: f.origin.clone() })
+    }
+
+    fn extern_fn(&self, name: &str) -> Option<ExternSig> {
+        self.ns.externs.get(name).cloned()
+    }
+
+    fn resolve_symbol(&self, name: &str) -> SymbolStatus {
+        if let Some(sig) = self.host.get(name) {
+            return SymbolStatus::Host(sig.clone());
+        }
+        let cname = crate::llvm::c_string(name);
+        // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
+        let found = unsafe { !libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr()).is_null() };
+        if found {
+            SymbolStatus::Process
+        } else {
+            SymbolStatus::Missing
+        }
+    }
+}

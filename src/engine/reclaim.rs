@@ -1,0 +1,77 @@
+//! When replaced or unloaded code may be freed.
+//!
+//! Policy: code retired (by a redefinition or an unload) may still be running in any
+//! host call that was active when it was retired, and in nothing else: new calls
+//! reach functions through their slots, which no longer point at it. So each host
+//! call registers the epoch it started in, retiring code tags it with the current
+//! epoch and advances it, and retired code is freed as soon as no call that started
+//! at or before its tag is still running. Freeing happens on whichever thread ends
+//! the last such call (or retires code while none runs).
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+
+/// Tracks running host calls and retired code of type `T` (a handle to the code).
+pub struct Reclaimer<T> {
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    epoch: u64,
+    /// Start epoch -> number of host calls still running that started then.
+    active: BTreeMap<u64, usize>,
+    /// Retired code with the epoch it was retired in.
+    retired: Vec<(u64, T)>,
+}
+
+impl<T> Default for Reclaimer<T> {
+    fn default() -> Self {
+        Reclaimer { state: Mutex::new(State { epoch: 0, active: BTreeMap::new(), retired: Vec::new() }) }
+    }
+}
+
+impl<T> State<T> {
+    /// Takes out the retired code no running call can reach.
+    fn collect(&mut self) -> Vec<T> {
+        let oldest_running = self.active.keys().next().copied().unwrap_or(u64::MAX);
+        let (free, keep): (Vec<_>, Vec<_>) = self.retired.drain(..).partition(|(tag, _)| *tag < oldest_running);
+        self.retired = keep;
+        free.into_iter().map(|(_, t)| t).collect()
+    }
+}
+
+impl<T> Reclaimer<T> {
+    /// Registers a host call; returns its start epoch for `exit`.
+    pub fn enter(&self) -> u64 {
+        let mut s = self.state.lock();
+        let epoch = s.epoch;
+        *s.active.entry(epoch).or_default() += 1;
+        epoch
+    }
+
+    /// Ends a host call; returns code that has become safe to free.
+    pub fn exit(&self, epoch: u64) -> Vec<T> {
+        let mut s = self.state.lock();
+        if let Some(count) = s.active.get_mut(&epoch) {
+            *count -= 1;
+            if *count == 0 {
+                s.active.remove(&epoch);
+            }
+        }
+        s.collect()
+    }
+
+    /// Retires code; returns code that is safe to free now (possibly this one).
+    pub fn retire(&self, code: T) -> Vec<T> {
+        let mut s = self.state.lock();
+        let tag = s.epoch;
+        s.epoch += 1;
+        s.retired.push((tag, code));
+        s.collect()
+    }
+
+    /// How much retired code is waiting for running calls to end.
+    pub fn pending(&self) -> usize {
+        self.state.lock().retired.len()
+    }
+}
