@@ -501,12 +501,16 @@ impl Inner {
 
     /// Clears retired module dylibs (freeing their code) and keeps them for reuse.
     fn free(&self, dylibs: Vec<Dylib>) {
+        if dylibs.is_empty() {
+            return;
+        }
         for dylib in dylibs {
             match self.jit.clear(dylib) {
                 Ok(()) => self.spare_dylibs.lock().push(dylib),
                 Err(e) => tracing::error!("freeing replaced code: {e}"),
             }
         }
+        self.jit.clear_dead_symbol_names();
     }
 
     /// An empty dylib for a new module, seeing the runtime, the host functions and

@@ -256,6 +256,16 @@ impl Jit {
         check(unsafe { LLVMOrcJITDylibClear(dylib.0) })
     }
 
+    /// Frees interned symbol names nothing refers to any more (every version of a
+    /// function has names of its own, so unloading leaves dead ones behind).
+    pub fn clear_dead_symbol_names(&self) {
+        // SAFETY: the pool belongs to the live session; clearing is internally locked.
+        unsafe {
+            let pool = LLVMOrcExecutionSessionGetSymbolStringPool(LLVMOrcLLJITGetExecutionSession(self.lljit));
+            LLVMOrcSymbolStringPoolClearDeadEntries(pool);
+        }
+    }
+
     /// Looks up `names` in `dylib` (materializing what is needed) and calls `done`
     /// with their addresses, in order, once all are ready: possibly before this
     /// returns, possibly later on another thread.
