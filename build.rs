@@ -5,4 +5,10 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-rdynamic");
     println!("cargo:rustc-link-arg-tests=-rdynamic");
     println!("cargo:rerun-if-changed=grammar/ore.lalrpop");
+    // libpython is linked dynamically (pyo3), but the interpreter's LIBDIR (pyenv's,
+    // say) need not be on the loader's path: record it, from the same interpreter
+    // configuration pyo3 links against.
+    if let Some(lib_dir) = &pyo3_build_config::get().lib_dir {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    }
 }

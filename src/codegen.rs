@@ -11,9 +11,9 @@
 //! returns at once if it is set.
 
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
-use crate::runtime::{trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
+use crate::runtime::{py_arg, trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
 use crate::syntax::ast::BinOp;
-use crate::tir::{self, Callee, ExprKind, Stmt};
+use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, FnSig, Ty};
 use std::ffi::CStr;
 
@@ -321,6 +321,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let ok = m.call(load, &[self.ctx, src]);
                 Some(m.icmp(IntPredicate::LLVMIntNE, ok, m.const_int(m.i64(), 0)))
             }
+            ExprKind::Python(op, args) => self.python(*op, args, e.ty),
             ExprKind::Len(x) => {
                 let array = value!(self.expr(x));
                 Some(m.load(m.i64(), array))
@@ -553,6 +554,63 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 None
             }
             None => None,
+        }
+    }
+
+    /// A Python built-in: the runtime returns 64 bits, converted here to `ty`.
+    fn python(&mut self, op: PyOp, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
+        let m = self.m;
+        let i64t = m.i64();
+        let conversion = m.const_int(i64t, match ty {
+            Ty::I64 => 1,
+            Ty::F64 => 2,
+            Ty::Bool => 3,
+            _ => 0,
+        });
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(value!(self.expr(a)));
+        }
+        let bits = match op {
+            PyOp::Exec => {
+                let exec = self.runtime_fn("ore.rt.py_exec", &[m.ptr(), m.ptr()], m.void());
+                m.call(exec, &[self.ctx, values[0]]);
+                None
+            }
+            PyOp::Eval => {
+                let eval = self.runtime_fn("ore.rt.py_eval", &[m.ptr(), m.ptr(), i64t], i64t);
+                Some(m.call(eval, &[self.ctx, values[0], conversion]))
+            }
+            PyOp::Call => {
+                let mut call_args = vec![self.ctx, values[0], m.const_int(i64t, args.len() as i64 - 1)];
+                let zero = m.const_int(i64t, 0);
+                for i in 0..4 {
+                    let (tag, bits) = match (args.get(i + 1), values.get(i + 1)) {
+                        (Some(a), Some(v)) => match a.ty {
+                            Ty::F64 => (py_arg::F64, m.bitcast(*v, i64t)),
+                            Ty::Bool => (py_arg::BOOL, m.zext(*v, i64t)),
+                            Ty::Str => (py_arg::STR, m.ptr_to_int(*v)),
+                            _ => (py_arg::I64, *v),
+                        },
+                        _ => (py_arg::I64, zero),
+                    };
+                    call_args.push(m.const_int(i64t, tag));
+                    call_args.push(bits);
+                }
+                call_args.push(conversion);
+                let params: Vec<Type<'m>> =
+                    [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat(i64t).take(10)).collect();
+                let call = self.runtime_fn("ore.rt.py_call", &params, i64t);
+                Some(m.call(call, &call_args))
+            }
+        };
+        self.check_trapped();
+        let bits = bits?;
+        match ty {
+            Ty::I64 => Some(bits),
+            Ty::F64 => Some(m.bitcast(bits, m.f64())),
+            Ty::Bool => Some(m.icmp(IntPredicate::LLVMIntNE, bits, m.const_int(i64t, 0))),
+            _ => None,
         }
     }
 

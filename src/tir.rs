@@ -31,6 +31,16 @@ pub struct Expr {
     pub kind: ExprKind,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PyOp {
+    /// `py_exec(code)`
+    Exec,
+    /// `py_eval_*(expr)`
+    Eval,
+    /// `py_call*(callable, args...)`
+    Call,
+}
+
 #[derive(Clone, Debug)]
 pub enum Callee {
     /// An Ore function of the namespace, called through its lazy entry point.
@@ -58,6 +68,9 @@ pub enum ExprKind {
     Print(Box<Expr>),
     /// `load(source)`: compiles a module into the namespace at run time.
     Load(Box<Expr>),
+    /// A Python built-in; the result is converted to `Expr::ty` (unit drops it).
+    /// For `Call`, the first argument is the callable's name.
+    Python(PyOp, Vec<Expr>),
     Len(Box<Expr>),
     ArrayNew { value: Box<Expr>, len: Box<Expr> },
     Index(Box<Expr>, Box<Expr>),

@@ -9,7 +9,22 @@ use crate::types::{CType, ExternSig, FnSig, Ty};
 use std::collections::HashMap;
 
 /// Names the language reserves for built-in functions.
-pub const BUILTINS: &[&str] = &["print", "len", "load"];
+pub const BUILTINS: &[&str] = &[
+    "print",
+    "len",
+    "load",
+    "py_exec",
+    "py_eval_i64",
+    "py_eval_f64",
+    "py_eval_bool",
+    "py_call",
+    "py_call_i64",
+    "py_call_f64",
+    "py_call_bool",
+];
+
+/// The most arguments `py_call*` passes to Python.
+const MAX_PY_ARGS: usize = 4;
 
 /// What a module can see of its namespace besides its own items.
 pub trait Environment {
@@ -45,6 +60,9 @@ pub struct CheckedModule {
     pub signatures: Vec<Signature>,
     /// `extern fn` declarations of this module.
     pub externs: Vec<(String, ExternSig)>,
+    /// Whether the module uses a `py_*` built-in or a Python C-API symbol, so that
+    /// Python must be running before its code does.
+    pub uses_python: bool,
 }
 
 #[derive(Debug)]
@@ -63,7 +81,13 @@ pub struct Options {
 }
 
 pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) -> Result<CheckedModule, Vec<Diagnostic>> {
-    let mut checker = ModuleChecker { env, diags: Vec::new(), functions: HashMap::new(), externs: HashMap::new() };
+    let mut checker = ModuleChecker {
+        env,
+        diags: Vec::new(),
+        functions: HashMap::new(),
+        externs: HashMap::new(),
+        uses_python: std::cell::Cell::new(false),
+    };
     let mut module = CheckedModule::default();
     checker.collect(items, &mut module);
     if options.require_main {
@@ -80,6 +104,8 @@ pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) ->
             }
         }
     }
+    module.uses_python = checker.uses_python.get()
+        || module.externs.iter().any(|(name, _)| crate::runtime::python::is_python_symbol(name));
     if checker.diags.is_empty() {
         Ok(module)
     } else {
@@ -98,6 +124,8 @@ struct ModuleChecker<'a> {
     /// This module's functions (defined or declared), for forward references.
     functions: HashMap<String, FnEntry>,
     externs: HashMap<String, ExternSig>,
+    /// Set by any function body that uses a `py_*` built-in.
+    uses_python: std::cell::Cell<bool>,
 }
 
 impl ModuleChecker<'_> {
@@ -578,6 +606,7 @@ impl FnChecker<'_, '_> {
                 }
                 return Self::typed(Ty::Unit, span, tir::ExprKind::Print(Box::new(arg)));
             }
+            _ if name.starts_with("py_") => return self.python_builtin(name, args, span),
             "load" => {
                 let [arg] = args else { return self.arity_error(name, 1, args.len(), span) };
                 let arg = self.expect(arg, Ty::Str);
@@ -611,6 +640,43 @@ impl FnChecker<'_, '_> {
         }
         let args = args.iter().zip(&param_tys).map(|(a, ty)| self.expect(a, *ty)).collect();
         Self::typed(ret, span, tir::ExprKind::Call(target, args))
+    }
+
+    /// `py_exec`, `py_eval_*`, `py_call*` (LANGUAGE.md).
+    fn python_builtin(&mut self, name: &str, args: &[ast::Expr], span: Span) -> tir::Expr {
+        self.module.uses_python.set(true);
+        let (op, result) = match name {
+            "py_exec" => (tir::PyOp::Exec, Ty::Unit),
+            "py_eval_i64" => (tir::PyOp::Eval, Ty::I64),
+            "py_eval_f64" => (tir::PyOp::Eval, Ty::F64),
+            "py_eval_bool" => (tir::PyOp::Eval, Ty::Bool),
+            "py_call" => (tir::PyOp::Call, Ty::Unit),
+            "py_call_i64" => (tir::PyOp::Call, Ty::I64),
+            "py_call_f64" => (tir::PyOp::Call, Ty::F64),
+            "py_call_bool" => (tir::PyOp::Call, Ty::Bool),
+            _ => return self.error(span, format!("unknown function `{name}`")),
+        };
+        let checked = if op == tir::PyOp::Call {
+            let Some((callable, rest)) = args.split_first() else {
+                return self.error(span, format!("`{name}` takes the callable's name and up to {MAX_PY_ARGS} arguments"));
+            };
+            if rest.len() > MAX_PY_ARGS {
+                return self.error(span, format!("`{name}` passes at most {MAX_PY_ARGS} arguments to Python"));
+            }
+            let mut checked = vec![self.expect(callable, Ty::Str)];
+            for a in rest {
+                let a = self.expr(a);
+                if !matches!(a.ty, Ty::I64 | Ty::F64 | Ty::Bool | Ty::Str | Ty::Never) {
+                    return self.error(a.span, format!("Python arguments are i64, f64, bool or str, not `{}`", a.ty));
+                }
+                checked.push(a);
+            }
+            checked
+        } else {
+            let [code] = args else { return self.arity_error(name, 1, args.len(), span) };
+            vec![self.expect(code, Ty::Str)]
+        };
+        Self::typed(result, span, tir::ExprKind::Python(op, checked))
     }
 
     fn arity_error(&mut self, name: &str, expected: usize, given: usize, span: Span) -> tir::Expr {

@@ -296,6 +296,10 @@ impl Engine {
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
         drop(items);
+        if checked.uses_python {
+            // Before any of the module's code can run.
+            runtime::python::ensure_initialized();
+        }
 
         let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
         for (name, sig) in &checked.externs {

@@ -295,6 +295,9 @@ impl IrModule {
     pub fn bitcast<'m>(&'m self, v: Value<'m>, ty: Type<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildBitCast(self.builder, v.0, ty.0, name_ptr()) })
     }
+    pub fn ptr_to_int<'m>(&'m self, v: Value<'m>) -> Value<'m> {
+        self.value(unsafe { LLVMBuildPtrToInt(self.builder, v.0, LLVMInt64TypeInContext(self.ctx), name_ptr()) })
+    }
     pub fn int_to_ptr<'m>(&'m self, v: Value<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildIntToPtr(self.builder, v.0, LLVMPointerTypeInContext(self.ctx, 0), name_ptr()) })
     }

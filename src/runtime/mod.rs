@@ -12,6 +12,7 @@
 mod arena;
 pub mod format;
 pub mod output;
+pub mod python;
 
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
@@ -65,6 +66,9 @@ pub enum RuntimeError {
     StackOverflow,
     #[error("undefined function {0}")]
     UndefinedFunction(String),
+    /// A Python exception, or a result that does not convert: `TYPE: MESSAGE`.
+    #[error("python: {0}")]
+    Python(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -140,6 +144,64 @@ extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
     host.load(&source) as i64
 }
 
+/// Copies a C string argument of a Python built-in.
+fn text(s: *const c_char) -> String {
+    // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
+    unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
+}
+
+/// Records `result`'s error in the context; returns the value (0 after an error).
+fn settle(ctx: *mut CallCtx, result: Result<i64, RuntimeError>) -> i64 {
+    result.unwrap_or_else(|e| {
+        unsafe { &mut *ctx }.raise(e);
+        0
+    })
+}
+
+extern "C" fn ore_rt_py_exec(ctx: *mut CallCtx, code: *const c_char) {
+    settle(ctx, python::exec(&text(code)).map(|()| 0));
+}
+
+/// `py_eval_*`: `conversion` is a `python::Conversion` code; f64 results are bits.
+extern "C" fn ore_rt_py_eval(ctx: *mut CallCtx, expr: *const c_char, conversion: i64) -> i64 {
+    settle(ctx, python::eval(&text(expr), python::Conversion::from_code(conversion)))
+}
+
+/// Tags of `py_call` arguments, as generated code passes them.
+pub mod py_arg {
+    pub const I64: i64 = 0;
+    pub const F64: i64 = 1;
+    pub const BOOL: i64 = 2;
+    pub const STR: i64 = 3;
+}
+
+/// `py_call*`: up to four arguments, each a tag (`py_arg`) and 64 bits.
+#[allow(clippy::too_many_arguments)]
+extern "C" fn ore_rt_py_call(
+    ctx: *mut CallCtx,
+    callable: *const c_char,
+    count: i64,
+    t0: i64,
+    v0: i64,
+    t1: i64,
+    v1: i64,
+    t2: i64,
+    v2: i64,
+    t3: i64,
+    v3: i64,
+    conversion: i64,
+) -> i64 {
+    let args = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)].into_iter().take(count.clamp(0, 4) as usize).map(|(t, v)| {
+        match t {
+            py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
+            py_arg::BOOL => python::Arg::Bool(v != 0),
+            py_arg::STR => python::Arg::Str(text(v as *const c_char)),
+            _ => python::Arg::I64(v),
+        }
+    });
+    settle(ctx, python::call(&text(callable), args.collect(), python::Conversion::from_code(conversion)))
+}
+
 /// Where a lazy call lands if compiling its target failed. Every lazily compiled
 /// function is an Ore function, so the first argument register holds the caller's
 /// `CallCtx`; the caller checks the flag after the call and ignores the return value.
@@ -164,6 +226,9 @@ pub fn symbols() -> Vec<(&'static str, usize)> {
         ("ore.rt.print_str", ore_rt_print_str as *const () as usize),
         ("ore.rt.undefined_function", ore_rt_undefined_function as *const () as usize),
         ("ore.rt.load", ore_rt_load as *const () as usize),
+        ("ore.rt.py_exec", ore_rt_py_exec as *const () as usize),
+        ("ore.rt.py_eval", ore_rt_py_eval as *const () as usize),
+        ("ore.rt.py_call", ore_rt_py_call as *const () as usize),
     ]
 }
 

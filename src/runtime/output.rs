@@ -6,6 +6,14 @@ extern "C" {
     static mut stdout: *mut libc::FILE;
 }
 
+/// Writes `bytes` to C's stdout.
+pub fn write(bytes: &[u8]) {
+    // SAFETY: as in `print_line`.
+    unsafe {
+        libc::fwrite(bytes.as_ptr().cast(), 1, bytes.len(), stdout);
+    }
+}
+
 /// Writes `bytes` and a newline to C's stdout.
 pub fn print_line(bytes: &[u8]) {
     // SAFETY: `stdout` is libc's stream, initialised before main; stdio locks it

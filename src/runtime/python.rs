@@ -1,0 +1,205 @@
+//! Python, embedded through pyo3: started on demand, and the `py_*` built-ins.
+//!
+//! Python is initialised only when a module needs it (a `py_*` built-in, or an
+//! `extern fn` naming a Python C-API symbol), never twice (a host that already runs
+//! Python keeps its interpreter), and with the GIL released afterwards so that JIT'd
+//! code may take it with `PyGILState_Ensure`. The built-ins take the GIL themselves.
+//!
+//! Output order: when Ore starts the interpreter, `sys.stdout` is replaced by a
+//! writer into C's `stdout` stream, the one Ore's `print` and C's stdio use, so all
+//! three interleave in program order, even for `PyRun_SimpleString` called directly.
+//! A host's own interpreter keeps its `sys.stdout`; the built-ins flush around it.
+
+use super::{output, RuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Once;
+
+/// Whether `sys.stdout` writes into C's stdout (Ore started the interpreter).
+static REDIRECTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a C symbol belongs to the Python C-API.
+pub fn is_python_symbol(name: &str) -> bool {
+    name.starts_with("Py") || name.starts_with("_Py")
+}
+
+/// Starts Python unless it is running; cheap after the first call.
+pub fn ensure_initialized() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        // SAFETY: a plain query, valid before and after initialisation.
+        let ours = unsafe { pyo3::ffi::Py_IsInitialized() } == 0;
+        let _span = tracing::debug_span!("python_start", ours).entered();
+        Python::initialize();
+        if ours {
+            match Python::attach(redirect_stdout) {
+                Ok(()) => REDIRECTED.store(true, Relaxed),
+                Err(e) => tracing::error!("redirecting Python's stdout: {e}"),
+            }
+        }
+    });
+}
+
+#[pyfunction]
+fn write_stdout(text: &str) -> usize {
+    output::write(text.as_bytes());
+    text.chars().count()
+}
+
+#[pyfunction]
+fn flush_stdout() {
+    output::flush();
+}
+
+const STDOUT_SHIM: &CStr = c"
+import sys
+
+class OreStdout:
+    encoding = 'utf-8'
+    errors = 'strict'
+    def __init__(self, write, flush):
+        self._write = write
+        self._flush = flush
+    def write(self, text):
+        return self._write(text)
+    def flush(self):
+        self._flush()
+    def isatty(self):
+        return False
+    def writable(self):
+        return True
+
+def install(write, flush):
+    sys.stdout = OreStdout(write, flush)
+";
+
+fn redirect_stdout(py: Python<'_>) -> PyResult<()> {
+    let shim = PyModule::from_code(py, STDOUT_SHIM, c"ore_stdout.py", c"ore_stdout")?;
+    let write = wrap_pyfunction!(write_stdout, py)?;
+    let flush = wrap_pyfunction!(flush_stdout, py)?;
+    shim.getattr("install")?.call1((write, flush))?;
+    Ok(())
+}
+
+/// `python: TYPE: MESSAGE`, LANGUAGE.md's form.
+fn to_runtime_error(py: Python<'_>, err: PyErr) -> RuntimeError {
+    let ty = err.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    let message = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    if message.is_empty() {
+        RuntimeError::Python(ty)
+    } else {
+        RuntimeError::Python(format!("{ty}: {message}"))
+    }
+}
+
+/// Runs `f` holding the GIL, keeping output in order when the host owns stdout.
+fn with_python<T>(f: impl for<'py> FnOnce(Python<'py>) -> PyResult<T>) -> Result<T, RuntimeError> {
+    ensure_initialized();
+    let redirected = REDIRECTED.load(Relaxed);
+    if !redirected {
+        output::flush();
+    }
+    Python::attach(|py| {
+        let result = f(py).map_err(|e| to_runtime_error(py, e));
+        if !redirected {
+            let _ = py.import("sys").and_then(|sys| sys.getattr("stdout")?.call_method0("flush"));
+        }
+        result
+    })
+}
+
+fn main_dict(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    Ok(py.import("__main__")?.dict())
+}
+
+fn c_text(text: &str) -> PyResult<CString> {
+    CString::new(text).map_err(|_| pyo3::exceptions::PyValueError::new_err("source contains a NUL byte"))
+}
+
+/// How a Python result is converted for Ore.
+#[derive(Clone, Copy)]
+pub enum Conversion {
+    Drop,
+    I64,
+    F64,
+    Bool,
+}
+
+impl Conversion {
+    pub fn from_code(code: i64) -> Conversion {
+        match code {
+            1 => Conversion::I64,
+            2 => Conversion::F64,
+            3 => Conversion::Bool,
+            _ => Conversion::Drop,
+        }
+    }
+
+    /// The result as the 64 bits Ore code receives.
+    fn convert(self, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+        Ok(match self {
+            Conversion::Drop => 0,
+            Conversion::I64 => value.extract::<i64>()?,
+            Conversion::F64 => value.extract::<f64>()?.to_bits() as i64,
+            Conversion::Bool => value.is_truthy()? as i64,
+        })
+    }
+}
+
+/// An argument of `py_call`.
+pub enum Arg {
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Str(String),
+}
+
+pub fn exec(code: &str) -> Result<(), RuntimeError> {
+    with_python(|py| py.run(&c_text(code)?, Some(&main_dict(py)?), None))
+}
+
+pub fn eval(expr: &str, conversion: Conversion) -> Result<i64, RuntimeError> {
+    with_python(|py| conversion.convert(&py.eval(&c_text(expr)?, Some(&main_dict(py)?), None)?))
+}
+
+/// Finds a callable by a dotted path: its first name is looked up in `__main__`,
+/// then among the builtins, then imported as a module (`"math.gcd"`); each further
+/// name is an attribute, or a submodule to import (`"os.path.join"`).
+fn resolve<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let first = parts[0];
+    let mut object = match py.import("__main__")?.getattr(first) {
+        Ok(o) => o,
+        Err(_) => match py.import("builtins")?.getattr(first) {
+            Ok(o) => o,
+            Err(_) => py.import(first)?.into_any(),
+        },
+    };
+    for i in 1..parts.len() {
+        object = match object.getattr(parts[i]) {
+            Ok(o) => o,
+            Err(e) => py.import(parts[..=i].join(".")).map_err(|_| e)?.into_any(),
+        };
+    }
+    Ok(object)
+}
+
+/// Calls a callable named by a dotted path (see `resolve`).
+pub fn call(path: &str, args: Vec<Arg>, conversion: Conversion) -> Result<i64, RuntimeError> {
+    with_python(|py| {
+        let callable = resolve(py, path)?;
+        // These conversions cannot fail (their error type is `Infallible`).
+        let args: Vec<Bound<'_, PyAny>> = args
+            .into_iter()
+            .map(|a| match a {
+                Arg::I64(v) => v.into_pyobject(py).expect("infallible").into_any(),
+                Arg::F64(v) => v.into_pyobject(py).expect("infallible").into_any(),
+                Arg::Bool(v) => v.into_pyobject(py).expect("infallible").to_owned().into_any(),
+                Arg::Str(s) => s.into_pyobject(py).expect("infallible").into_any(),
+            })
+            .collect();
+        conversion.convert(&callable.call1(PyTuple::new(py, args)?)?)
+    })
+}
