@@ -4,6 +4,7 @@ fn main() {
     // functions of the host through the process symbol generator.
     println!("cargo:rustc-link-arg-bins=-rdynamic");
     println!("cargo:rustc-link-arg-tests=-rdynamic");
+    println!("cargo:rustc-link-arg-examples=-rdynamic");
     println!("cargo:rerun-if-changed=grammar/ore.lalrpop");
     // libpython is linked dynamically (pyo3), but the interpreter's LIBDIR (pyenv's,
     // say) need not be on the loader's path: record it, from the same interpreter

@@ -14,7 +14,7 @@ use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Ty
 use crate::runtime::{py_arg, trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
 use crate::syntax::ast::BinOp;
 use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
-use crate::types::{CType, FnSig, Ty};
+use crate::types::{CType, ExternSig, FnSig, Ty};
 use std::ffi::CStr;
 
 /// The lazy entry point of version `version` of an Ore function (every module that
@@ -657,4 +657,42 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             }
         }
     }
+}
+
+/// Generates `RET NAME(params...)` with the C calling convention: it stores its
+/// arguments as 8-byte slots and calls `ore.rt.call_closure(closure, slots)`, which
+/// runs a Rust closure registered as a host function and returns its result's bits.
+pub fn generate_closure_thunk(name: &str, sig: &ExternSig, closure: usize, triple: &CStr, data_layout: &CStr) -> IrModule {
+    let m = IrModule::new(name, triple, data_layout);
+    {
+        let i64t = m.i64();
+        let params: Vec<Type<'_>> = sig.params.iter().map(|c| c_type(&m, *c)).collect();
+        let thunk = m.add_function(name, m.fn_type(c_type(&m, sig.ret), &params), false);
+        m.position_at_end(m.append_block(thunk, "entry"));
+        let slots = m.alloca(m.array_type(i64t, sig.params.len().max(1) as u32));
+        for (i, c) in sig.params.iter().enumerate() {
+            let p = m.param(thunk, i as u32);
+            let bits = match c {
+                CType::F64 => m.bitcast(p, i64t),
+                CType::I32 => m.sext(p, i64t),
+                CType::Bool => m.zext(p, i64t),
+                CType::Str | CType::Ptr => m.ptr_to_int(p),
+                _ => p,
+            };
+            m.store(bits, m.gep(i64t, slots, m.const_int(i64t, i as i64)));
+        }
+        let dispatch = m.declare("ore.rt.call_closure", m.fn_type(i64t, &[m.ptr(), m.ptr()]));
+        let closure_ptr = m.int_to_ptr(m.const_int(i64t, closure as i64));
+        let bits = m.call(dispatch, &[closure_ptr, slots]);
+        match sig.ret {
+            CType::Unit => m.ret_void(),
+            CType::F64 => m.ret(m.bitcast(bits, m.f64())),
+            CType::I32 => m.ret(m.trunc(bits, m.i32())),
+            CType::Bool => m.ret(m.trunc(bits, m.i8())),
+            CType::Str | CType::Ptr => m.ret(m.int_to_ptr(bits)),
+            CType::I64 => m.ret(bits),
+        }
+    }
+    debug_assert_eq!(m.verify(), Ok(()));
+    m
 }

@@ -20,6 +20,8 @@ pub mod typeck;
 pub mod types;
 
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
-pub use engine::{check_program, Config, Emit, Engine, Error, HostFn, ModuleId, ModuleInfo, OptLevel, Stats, Value};
+pub use engine::{
+    check_program, Config, Emit, Engine, Error, HostFn, IntoHostClosure, ModuleId, ModuleInfo, OptLevel, Stats, Value,
+};
 pub use runtime::RuntimeError;
 pub use types::{CType, ExternSig, FnSig, Ty};

@@ -30,7 +30,7 @@
 mod reclaim;
 mod values;
 
-pub use values::{HostFn, HostParam, HostResult, Value};
+pub use values::{ClosureParam, ClosureResult, HostFn, HostParam, HostResult, IntoHostClosure, Value};
 
 use crate::codegen;
 use crate::diagnostics::{CompileError, SourceFile};
@@ -202,6 +202,9 @@ struct Inner {
     host_functions: RwLock<HashMap<String, (ExternSig, usize)>>,
     /// Cleared module dylibs, ready for reuse.
     spare_dylibs: Mutex<Vec<Dylib>>,
+    /// Closures registered as host functions; boxed so their addresses, baked into
+    /// their thunks, never change. Freed with the engine.
+    closures: Mutex<Vec<Box<runtime::HostClosure>>>,
     trampolines: Mutex<HashMap<FnSig, usize>>,
     /// Keeps threads out of LLJIT's code generator one at a time. Reentrant: linking
     /// one function may run other pending materializations in place on this thread,
@@ -242,8 +245,10 @@ impl Engine {
             Ok(())
         });
         let jit = Jit::new(level, transform, runtime::lazy_call_failed_handler())?;
-        // The main dylib holds the entry trampolines, which are never freed.
+        // The main dylib holds what is never freed: entry trampolines and closure
+        // thunks (which call the runtime).
         let dylib = jit.main_dylib();
+        jit.define_absolute(dylib, &runtime::symbols())?;
         let inner = Inner {
             jit,
             dylib,
@@ -252,6 +257,7 @@ impl Engine {
             slots: Mutex::default(),
             host_functions: RwLock::default(),
             spare_dylibs: Mutex::default(),
+            closures: Mutex::default(),
             trampolines: Mutex::default(),
             compile: ReentrantMutex::new(()),
             reclaimer: Reclaimer::default(),
@@ -376,6 +382,34 @@ impl Engine {
         // SAFETY: `HostFn` is implemented only for `extern "C" fn` pointer types whose
         // parameter and result types map one-to-one to `F::signature()`.
         unsafe { self.register_raw(name, F::signature(), f.address()) }
+    }
+
+    /// Registers a Rust closure under `name`, callable from Ore through `extern fn`
+    /// in modules added afterwards. Parameters may be `i64`, `f64`, `bool` or
+    /// `String` (an Ore `str`, copied); the result `i64`, `f64`, `bool` or `()`. The
+    /// closure may call back into the engine.
+    pub fn register_closure<Params, R, F>(&self, name: &str, f: F) -> Result<(), Error>
+    where
+        F: IntoHostClosure<Params, R>,
+    {
+        let inner = &self.inner;
+        if inner.host_functions.read().contains_key(name) {
+            return Err(Error::HostFunctionExists(name.to_string()));
+        }
+        let sig = F::signature();
+        let closure = Box::new(f.into_closure());
+        let address = &*closure as *const runtime::HostClosure as usize;
+        let thunk_name = format!("ore.host.{name}");
+        let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit.triple(), inner.jit.data_layout());
+        inner.jit.add_module(inner.dylib, module.into_thread_safe_module())?;
+        let thunk = {
+            let _compile = inner.compile.lock();
+            inner.jit.lookup(&thunk_name)?
+        };
+        inner.closures.lock().push(closure);
+        // SAFETY: the thunk was generated for exactly `sig`, with the C convention,
+        // and calls a closure the engine keeps alive as long as it lives.
+        unsafe { self.register_raw(name, sig, thunk) }
     }
 
     /// Registers a host function by address and signature.

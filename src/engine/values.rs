@@ -147,3 +147,108 @@ pub(super) fn encode(arg: &Value, call: &HostCall, strings: &mut Vec<std::ffi::C
         Value::Unit => unreachable!("check_arguments rejects unit arguments"),
     })
 }
+
+/// A parameter type of a host closure, decoded from its 8-byte slot.
+pub trait ClosureParam: Sized {
+    const C_TYPE: CType;
+    fn from_slot(bits: u64) -> Self;
+}
+
+/// A result type of a host closure, encoded into 8 bits-carrying bytes.
+pub trait ClosureResult {
+    const C_TYPE: CType;
+    fn into_slot(self) -> u64;
+}
+
+impl ClosureParam for i64 {
+    const C_TYPE: CType = CType::I64;
+    fn from_slot(bits: u64) -> Self {
+        bits as i64
+    }
+}
+impl ClosureParam for f64 {
+    const C_TYPE: CType = CType::F64;
+    fn from_slot(bits: u64) -> Self {
+        f64::from_bits(bits)
+    }
+}
+impl ClosureParam for bool {
+    const C_TYPE: CType = CType::Bool;
+    fn from_slot(bits: u64) -> Self {
+        bits != 0
+    }
+}
+/// A `str` argument, copied.
+impl ClosureParam for String {
+    const C_TYPE: CType = CType::Str;
+    fn from_slot(bits: u64) -> Self {
+        if bits == 0 {
+            return String::new();
+        }
+        // SAFETY: Ore passes `str` as a NUL-terminated string alive during the call.
+        unsafe { CStr::from_ptr(bits as *const c_char) }.to_string_lossy().into_owned()
+    }
+}
+impl ClosureResult for i64 {
+    const C_TYPE: CType = CType::I64;
+    fn into_slot(self) -> u64 {
+        self as u64
+    }
+}
+impl ClosureResult for f64 {
+    const C_TYPE: CType = CType::F64;
+    fn into_slot(self) -> u64 {
+        self.to_bits()
+    }
+}
+impl ClosureResult for bool {
+    const C_TYPE: CType = CType::Bool;
+    fn into_slot(self) -> u64 {
+        self as u64
+    }
+}
+impl ClosureResult for () {
+    const C_TYPE: CType = CType::Unit;
+    fn into_slot(self) -> u64 {
+        0
+    }
+}
+
+/// A Rust closure usable as a host function (see `Engine::register_closure`), in the
+/// spirit of wasmtime's `Linker::func_wrap`.
+pub trait IntoHostClosure<Params, R> {
+    fn signature() -> ExternSig;
+    fn into_closure(self) -> crate::runtime::HostClosure;
+}
+
+macro_rules! closure_impl {
+    ($($p:ident),*) => {
+        impl<F, R, $($p),*> IntoHostClosure<($($p,)*), R> for F
+        where
+            F: Fn($($p),*) -> R + Send + Sync + 'static,
+            R: ClosureResult,
+            $($p: ClosureParam),*
+        {
+            fn signature() -> ExternSig {
+                ExternSig { params: vec![$($p::C_TYPE),*], ret: R::C_TYPE }
+            }
+            #[allow(non_snake_case, unused_mut, unused_variables)]
+            fn into_closure(self) -> crate::runtime::HostClosure {
+                let arity = <[&str]>::len(&[$(stringify!($p)),*]);
+                crate::runtime::HostClosure {
+                    arity,
+                    call: Box::new(move |slots: &[u64]| {
+                        let mut it = slots.iter().copied();
+                        $(let $p = $p::from_slot(it.next().unwrap_or(0));)*
+                        self($($p),*).into_slot()
+                    }),
+                }
+            }
+        }
+    };
+}
+closure_impl!();
+closure_impl!(A);
+closure_impl!(A, B);
+closure_impl!(A, B, C);
+closure_impl!(A, B, C, D);

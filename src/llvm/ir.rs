@@ -112,6 +112,10 @@ impl IrModule {
     pub fn void(&self) -> Type<'_> {
         self.ty(unsafe { LLVMVoidTypeInContext(self.ctx) })
     }
+    pub fn array_type<'m>(&'m self, elem: Type<'m>, len: u32) -> Type<'m> {
+        // SAFETY: an element type of this context.
+        self.ty(unsafe { LLVMArrayType2(elem.0, len as u64) })
+    }
     pub fn fn_type<'m>(&'m self, ret: Type<'m>, params: &[Type<'m>]) -> Type<'m> {
         let mut raw: Vec<LLVMTypeRef> = params.iter().map(|t| t.0).collect();
         // SAFETY: all types come from this context; LLVM copies the parameter array.

@@ -144,6 +144,26 @@ extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
     host.load(&source) as i64
 }
 
+/// A Rust closure registered as a host function: arguments and result as 8-byte
+/// slots (see `codegen::generate_closure_thunk`).
+pub struct HostClosure {
+    pub arity: usize,
+    pub call: Box<dyn Fn(&[u64]) -> u64 + Send + Sync>,
+}
+
+/// Runs a host closure for its JIT'd thunk.
+extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64) -> u64 {
+    // SAFETY: `closure` is a HostClosure the engine keeps alive (boxed, never moved)
+    // as long as its thunk exists, and the thunk passes `arity` slots.
+    let closure = unsafe { &*closure };
+    let args = unsafe { std::slice::from_raw_parts(slots, closure.arity) };
+    // A panic must not unwind into JIT'd code: report it and return 0.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args))).unwrap_or_else(|_| {
+        tracing::error!("a host closure panicked; returning 0");
+        0
+    })
+}
+
 /// Copies a C string argument of a Python built-in.
 fn text(s: *const c_char) -> String {
     // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
@@ -229,6 +249,7 @@ pub fn symbols() -> Vec<(&'static str, usize)> {
         ("ore.rt.py_exec", ore_rt_py_exec as *const () as usize),
         ("ore.rt.py_eval", ore_rt_py_eval as *const () as usize),
         ("ore.rt.py_call", ore_rt_py_call as *const () as usize),
+        ("ore.rt.call_closure", ore_rt_call_closure as *const () as usize),
     ]
 }
 
