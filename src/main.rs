@@ -47,6 +47,13 @@ struct RunArgs {
     /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
     #[arg(long, value_enum, value_name = "KIND")]
     emit: Option<EmitArg>,
+    /// Load a shared library whose functions `extern fn` can call (repeatable).
+    #[arg(long = "lib", value_name = "PATH")]
+    libs: Vec<PathBuf>,
+    /// Add an object file (.o) or an LLVM IR module (.ll, .bc, compiled lazily per
+    /// function) whose functions `extern fn` can call (repeatable).
+    #[arg(long = "link", value_name = "FILE")]
+    links: Vec<PathBuf>,
     /// The Ore source file.
     file: PathBuf,
     /// Arguments for `main` (integers).
@@ -136,12 +143,46 @@ fn run(args: RunArgs) -> u8 {
             return EXIT_INTERNAL;
         }
     };
+    if let Err(code) = add_external_code(&engine, &args) {
+        return code;
+    }
     let status = run_main(&engine, file, &args.args);
     if args.stats {
         output::flush();
         eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
     }
     status
+}
+
+/// `--lib` and `--link`: code the program may call, added before it.
+fn add_external_code(engine: &Engine, args: &RunArgs) -> Result<(), u8> {
+    let report = |e: Error| {
+        eprintln!("error: {e}");
+        EXIT_COMPILE_ERROR
+    };
+    for lib in &args.libs {
+        if !lib.exists() {
+            eprintln!("error: cannot read `{}`: no such file", lib.display());
+            return Err(EXIT_USAGE);
+        }
+        engine.load_library(lib).map_err(report)?;
+    }
+    for path in &args.links {
+        let bytes = std::fs::read(path).map_err(|e| {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            EXIT_USAGE
+        })?;
+        let name = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("o") => engine.add_object(&name, &bytes).map_err(report)?,
+            Some("ll" | "bc") => engine.add_ir(&name, &bytes).map_err(report)?,
+            _ => {
+                eprintln!("error: `{name}`: --link takes .o, .ll or .bc files");
+                return Err(EXIT_USAGE);
+            }
+        };
+    }
+    Ok(())
 }
 
 fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {

@@ -108,6 +108,9 @@ pub enum Error {
     HostFunctionExists(String),
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),
+    /// A shared library, object file or LLVM IR module that could not be used.
+    #[error("{0}")]
+    External(String),
     #[error("JIT error: {0}")]
     Jit(#[from] LlvmError),
 }
@@ -138,6 +141,12 @@ struct Counters {
     irgen_us: AtomicU64,
     compile_us: AtomicU64,
     run_us: AtomicU64,
+}
+
+struct HostSymbol {
+    /// Registered host functions have one; other symbols take the declaration's.
+    sig: Option<ExternSig>,
+    address: usize,
 }
 
 /// Identifies a module added to an engine (for `remove_module`).
@@ -198,8 +207,9 @@ struct Inner {
     namespace: RwLock<Namespace>,
     /// Slot of every function name ever seen; only grows.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
-    /// Registered host functions: signature and address.
-    host_functions: RwLock<HashMap<String, (ExternSig, usize)>>,
+    /// C symbols modules may call besides the process's: registered host functions
+    /// (with their signature) and functions of added object files and IR modules.
+    host_functions: RwLock<HashMap<String, HostSymbol>>,
     /// Cleared module dylibs, ready for reuse.
     spare_dylibs: Mutex<Vec<Dylib>>,
     /// Closures registered as host functions; boxed so their addresses, baked into
@@ -425,8 +435,77 @@ impl Engine {
         if hosts.contains_key(name) {
             return Err(Error::HostFunctionExists(name.to_string()));
         }
-        hosts.insert(name.to_string(), (sig, address));
+        hosts.insert(name.to_string(), HostSymbol { sig: Some(sig), address });
         Ok(())
+    }
+
+    /// Loads a shared library (`dlopen`, global scope): its symbols become callable
+    /// through `extern fn`. Libraries stay loaded for the life of the process, since
+    /// compiled code may call into them.
+    pub fn load_library(&self, path: &std::path::Path) -> Result<(), Error> {
+        let cpath = crate::llvm::c_string(&path.to_string_lossy());
+        // SAFETY: dlopen runs the library's initialisers, which is what loading a
+        // library means; the handle is deliberately never closed (see above).
+        let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        if handle.is_null() {
+            // SAFETY: dlerror returns a thread-local message after a failed dlopen.
+            let reason = unsafe { std::ffi::CStr::from_ptr(libc::dlerror()) }.to_string_lossy().into_owned();
+            return Err(Error::External(format!("cannot load library `{}`: {reason}", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Adds a relocatable object file (`.o`); the functions it exports become
+    /// callable through `extern fn` from modules added afterwards. Returns their names.
+    pub fn add_object(&self, name: &str, bytes: &[u8]) -> Result<Vec<String>, Error> {
+        let inner = &self.inner;
+        let symbols = crate::llvm::orc::object_symbols(bytes)
+            .map_err(|e| Error::External(format!("`{name}` is not an object file: {e}")))?;
+        let dylib = inner.external_dylib()?;
+        inner.jit.add_object(dylib, bytes, name)?;
+        // Looking each up links the object; local symbols are not found, and skipped.
+        let found: Vec<(String, usize)> = symbols
+            .into_iter()
+            .filter_map(|s| inner.jit.lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0])))
+            .collect();
+        let names = found.iter().map(|(n, _)| n.clone()).collect();
+        inner.add_host_symbols(found)?;
+        Ok(names)
+    }
+
+    /// Adds an LLVM IR module, textual (`.ll`) or bitcode (`.bc`). Like Ore code, each
+    /// of its functions is compiled at its first call; they become callable through
+    /// `extern fn` from modules added afterwards. IR is trusted code: it is checked by
+    /// LLVM's verifier, not by Ore. Returns the names of its functions.
+    pub fn add_ir(&self, name: &str, bytes: &[u8]) -> Result<Vec<String>, Error> {
+        let inner = &self.inner;
+        let (triple, layout) = (inner.jit.triple(), inner.jit.data_layout());
+        let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout)
+            .map_err(|e| Error::External(format!("{name}: {e}")))?;
+        module.verify().map_err(|e| Error::External(format!("{name}: invalid IR: {e}")))?;
+        let id = inner.next_id.fetch_add(1, Relaxed);
+        module.externalize_locals(&format!(".ore{id}"));
+        let functions = module.defined_functions();
+        let bitcode: Arc<[u8]> = module.to_bitcode().into();
+        let dylib = inner.external_dylib()?;
+        if module.defines_data() {
+            let data = crate::llvm::ir::IrModule::parse(name, &bitcode, triple, layout).map_err(Error::External)?;
+            data.retain_only(None, "");
+            inner.jit.add_module(dylib, data.into_thread_safe_module())?;
+        }
+        drop(module);
+        let mut pairs = Vec::with_capacity(functions.len());
+        for function in &functions {
+            let body = format!("{function}.ore_body");
+            inner.define_ir_body(dylib, name, function, &body, bitcode.clone(), Arc::downgrade(&self.inner))?;
+            pairs.push((function.clone(), body));
+        }
+        inner.jit.define_lazy_entries(dylib, &pairs)?;
+        inner.counters.functions.fetch_add(functions.len() as u64, Relaxed);
+        // Creates the stubs only.
+        let stubs = inner.jit.lookup_all(dylib, &functions)?;
+        inner.add_host_symbols(functions.iter().cloned().zip(stubs).collect())?;
+        Ok(functions)
     }
 
     /// Calls an Ore function. Runtime errors end the call and leave the engine usable.
@@ -533,8 +612,27 @@ impl Inner {
         self.counters.irgen_us.load(Relaxed) + self.counters.compile_us.load(Relaxed)
     }
 
-    fn host_signatures(&self) -> HashMap<String, ExternSig> {
-        self.host_functions.read().iter().map(|(n, (sig, _))| (n.clone(), sig.clone())).collect()
+    fn host_signatures(&self) -> HashMap<String, Option<ExternSig>> {
+        self.host_functions.read().iter().map(|(n, h)| (n.clone(), h.sig.clone())).collect()
+    }
+
+    /// Makes `symbols` callable through `extern fn` from modules added afterwards.
+    fn add_host_symbols(&self, symbols: Vec<(String, usize)>) -> Result<(), Error> {
+        let mut hosts = self.host_functions.write();
+        if let Some((name, _)) = symbols.iter().find(|(n, _)| hosts.contains_key(n)) {
+            return Err(Error::External(format!("symbol `{name}` is already defined by another library or module")));
+        }
+        for (name, address) in symbols {
+            hosts.insert(name, HostSymbol { sig: None, address });
+        }
+        Ok(())
+    }
+
+    /// A new dylib for external code, resolving what it needs in the process.
+    fn external_dylib(&self) -> Result<Dylib, Error> {
+        let dylib = self.jit.create_dylib(&format!("ore.external.{}", self.next_id.fetch_add(1, Relaxed)));
+        self.jit.add_process_symbols(dylib)?;
+        Ok(dylib)
     }
 
     /// Clears retired module dylibs (freeing their code) and keeps them for reuse.
@@ -564,7 +662,7 @@ impl Inner {
         };
         let mut symbols = runtime::symbols();
         let hosts = self.host_functions.read();
-        symbols.extend(hosts.iter().map(|(name, (_, addr))| (name.as_str(), *addr)));
+        symbols.extend(hosts.iter().map(|(name, h)| (name.as_str(), h.address)));
         self.jit.define_absolute(dylib, &symbols)?;
         Ok(dylib)
     }
@@ -676,6 +774,45 @@ impl Inner {
         );
     }
 
+    /// Defines `body` as a unit that cuts function `function` out of an IR module's
+    /// bitcode (everything else becomes a declaration) and compiles it.
+    fn define_ir_body(
+        &self,
+        dylib: Dylib,
+        module: &str,
+        function: &str,
+        body: &str,
+        bitcode: Arc<[u8]>,
+        me: Weak<Inner>,
+    ) -> Result<(), Error> {
+        let (module, function, symbol) = (module.to_string(), function.to_string(), body.to_string());
+        let materializer = Box::new(move |mr: MaterializationResponsibility| {
+            let Some(inner) = me.upgrade() else { return mr.fail() };
+            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || {
+                let _span = tracing::debug_span!("materialize", function = %function, module = %module).entered();
+                let start = Instant::now();
+                let ir = match crate::llvm::ir::IrModule::parse(&symbol, &bitcode, inner.jit.triple(), inner.jit.data_layout()) {
+                    Ok(ir) => ir,
+                    Err(e) => {
+                        tracing::error!("re-reading `{module}`: {e}");
+                        return mr.fail();
+                    }
+                };
+                ir.retain_only(Some(&function), &symbol);
+                let irgen = micros(start);
+                {
+                    let _compile = inner.compile.lock();
+                    inner.jit.emit(mr, ir.into_thread_safe_module());
+                }
+                inner.counters.compiled.fetch_add(1, Relaxed);
+                inner.counters.irgen_us.fetch_add(irgen, Relaxed);
+                inner.counters.compile_us.fetch_add(micros(start) - irgen, Relaxed);
+            });
+        });
+        self.jit.define_materializer(dylib, body, materializer)?;
+        Ok(())
+    }
+
     /// The host-entry trampoline for `sig`, compiled on first use.
     fn trampoline(&self, sig: &FnSig) -> Result<usize, Error> {
         let mut cache = self.trampolines.lock();
@@ -696,7 +833,7 @@ impl Inner {
 /// The namespace as the checker sees it.
 struct NamespaceEnv<'a> {
     ns: &'a Namespace,
-    host: &'a HashMap<String, ExternSig>,
+    host: &'a HashMap<String, Option<ExternSig>>,
 }
 
 impl Environment for NamespaceEnv<'_> {
@@ -709,8 +846,10 @@ impl Environment for NamespaceEnv<'_> {
     }
 
     fn resolve_symbol(&self, name: &str) -> SymbolStatus {
-        if let Some(sig) = self.host.get(name) {
-            return SymbolStatus::Host(sig.clone());
+        match self.host.get(name) {
+            Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
+            Some(None) => return SymbolStatus::Process,
+            None => {}
         }
         let cname = crate::llvm::c_string(name);
         // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.

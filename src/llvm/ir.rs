@@ -32,6 +32,21 @@ pub struct Function<'m> {
     pub ty: Type<'m>,
 }
 
+thread_local! {
+    /// The last error LLVM reported through a context's diagnostic handler.
+    static LAST_DIAGNOSTIC: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
+}
+
+extern "C" fn record_diagnostic(info: LLVMDiagnosticInfoRef, _ctx: *mut libc::c_void) {
+    // SAFETY: LLVM passes a live diagnostic; the description is ours to free.
+    let (severity, text) = unsafe { (LLVMGetDiagInfoSeverity(info), owned_message(LLVMGetDiagInfoDescription(info))) };
+    if severity == llvm_sys::LLVMDiagnosticSeverity::LLVMDSError {
+        LAST_DIAGNOSTIC.with(|d| d.set(Some(text)));
+    } else {
+        tracing::debug!(target: "ore::llvm", "{text}");
+    }
+}
+
 pub struct IrModule {
     tsc: LLVMOrcThreadSafeContextRef,
     ctx: LLVMContextRef,
@@ -73,11 +88,169 @@ impl IrModule {
         unsafe {
             let tsc = LLVMOrcCreateNewThreadSafeContext();
             let ctx = LLVMOrcThreadSafeContextGetContext(tsc);
+            // LLVM's default handler prints errors and *exits the process*.
+            LLVMContextSetDiagnosticHandler(ctx, Some(record_diagnostic), std::ptr::null_mut());
             let module = LLVMModuleCreateWithNameInContext(name.as_ptr(), ctx);
             LLVMSetTarget(module, triple.as_ptr());
             LLVMSetDataLayout(module, data_layout.as_ptr());
             let builder = LLVMCreateBuilderInContext(ctx);
             IrModule { tsc, ctx, module, builder }
+        }
+    }
+
+    /// Parses LLVM IR, textual or bitcode (by its magic number), into a fresh context.
+    pub fn parse(name: &str, bytes: &[u8], triple: &CStr, data_layout: &CStr) -> Result<IrModule, String> {
+        let mut module = IrModule::new(name, triple, data_layout);
+        let cname = c_string(name);
+        let mut parsed = std::ptr::null_mut();
+        let mut message = std::ptr::null_mut();
+        // SAFETY: the buffer copies `bytes`. Text parsing consumes the buffer;
+        // bitcode parsing does not, so we dispose of it ourselves. The parsed module
+        // belongs to our context and replaces the empty one.
+        let failed = unsafe {
+            let buffer = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
+            if bytes.starts_with(b"BC\xC0\xDE") {
+                let failed = llvm_sys::bit_reader::LLVMParseBitcodeInContext2(module.ctx, buffer, &mut parsed);
+                LLVMDisposeMemoryBuffer(buffer);
+                failed
+            } else {
+                llvm_sys::ir_reader::LLVMParseIRInContext(module.ctx, buffer, &mut parsed, &mut message)
+            }
+        };
+        if failed != 0 {
+            let detail = unsafe { owned_message(message) };
+            let recorded = LAST_DIAGNOSTIC.with(|d| d.take());
+            return Err(match (detail.is_empty(), recorded) {
+                (false, _) => detail,
+                (true, Some(d)) => d,
+                (true, None) => "invalid LLVM bitcode".to_string(),
+            });
+        }
+        // SAFETY: the empty module is ours; the parsed one takes its place.
+        unsafe {
+            LLVMDisposeModule(module.module);
+            LLVMSetTarget(parsed, triple.as_ptr());
+            LLVMSetDataLayout(parsed, data_layout.as_ptr());
+        }
+        module.module = parsed;
+        Ok(module)
+    }
+
+    fn globals(&self) -> Vec<LLVMValueRef> {
+        let mut all = Vec::new();
+        // SAFETY: walking our own module's lists; callers may delete what they get.
+        unsafe {
+            let mut f = LLVMGetFirstFunction(self.module);
+            while !f.is_null() {
+                all.push(f);
+                f = LLVMGetNextFunction(f);
+            }
+            let mut g = LLVMGetFirstGlobal(self.module);
+            while !g.is_null() {
+                all.push(g);
+                g = LLVMGetNextGlobal(g);
+            }
+        }
+        all
+    }
+
+    fn name_of(value: LLVMValueRef) -> String {
+        let mut len = 0;
+        // SAFETY: the name is owned by the value; we copy it.
+        unsafe {
+            let ptr = LLVMGetValueName2(value, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
+        }
+    }
+
+    fn is_function(value: LLVMValueRef) -> bool {
+        // SAFETY: a type query.
+        unsafe { !LLVMIsAFunction(value).is_null() }
+    }
+
+    /// Names of the functions this module defines (not intrinsics or declarations).
+    pub fn defined_functions(&self) -> Vec<String> {
+        self.globals()
+            .into_iter()
+            // SAFETY: declaration query on our own values.
+            .filter(|v| Self::is_function(*v) && unsafe { LLVMIsDeclaration(*v) } == 0)
+            .map(Self::name_of)
+            .collect()
+    }
+
+    /// Whether the module defines any global variable.
+    pub fn defines_data(&self) -> bool {
+        // SAFETY: declaration query on our own values.
+        self.globals().into_iter().any(|v| !Self::is_function(v) && unsafe { LLVMIsDeclaration(v) } == 0)
+    }
+
+    /// Gives private and internal definitions external linkage under unique names, so
+    /// the module can be split into pieces that link against each other.
+    pub fn externalize_locals(&self, suffix: &str) {
+        use LLVMLinkage::*;
+        for v in self.globals() {
+            // SAFETY: linkage and name changes on our own definitions.
+            unsafe {
+                if LLVMIsDeclaration(v) == 0 && matches!(LLVMGetLinkage(v), LLVMPrivateLinkage | LLVMInternalLinkage) {
+                    let name = format!("{}{suffix}", Self::name_of(v));
+                    LLVMSetValueName2(v, name.as_ptr().cast(), name.len());
+                    LLVMSetLinkage(v, LLVMExternalLinkage);
+                }
+            }
+        }
+    }
+
+    /// Keeps only the body of function `keep`, renamed `rename`; every other
+    /// function, and with `keep` given every global variable too, becomes a
+    /// declaration. With `keep` None, all functions become declarations and the
+    /// global variables stay: the module's data.
+    pub fn retain_only(&self, keep: Option<&str>, rename: &str) {
+        for v in self.globals() {
+            let name = Self::name_of(v);
+            let is_function = Self::is_function(v);
+            // SAFETY: replacing a definition by a declaration: the declaration is
+            // created (after freeing the name), takes over every use, and the old
+            // definition, now unused, is deleted with its body.
+            unsafe {
+                if LLVMIsDeclaration(v) != 0 || name.starts_with("llvm.") {
+                    continue;
+                }
+                if is_function && keep == Some(name.as_str()) {
+                    LLVMSetValueName2(v, rename.as_ptr().cast(), rename.len());
+                    continue;
+                }
+                if !is_function && keep.is_none() {
+                    continue;
+                }
+                let ty = LLVMGlobalGetValueType(v);
+                LLVMSetValueName2(v, c"".as_ptr(), 0);
+                let cname = c_string(&name);
+                let declaration = if is_function {
+                    LLVMAddFunction(self.module, cname.as_ptr(), ty)
+                } else {
+                    let g = LLVMAddGlobal(self.module, ty, cname.as_ptr());
+                    LLVMSetGlobalConstant(g, LLVMIsGlobalConstant(v));
+                    g
+                };
+                LLVMReplaceAllUsesWith(v, declaration);
+                if is_function {
+                    LLVMDeleteFunction(v);
+                } else {
+                    LLVMDeleteGlobal(v);
+                }
+            }
+        }
+    }
+
+    /// The module as bitcode.
+    pub fn to_bitcode(&self) -> Vec<u8> {
+        // SAFETY: the buffer is ours; copied, then disposed.
+        unsafe {
+            let buffer = llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer(self.module);
+            let bytes =
+                std::slice::from_raw_parts(LLVMGetBufferStart(buffer).cast::<u8>(), LLVMGetBufferSize(buffer)).to_vec();
+            LLVMDisposeMemoryBuffer(buffer);
+            bytes
         }
     }
 

@@ -238,6 +238,21 @@ impl Jit {
         Ok(())
     }
 
+    /// Adds a relocatable object file to `dylib`; it is linked when one of its
+    /// symbols is looked up.
+    pub fn add_object(&self, dylib: Dylib, bytes: &[u8], name: &str) -> Result<(), LlvmError> {
+        let cname = c_string(name);
+        // SAFETY: the buffer copies `bytes`; LLJIT takes the buffer.
+        check(unsafe {
+            let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                cname.as_ptr(),
+            );
+            LLVMOrcLLJITAddObjectFile(self.lljit, dylib.0, buffer)
+        })
+    }
+
     /// A new, empty JITDylib. The C API cannot destroy a JITDylib (the session
     /// frees them all when it ends), so callers reuse cleared ones.
     pub fn create_dylib(&self, name: &str) -> Dylib {
@@ -573,4 +588,39 @@ fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
         owned_message(features);
         tm
     }
+}
+
+/// Names of the symbols an object file defines (its sections' symbols, not its
+/// undefined references); local ones are included, since the object format API
+/// cannot tell them apart: callers look each up and skip what is not exported.
+pub fn object_symbols(bytes: &[u8]) -> Result<Vec<String>, LlvmError> {
+    use llvm_sys::object::*;
+    let mut names = Vec::new();
+    // SAFETY: the binary reads a buffer we own and dispose after it; iterators are
+    // disposed before the binary.
+    unsafe {
+        let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), c"object".as_ptr());
+        let mut message = std::ptr::null_mut();
+        let binary = LLVMCreateBinary(buffer, std::ptr::null_mut(), &mut message);
+        if binary.is_null() {
+            llvm_sys::core::LLVMDisposeMemoryBuffer(buffer);
+            return Err(LlvmError(owned_message(message)));
+        }
+        let symbols = LLVMObjectFileCopySymbolIterator(binary);
+        let sections = LLVMObjectFileCopySectionIterator(binary);
+        while LLVMObjectFileIsSymbolIteratorAtEnd(binary, symbols) == 0 {
+            LLVMMoveToContainingSection(sections, symbols);
+            let defined = LLVMObjectFileIsSectionIteratorAtEnd(binary, sections) == 0;
+            let name = CStr::from_ptr(LLVMGetSymbolName(symbols)).to_string_lossy().into_owned();
+            if defined && !name.is_empty() {
+                names.push(name);
+            }
+            LLVMMoveToNextSymbol(symbols);
+        }
+        LLVMDisposeSectionIterator(sections);
+        LLVMDisposeSymbolIterator(symbols);
+        LLVMDisposeBinary(binary);
+        llvm_sys::core::LLVMDisposeMemoryBuffer(buffer);
+    }
+    Ok(names)
 }

@@ -1,0 +1,166 @@
+//! External code: shared libraries, object files and LLVM IR modules (lazily, per
+//! function), through the command line and the API. The C code is built here with
+//! the system's `cc`.
+
+use ore::{Config, Engine, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const C_LIBRARY: &str = r#"
+int triple(int x) { return 3 * x; }
+double halve(double x) { return x / 2; }
+static long helper(long x) { return x + 1; }
+long bump(long x) { return helper(x) * 10; }
+"#;
+
+const PROGRAM: &str = r#"
+extern fn triple(x: i32) -> i32;
+extern fn halve(x: f64) -> f64;
+extern fn bump(x: i64) -> i64;
+fn main() { print(triple(14)); print(halve(5.0)); print(bump(4)); }
+"#;
+
+/// An IR module with an internal global and an internal function, a chain of
+/// calls, and a function nobody calls.
+const IR_MODULE: &str = r#"
+@counter = internal global i64 0
+
+define internal i64 @inc() {
+  %v = load i64, ptr @counter
+  %n = add i64 %v, 1
+  store i64 %n, ptr @counter
+  ret i64 %n
+}
+
+define i64 @square_plus(i64 %x) {
+  %c = call i64 @inc()
+  %s = mul i64 %x, %x
+  %r = add i64 %s, %c
+  ret i64 %r
+}
+
+define i64 @unused(i64 %x) {
+  ret i64 %x
+}
+
+define i64 @twice_square_plus(i64 %x) {
+  %a = call i64 @square_plus(i64 %x)
+  %b = call i64 @square_plus(i64 %x)
+  %r = add i64 %a, %b
+  ret i64 %r
+}
+"#;
+
+const IR_PROGRAM: &str =
+    "extern fn twice_square_plus(x: i64) -> i64;\nfn main() { print(twice_square_plus(3)); print(twice_square_plus(3)); }\n";
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Dir {
+        Dir(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.path().join(name);
+        std::fs::write(&path, contents).expect("write");
+        path
+    }
+
+    fn cc(&self, args: &[&str]) {
+        let status = Command::new("cc").args(args).current_dir(self.0.path()).status().expect("cc runs");
+        assert!(status.success(), "cc {args:?}");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+fn ore(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ore")).arg("run").args(args).output().expect("run ore")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn shared_library_from_the_command_line() {
+    let dir = Dir::new();
+    dir.write("lib.c", C_LIBRARY);
+    dir.cc(&["-shared", "-fPIC", "-o", "libdemo.so", "lib.c"]);
+    let prog = dir.write("prog.ore", PROGRAM);
+    let out = ore(&[Path::new("--lib"), &dir.path("libdemo.so"), &prog]);
+    assert_eq!(text(&out.stdout), "42\n2.5\n50\n", "{}", text(&out.stderr));
+    // Without the library the symbols are missing, at compile time.
+    let out = ore(&[&prog]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("symbol `triple` not found in the process"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn object_file_from_the_command_line_and_the_api() {
+    let dir = Dir::new();
+    dir.write("lib.c", C_LIBRARY);
+    dir.cc(&["-c", "-fPIC", "-o", "lib.o", "lib.c"]);
+    let prog = dir.write("prog.ore", PROGRAM);
+    let out = ore(&[Path::new("--link"), &dir.path("lib.o"), &prog]);
+    assert_eq!(text(&out.stdout), "42\n2.5\n50\n", "{}", text(&out.stderr));
+
+    let e = Engine::new(Config::default()).unwrap();
+    let mut exported = e.add_object("lib.o", &std::fs::read(dir.path("lib.o")).unwrap()).unwrap();
+    exported.sort();
+    assert_eq!(exported, ["bump", "halve", "triple"], "the static helper is not exported");
+    e.add_module("m", "extern fn bump(x: i64) -> i64;\nfn go() -> i64 { bump(1) }").unwrap();
+    assert_eq!(e.call("go", &[]).unwrap(), Value::I64(20));
+}
+
+#[test]
+fn ir_modules_compile_lazily_per_function() {
+    let dir = Dir::new();
+    let ll = dir.write("mod.ll", IR_MODULE);
+    let prog = dir.write("prog.ore", IR_PROGRAM);
+    let out = ore(&[Path::new("--stats"), Path::new("--link"), &ll, &prog]);
+    assert_eq!(text(&out.stdout), "21\n25\n", "{}", text(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_str(text(&out.stderr).lines().last().unwrap()).unwrap();
+    assert_eq!(stats["functions"], 5, "main and four IR functions");
+    assert_eq!(stats["compiled"], 4, "`unused` is never compiled: {stats}");
+
+    // The same module as bitcode.
+    let status = Command::new("/usr/lib/llvm-19/bin/llvm-as").arg(&ll).arg("-o").arg(dir.path("mod.bc")).status();
+    assert!(status.expect("llvm-as runs").success());
+    let out = ore(&[Path::new("--link"), &dir.path("mod.bc"), &prog]);
+    assert_eq!(text(&out.stdout), "21\n25\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn ir_through_the_api_is_lazy_too() {
+    let e = Engine::new(Config::default()).unwrap();
+    let mut functions = e.add_ir("mod.ll", IR_MODULE.as_bytes()).unwrap();
+    functions.sort();
+    assert_eq!(functions, ["inc.ore1", "square_plus", "twice_square_plus", "unused"]);
+    assert_eq!(e.stats().compiled, 0);
+    e.add_module("m", "extern fn square_plus(x: i64) -> i64;\nfn go() -> i64 { square_plus(5) }").unwrap();
+    assert_eq!(e.call("go", &[]).unwrap(), Value::I64(26));
+    assert_eq!(e.stats().compiled, 3, "go, square_plus and inc");
+}
+
+#[test]
+fn bad_external_code_is_a_clear_error() {
+    let dir = Dir::new();
+    let prog = dir.write("prog.ore", "fn main() {}\n");
+    let bad = dir.write("bad.ll", "define i64 @f( {\n");
+    let out = ore(&[Path::new("--link"), &bad, &prog]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("bad.ll"), "{}", text(&out.stderr));
+    let out = ore(&[Path::new("--lib"), Path::new("/no/such/lib.so"), &prog]);
+    assert_eq!(out.status.code(), Some(64));
+    let not_lib = dir.write("not.so", "plain text");
+    let out = ore(&[Path::new("--lib"), &not_lib, &prog]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot load library"), "{}", text(&out.stderr));
+    let e = Engine::new(Config::default()).unwrap();
+    assert!(e.add_object("junk.o", b"not an object").is_err());
+    assert!(e.add_ir("junk.bc", b"BC\xC0\xDEjunk").is_err());
+}
