@@ -599,7 +599,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 }
                 call_args.push(conversion);
                 let params: Vec<Type<'m>> =
-                    [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat(i64t).take(10)).collect();
+                    [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat_n(i64t, 10)).collect();
                 let call = self.runtime_fn("ore.rt.py_call", &params, i64t);
                 Some(m.call(call, &call_args))
             }

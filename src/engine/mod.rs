@@ -213,7 +213,8 @@ struct Inner {
     /// Cleared module dylibs, ready for reuse.
     spare_dylibs: Mutex<Vec<Dylib>>,
     /// Closures registered as host functions; boxed so their addresses, baked into
-    /// their thunks, never change. Freed with the engine.
+    /// their thunks, never change when the Vec grows. Freed with the engine.
+    #[allow(clippy::vec_box)]
     closures: Mutex<Vec<Box<runtime::HostClosure>>>,
     trampolines: Mutex<HashMap<FnSig, usize>>,
     /// Keeps threads out of LLJIT's code generator one at a time. Reentrant: linking

@@ -148,8 +148,11 @@ extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
 /// slots (see `codegen::generate_closure_thunk`).
 pub struct HostClosure {
     pub arity: usize,
-    pub call: Box<dyn Fn(&[u64]) -> u64 + Send + Sync>,
+    pub call: Box<SlotFn>,
 }
+
+/// A function over 8-byte argument slots returning the result's bits.
+pub type SlotFn = dyn Fn(&[u64]) -> u64 + Send + Sync;
 
 /// Runs a host closure for its JIT'd thunk.
 extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64) -> u64 {
