@@ -12,7 +12,8 @@
 
 use super::{output, RuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule as PyModuleType, PyTuple};
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Once;
@@ -110,8 +111,24 @@ fn with_python<T>(f: impl for<'py> FnOnce(Python<'py>) -> PyResult<T>) -> Result
     })
 }
 
+/// A module object that never changes once imported (`__main__`, `builtins`),
+/// cached: importing through the import machinery costs a microsecond a call.
+fn cached_module<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyModuleType>>, name: &str) -> PyResult<Bound<'py, PyModuleType>> {
+    Ok(cell.get_or_try_init(py, || py.import(name).map(Bound::unbind))?.bind(py).clone())
+}
+
+fn main_module(py: Python<'_>) -> PyResult<Bound<'_, PyModuleType>> {
+    static MAIN: PyOnceLock<Py<PyModuleType>> = PyOnceLock::new();
+    cached_module(py, &MAIN, "__main__")
+}
+
+fn builtins_module(py: Python<'_>) -> PyResult<Bound<'_, PyModuleType>> {
+    static BUILTINS: PyOnceLock<Py<PyModuleType>> = PyOnceLock::new();
+    cached_module(py, &BUILTINS, "builtins")
+}
+
 fn main_dict(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    Ok(py.import("__main__")?.dict())
+    Ok(main_module(py)?.dict())
 }
 
 fn c_text(text: &str) -> PyResult<CString> {
@@ -170,9 +187,10 @@ pub fn eval(expr: &str, conversion: Conversion) -> Result<i64, RuntimeError> {
 fn resolve<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let parts: Vec<&str> = path.split('.').collect();
     let first = parts[0];
-    let mut object = match py.import("__main__")?.getattr(first) {
+    // Names are resolved at every call: `py_exec` may rebind them at any time.
+    let mut object = match main_module(py)?.getattr(first) {
         Ok(o) => o,
-        Err(_) => match py.import("builtins")?.getattr(first) {
+        Err(_) => match builtins_module(py)?.getattr(first) {
             Ok(o) => o,
             Err(_) => py.import(first)?.into_any(),
         },
