@@ -69,16 +69,21 @@ pub struct FnSig {
     pub ret: Ty,
 }
 
+/// `PREFIX(p1, p2) -> ret`
+fn write_signature(f: &mut fmt::Formatter<'_>, prefix: &str, params: &[impl fmt::Display], ret: impl fmt::Display) -> fmt::Result {
+    write!(f, "{prefix}(")?;
+    for (i, p) in params.iter().enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{p}")?;
+    }
+    write!(f, ") -> {ret}")
+}
+
 impl fmt::Display for FnSig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fn(")?;
-        for (i, p) in self.params.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{p}")?;
-        }
-        write!(f, ") -> {}", self.ret)
+        write_signature(f, "fn", &self.params, self.ret)
     }
 }
 
@@ -145,13 +150,6 @@ pub struct ExternSig {
 
 impl fmt::Display for ExternSig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "extern fn(")?;
-        for (i, p) in self.params.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{p}")?;
-        }
-        write!(f, ") -> {}", self.ret)
+        write_signature(f, "extern fn", &self.params, self.ret)
     }
 }

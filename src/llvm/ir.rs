@@ -7,7 +7,7 @@
 //! caller's contract, checked by the verifier in debug builds: the typed IR the code
 //! generator consumes makes such mistakes bugs, not user errors.
 
-use super::{c_string, owned_message};
+use super::{c_string, owned_message, take_buffer};
 use llvm_sys::core::*;
 use llvm_sys::orc2::*;
 use llvm_sys::prelude::*;
@@ -245,13 +245,7 @@ impl IrModule {
     /// The module as bitcode.
     pub fn to_bitcode(&self) -> Vec<u8> {
         // SAFETY: the buffer is ours; copied, then disposed.
-        unsafe {
-            let buffer = llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer(self.module);
-            let bytes =
-                std::slice::from_raw_parts(LLVMGetBufferStart(buffer).cast::<u8>(), LLVMGetBufferSize(buffer)).to_vec();
-            LLVMDisposeMemoryBuffer(buffer);
-            bytes
-        }
+        unsafe { take_buffer(llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer(self.module)) }
     }
 
     fn value(&self, raw: LLVMValueRef) -> Value<'_> {

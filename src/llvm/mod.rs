@@ -63,3 +63,14 @@ unsafe fn owned_message(msg: *mut libc::c_char) -> String {
     llvm_sys::core::LLVMDisposeMessage(msg);
     text
 }
+
+/// Copies out and disposes of a memory buffer LLVM handed to the caller.
+///
+/// # Safety
+/// `buffer` must be a live memory buffer the caller owns.
+unsafe fn take_buffer(buffer: llvm_sys::prelude::LLVMMemoryBufferRef) -> Vec<u8> {
+    use llvm_sys::core::*;
+    let bytes = std::slice::from_raw_parts(LLVMGetBufferStart(buffer).cast::<u8>(), LLVMGetBufferSize(buffer)).to_vec();
+    LLVMDisposeMemoryBuffer(buffer);
+    bytes
+}

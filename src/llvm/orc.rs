@@ -15,7 +15,7 @@
 //!   wrapper fails it on drop if nobody emitted it.
 
 use super::ir::ThreadSafeModule;
-use super::{c_string, check, make_error, owned_message, LlvmError};
+use super::{c_string, check, make_error, owned_message, take_buffer, LlvmError};
 use llvm_sys::orc2::lljit::*;
 use llvm_sys::orc2::*;
 use llvm_sys::prelude::LLVMModuleRef;
@@ -526,11 +526,7 @@ impl ModuleView<'_> {
                 if failed != 0 {
                     return Err(owned_message(message));
                 }
-                let start = llvm_sys::core::LLVMGetBufferStart(buffer);
-                let len = llvm_sys::core::LLVMGetBufferSize(buffer);
-                let text = String::from_utf8_lossy(std::slice::from_raw_parts(start.cast::<u8>(), len)).into_owned();
-                llvm_sys::core::LLVMDisposeMemoryBuffer(buffer);
-                Ok(text)
+                Ok(String::from_utf8_lossy(&take_buffer(buffer)).into_owned())
             }
         })
     }
