@@ -238,6 +238,23 @@ fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
 }
 
+thread_local! {
+    /// Microseconds spent in materializations nested inside the current one: ORC
+    /// may run pending materializations in place while linking another.
+    static NESTED_COMPILE_US: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs one materialization; returns the microseconds it took excluding any
+/// materializations nested in it, so that nested ones are not counted twice.
+fn exclusive_micros(f: impl FnOnce()) -> u64 {
+    let outer = NESTED_COMPILE_US.with(|n| n.replace(0));
+    let start = Instant::now();
+    f();
+    let total = micros(start);
+    let nested = NESTED_COMPILE_US.with(|n| n.replace(outer + total));
+    total.saturating_sub(nested)
+}
+
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, Error> {
         let emit = config.emit;
@@ -749,16 +766,15 @@ impl Inner {
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
         let module = codegen::generate_function(func, &body, &slot_address, self.jit.triple(), self.jit.data_layout());
         let irgen = micros(start);
-        {
+        let compile = exclusive_micros(|| {
             let _compile = self.compile.lock();
             self.jit.emit(mr, module.into_thread_safe_module());
-        }
-        let total = micros(start);
+        });
         version.compiled.store(true, Relaxed);
         self.counters.compiled.fetch_add(1, Relaxed);
         self.counters.irgen_us.fetch_add(irgen, Relaxed);
-        self.counters.compile_us.fetch_add(total - irgen, Relaxed);
-        tracing::debug!(function = %func.name, irgen_us = irgen, compile_us = total - irgen, "compiled");
+        self.counters.compile_us.fetch_add(compile, Relaxed);
+        tracing::debug!(function = %func.name, irgen_us = irgen, compile_us = compile, "compiled");
 
         // From now on, call the body directly instead of through the stub, unless the
         // function was replaced or unloaded meanwhile.
@@ -801,13 +817,13 @@ impl Inner {
                 };
                 ir.retain_only(Some(&function), &symbol);
                 let irgen = micros(start);
-                {
+                let compile = exclusive_micros(|| {
                     let _compile = inner.compile.lock();
                     inner.jit.emit(mr, ir.into_thread_safe_module());
-                }
+                });
                 inner.counters.compiled.fetch_add(1, Relaxed);
                 inner.counters.irgen_us.fetch_add(irgen, Relaxed);
-                inner.counters.compile_us.fetch_add(micros(start) - irgen, Relaxed);
+                inner.counters.compile_us.fetch_add(compile, Relaxed);
             });
         });
         self.jit.define_materializer(dylib, body, materializer)?;
