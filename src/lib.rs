@@ -21,7 +21,7 @@ pub mod types;
 
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    check_program, Config, Emit, Engine, Error, HostFn, IntoHostClosure, ModuleId, ModuleInfo, OptLevel, Stats, Value,
+    check_program, CompileRecord, Config, Emit, Engine, Error, HostFn, IntoHostClosure, ModuleId, ModuleInfo, OptLevel, Stats, Value,
 };
 pub use runtime::RuntimeError;
 pub use types::{CType, ExternSig, FnSig, Ty};

@@ -1,4 +1,6 @@
-//! The `ore` command line: `ore run`, `ore check`.
+//! The `ore` command line: `ore run`, `ore check`, `ore bench`.
+
+mod bench;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ore::{runtime::output, Config, Emit, Engine, Error, OptLevel, SourceFile, Value};
@@ -31,6 +33,27 @@ enum Command {
         /// The Ore source file.
         file: PathBuf,
     },
+    /// Run FILE and report where each reached function's first-call compile time goes
+    /// (the program's own output is silenced).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Optimisation level, 0 to 3.
+    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
+    opt: u8,
+    /// Run in this many fresh engines and report min, median and p99.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    repeat: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The Ore source file.
+    file: PathBuf,
+    /// Arguments for `main` (integers).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
 }
 
 #[derive(Args)]
@@ -80,6 +103,7 @@ fn main() -> ExitCode {
     let status = worker.spawn(move || match cli.command {
         Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
+        Command::Bench(args) => bench(args),
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
@@ -135,6 +159,7 @@ fn run(args: RunArgs) -> u8 {
             EmitArg::Ir => Emit::Ir,
             EmitArg::Asm => Emit::Asm,
         }),
+        ..Config::default()
     };
     let engine = match Engine::new(config) {
         Ok(engine) => engine,
@@ -152,6 +177,57 @@ fn run(args: RunArgs) -> u8 {
         eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
     }
     status
+}
+
+/// Parses `main`'s integer arguments, reporting usage errors.
+fn main_arguments(count: usize, raw_args: &[String], command: &str) -> Result<Vec<Value>, u8> {
+    if raw_args.len() != count {
+        let plural = if count == 1 { "" } else { "s" };
+        eprintln!("error: `main` takes {count} argument{plural}, but {} were given", raw_args.len());
+        eprintln!("usage: ore {command} FILE{}", " INT".repeat(count));
+        return Err(EXIT_USAGE);
+    }
+    raw_args
+        .iter()
+        .map(|raw| {
+            raw.parse::<i64>().map(Value::I64).map_err(|_| {
+                eprintln!("error: argument `{raw}` is not an integer (main takes i64 arguments)");
+                EXIT_USAGE
+            })
+        })
+        .collect()
+}
+
+fn bench(args: BenchArgs) -> u8 {
+    let file = match read_source(&args.file) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    // Adding the program once (compiling nothing: lazily) checks it and tells how
+    // many arguments `main` takes.
+    let probe = Engine::new(Config::default()).and_then(|e| {
+        e.add_program(SourceFile::new(file.name(), file.text().to_string()))?;
+        Ok(e.function("main").map_or(0, |s| s.params.len()))
+    });
+    let main_params = match probe {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_COMPILE_ERROR;
+        }
+    };
+    let values = match main_arguments(main_params, &args.args, "bench") {
+        Ok(values) => values,
+        Err(code) => return code,
+    };
+    let options = bench::BenchOptions { opt: args.opt, repeat: args.repeat as usize, json: args.json };
+    match bench::run(&file, &values, &options) {
+        Ok(()) => 0,
+        Err((code, message)) => {
+            eprintln!("{message}");
+            code
+        }
+    }
 }
 
 /// `--lib` and `--link`: code the program may call, added before it.
@@ -198,22 +274,10 @@ fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {
         }
     }
     let sig = engine.function("main").expect("add_program requires main");
-    if raw_args.len() != sig.params.len() {
-        let plural = if sig.params.len() == 1 { "" } else { "s" };
-        eprintln!("error: `main` takes {} argument{plural}, but {} were given", sig.params.len(), raw_args.len());
-        eprintln!("usage: ore run FILE{}", " INT".repeat(sig.params.len()));
-        return EXIT_USAGE;
-    }
-    let mut values = Vec::with_capacity(raw_args.len());
-    for raw in raw_args {
-        match raw.parse::<i64>() {
-            Ok(v) => values.push(Value::I64(v)),
-            Err(_) => {
-                eprintln!("error: argument `{raw}` is not an integer (main takes i64 arguments)");
-                return EXIT_USAGE;
-            }
-        }
-    }
+    let values = match main_arguments(sig.params.len(), raw_args, "run") {
+        Ok(values) => values,
+        Err(code) => return code,
+    };
     match engine.call("main", &values) {
         Ok(Value::Unit) => 0,
         Ok(value) => {

@@ -256,3 +256,43 @@ fn demo_example_runs() {
     assert!(s["compiled"].as_u64() < s["functions"].as_u64(), "the demo leaves functions uncompiled: {s}");
     assert!(stdout(&out).contains("fib(30) = 832040"), "{}", stdout(&out));
 }
+
+#[test]
+fn bench_reports_each_reached_function_and_silences_the_program() {
+    let prog = Program::new(
+        "fn used(x: i64) -> i64 { x * 2 }\nfn unused() -> i64 { 1 }\nfn main(n: i64) -> i64 { print(12345); used(n) }\n",
+    );
+    let out = ore(&["bench", "--repeat", "3", prog.path(), "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(!table.contains("12345"), "the program's output is silenced: {table}");
+    assert!(table.contains("3 fresh engine(s)") && table.contains("optimize"), "{table}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("main ")) && lines.iter().any(|l| l.starts_with("used ")), "{table}");
+    assert!(!table.contains("unused"), "an unreached function is not compiled: {table}");
+
+    let out = ore(&["bench", "--json", "--repeat", "2", "-O0", prog.path(), "4"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["repeats"], 2);
+    assert_eq!(report["opt_level"], 0);
+    let functions = report["functions"].as_array().expect("functions");
+    let names: Vec<&str> = functions.iter().map(|f| f["function"].as_str().unwrap()).collect();
+    assert_eq!(names, ["main", "used"]);
+    for f in functions {
+        assert_eq!(f["samples"], 2);
+        let total = f["total_us"]["min"].as_u64().unwrap();
+        assert!(total > 0 && total <= f["total_us"]["p99"].as_u64().unwrap(), "{f}");
+    }
+}
+
+#[test]
+fn bench_reports_program_errors() {
+    let failing = Program::new("fn main() -> i64 { 1 / 0 }\n");
+    let out = ore(&["bench", failing.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("runtime error: division by zero"));
+    let args = Program::new("fn main(a: i64) -> i64 { a }\n");
+    assert_eq!(ore(&["bench", args.path()]).status.code(), Some(64));
+    let broken = Program::new("fn main() { nope }\n");
+    assert_eq!(ore(&["bench", broken.path()]).status.code(), Some(1));
+}

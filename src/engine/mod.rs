@@ -90,6 +90,26 @@ pub struct Config {
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,
     pub emit: Option<Emit>,
+    /// Keep a `CompileRecord` of every compilation (see `Engine::compile_records`).
+    pub profile: bool,
+}
+
+/// Where the time of one function's compilation went, in microseconds. The split is
+/// exact for lazy compilation; when ORC compiles several functions nested in one
+/// another (eager mode), nested ones are attributed to the outermost.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CompileRecord {
+    pub function: String,
+    pub irgen_us: u64,
+    pub optimize_us: u64,
+    pub codegen_us: u64,
+    pub link_us: u64,
+}
+
+impl CompileRecord {
+    pub fn total_us(&self) -> u64 {
+        self.irgen_us + self.optimize_us + self.codegen_us + self.link_us
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +242,8 @@ struct Inner {
     /// after this one's code generation is done.
     compile: ReentrantMutex<()>,
     reclaimer: Reclaimer<Dylib>,
+    /// With `Config::profile`: every compilation, in order.
+    compile_records: Mutex<Vec<CompileRecord>>,
     next_id: AtomicU64,
     counters: Counters,
     jit: Jit,
@@ -236,6 +258,27 @@ pub struct Engine {
 
 fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
+}
+
+/// Instants of the compilation running on this thread, set by the transform layers.
+#[derive(Clone, Copy, Default)]
+struct PhaseMarks {
+    optimize_start: Option<Instant>,
+    optimize_end: Option<Instant>,
+    codegen_end: Option<Instant>,
+}
+
+thread_local! {
+    static PHASES: std::cell::Cell<PhaseMarks> = const {
+        std::cell::Cell::new(PhaseMarks { optimize_start: None, optimize_end: None, codegen_end: None })
+    };
+}
+
+fn between(from: Option<Instant>, to: Option<Instant>) -> u64 {
+    match (from, to) {
+        (Some(a), Some(b)) if b >= a => (b - a).as_micros() as u64,
+        _ => 0,
+    }
 }
 
 thread_local! {
@@ -266,13 +309,20 @@ impl Engine {
                 return Ok(());
             }
             let _span = tracing::trace_span!("optimize", module = %name, level).entered();
+            let start = Instant::now();
             module.optimize(level)?;
+            PHASES.with(|p| {
+                p.set(PhaseMarks { optimize_start: Some(start), optimize_end: Some(Instant::now()), codegen_end: None })
+            });
             if let Some(kind) = emit {
                 dump(&module, &name, kind);
             }
             Ok(())
         });
-        let jit = Jit::new(level, transform, runtime::lazy_call_failed_handler())?;
+        let object_hook = Box::new(|| {
+            PHASES.with(|p| p.set(PhaseMarks { codegen_end: Some(Instant::now()), ..p.get() }));
+        });
+        let jit = Jit::new(level, transform, object_hook, runtime::lazy_call_failed_handler())?;
         // The main dylib holds what is never freed: entry trampolines and closure
         // thunks (which call the runtime).
         let dylib = jit.main_dylib();
@@ -289,6 +339,7 @@ impl Engine {
             trampolines: Mutex::default(),
             compile: ReentrantMutex::new(()),
             reclaimer: Reclaimer::default(),
+            compile_records: Mutex::default(),
             next_id: AtomicU64::new(1),
             counters: Counters::default(),
         };
@@ -584,6 +635,11 @@ impl Engine {
         }
     }
 
+    /// With `Config::profile`, where the time of each compilation so far went.
+    pub fn compile_records(&self) -> Vec<CompileRecord> {
+        self.inner.compile_records.lock().clone()
+    }
+
     /// Replaced or unloaded code still waiting for running calls to end.
     pub fn code_awaiting_release(&self) -> usize {
         self.inner.reclaimer.pending()
@@ -766,10 +822,7 @@ impl Inner {
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
         let module = codegen::generate_function(func, &body, &slot_address, self.jit.triple(), self.jit.data_layout());
         let irgen = micros(start);
-        let compile = exclusive_micros(|| {
-            let _compile = self.compile.lock();
-            self.jit.emit(mr, module.into_thread_safe_module());
-        });
+        let compile = self.emit_timed(&func.name, irgen, mr, module.into_thread_safe_module());
         version.compiled.store(true, Relaxed);
         self.counters.compiled.fetch_add(1, Relaxed);
         self.counters.irgen_us.fetch_add(irgen, Relaxed);
@@ -789,6 +842,36 @@ impl Inner {
                 }
             }),
         );
+    }
+
+    /// Optimises, compiles and links one function's module; returns the time it
+    /// took (excluding nested compilations), recording its phases when profiling.
+    fn emit_timed(
+        &self,
+        function: &str,
+        irgen_us: u64,
+        mr: MaterializationResponsibility,
+        module: crate::llvm::ir::ThreadSafeModule,
+    ) -> u64 {
+        PHASES.with(|p| p.set(PhaseMarks::default()));
+        let compile = exclusive_micros(|| {
+            let _compile = self.compile.lock();
+            self.jit.emit(mr, module);
+        });
+        if self.config.profile {
+            let marks = PHASES.with(|p| p.get());
+            let optimize_us = between(marks.optimize_start, marks.optimize_end);
+            let codegen_us = between(marks.optimize_end, marks.codegen_end);
+            let record = CompileRecord {
+                function: function.to_string(),
+                irgen_us,
+                optimize_us,
+                codegen_us,
+                link_us: compile.saturating_sub(optimize_us + codegen_us),
+            };
+            self.compile_records.lock().push(record);
+        }
+        compile
     }
 
     /// Defines `body` as a unit that cuts function `function` out of an IR module's
@@ -817,10 +900,7 @@ impl Inner {
                 };
                 ir.retain_only(Some(&function), &symbol);
                 let irgen = micros(start);
-                let compile = exclusive_micros(|| {
-                    let _compile = inner.compile.lock();
-                    inner.jit.emit(mr, ir.into_thread_safe_module());
-                });
+                let compile = inner.emit_timed(&function, irgen, mr, ir.into_thread_safe_module());
                 inner.counters.compiled.fetch_add(1, Relaxed);
                 inner.counters.irgen_us.fetch_add(irgen, Relaxed);
                 inner.counters.compile_us.fetch_add(compile, Relaxed);

@@ -27,6 +27,9 @@ use std::sync::Once;
 /// What the IR transform layer does to each module before code generation.
 pub type Transform = Box<dyn Fn(ModuleView<'_>) -> Result<(), String> + Send + Sync>;
 
+/// Called after code generation produced an object file, before it is linked.
+pub type ObjectHook = Box<dyn Fn() + Send + Sync>;
+
 /// Generates and emits the code for a lazily defined symbol, once, on first lookup.
 pub type Materializer = Box<dyn FnOnce(MaterializationResponsibility) + Send>;
 
@@ -43,8 +46,9 @@ pub struct Jit {
     ism: LLVMOrcIndirectStubsManagerRef,
     triple: CString,
     data_layout: CString,
-    /// Passed to the transform layer as context; must outlive the LLJIT.
+    /// Passed to the transform layers as context; must outlive the LLJIT.
     transform: *mut Transform,
+    object_hook: *mut ObjectHook,
 }
 
 // SAFETY: LLJIT, the session, and the stub/call-through managers are designed for
@@ -80,7 +84,12 @@ impl Jit {
     /// allocator). `transform` runs on every IR module before code generation; a
     /// failed lazy call jumps to `lazy_call_error_handler`, which must be a real
     /// function.
-    pub fn new(codegen_level: u8, transform: Transform, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
+    pub fn new(
+        codegen_level: u8,
+        transform: Transform,
+        object_hook: ObjectHook,
+        lazy_call_error_handler: usize,
+    ) -> Result<Jit, LlvmError> {
         init_native_target();
         let mut lljit = std::ptr::null_mut();
         // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
@@ -113,14 +122,20 @@ impl Jit {
             )
         });
         let transform = Box::into_raw(Box::new(transform));
-        let jit = Jit { lljit, lctm, ism, triple, data_layout, transform };
+        let object_hook = Box::into_raw(Box::new(object_hook));
+        let jit = Jit { lljit, lctm, ism, triple, data_layout, transform, object_hook };
         created?;
-        // SAFETY: `transform` stays allocated until after the LLJIT is disposed.
+        // SAFETY: both contexts stay allocated until after the LLJIT is disposed.
         unsafe {
             LLVMOrcIRTransformLayerSetTransform(
                 LLVMOrcLLJITGetIRTransformLayer(lljit),
                 run_transform,
                 jit.transform.cast(),
+            );
+            LLVMOrcObjectTransformLayerSetTransform(
+                LLVMOrcLLJITGetObjTransformLayer(lljit),
+                object_produced,
+                jit.object_hook.cast(),
             );
         }
         Ok(jit)
@@ -366,6 +381,7 @@ impl Drop for Jit {
                 tracing::error!(target: "ore::jit", "disposing the JIT: {e}");
             }
             drop(Box::from_raw(self.transform));
+            drop(Box::from_raw(self.object_hook));
         }
     }
 }
@@ -468,6 +484,19 @@ extern "C" fn transform_module(ctx: *mut c_void, module: LLVMModuleRef) -> llvm_
         Ok(Err(message)) => make_error(&message),
         Err(_) => make_error("IR transform panicked"),
     }
+}
+
+extern "C" fn object_produced(
+    ctx: *mut c_void,
+    _object: *mut llvm_sys::prelude::LLVMMemoryBufferRef,
+) -> llvm_sys::error::LLVMErrorRef {
+    // SAFETY: `ctx` is the Jit's hook box, alive until the LLJIT is disposed; the
+    // object is left as it is.
+    let hook = unsafe { &*ctx.cast::<ObjectHook>() };
+    if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+        tracing::error!(target: "ore::jit", "object hook panicked");
+    }
+    std::ptr::null_mut()
 }
 
 /// A module borrowed during the IR transform, with its context locked.
