@@ -176,6 +176,9 @@ fn run(args: RunArgs) -> u8 {
         output::flush();
         eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
     }
+    // The process exits next: freeing every unit and compiled function (about 35 ms
+    // for 10,000 functions) is work the OS does for free, as clang's -disable-free.
+    std::mem::forget(engine);
     status
 }
 
