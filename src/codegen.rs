@@ -23,9 +23,9 @@ pub fn entry_symbol(name: &str, version: u64) -> String {
     format!("ore.{name}.v{version}")
 }
 
-/// The compiled body of version `version` of an Ore function.
-pub fn body_symbol(name: &str, version: u64) -> String {
-    format!("ore.{name}.v{version}.body")
+/// The compiled body behind a lazy entry point.
+pub fn body_symbol(entry: &str) -> String {
+    format!("{entry}.body")
 }
 
 /// Where the code generator finds the address of each Ore function's slot.

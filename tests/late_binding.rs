@@ -84,6 +84,9 @@ fn ten_thousand_load_unload_cycles_keep_memory_flat() {
         let m = e.add_module("work", &format!("fn work(x: i64) -> i64 {{ x * {i} }}")).unwrap();
         assert_eq!(e.call("run", &[Value::I64(3)]).unwrap(), Value::I64(3 * i + 1));
         e.remove_module(m.id).unwrap();
+        // A module of declarations only: nothing to run, nothing to keep.
+        let d = e.add_module("decl", "fn work(x: i64) -> i64;").unwrap();
+        e.remove_module(d.id).unwrap();
     };
     // Warm up allocator pools and the spare-dylib pool before measuring.
     for i in 0..1000 {

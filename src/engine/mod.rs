@@ -390,8 +390,10 @@ impl Engine {
         for (name, sig) in &checked.externs {
             ns.externs.insert(name.clone(), sig.clone());
         }
+        let mut entered = Vec::new();
         for s in &checked.signatures {
             if !ns.functions.contains_key(&s.name) {
+                entered.push(s.name.clone());
                 let (line, column) = file.location(s.span.start);
                 let entry = FunctionEntry {
                     sig: s.sig.clone(),
@@ -402,8 +404,16 @@ impl Engine {
                 ns.functions.insert(s.name.clone(), entry);
             }
         }
-        let record = inner.define_versions(id, checked.functions, &self.inner)?;
-        let bodies: Vec<String> = record.versions.iter().map(|(_, v)| format!("{}.body", v.symbol)).collect();
+        let record = match inner.define_versions(id, checked.functions, &self.inner) {
+            Ok(record) => record,
+            Err(e) => {
+                // A module that fails changes nothing.
+                checked.externs.iter().for_each(|(name, _)| drop(ns.externs.remove(name)));
+                entered.iter().for_each(|name| drop(ns.functions.remove(name)));
+                return Err(e);
+            }
+        };
+        let bodies: Vec<String> = record.versions.iter().map(|(_, v)| codegen::body_symbol(&v.symbol)).collect();
         let dylib = record.dylib;
         let retired = inner.install(&mut ns, id, record);
         drop(ns);
@@ -768,7 +778,7 @@ impl Inner {
             versions.push((name, version));
         }
         let entries: Vec<String> = versions.iter().map(|(_, v)| v.symbol.clone()).collect();
-        let pairs: Vec<(String, String)> = entries.iter().map(|e| (e.clone(), format!("{e}.body"))).collect();
+        let pairs: Vec<(String, String)> = entries.iter().map(|e| (e.clone(), codegen::body_symbol(e))).collect();
         self.jit.define_lazy_entries(dylib, &pairs)?;
         self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
         if !entries.is_empty() {
@@ -797,6 +807,10 @@ impl Inner {
                 }
             }
         }
+        // A module of declarations only has nothing that can run: retire it now.
+        if record.live == 0 {
+            free.extend(self.reclaimer.retire(record.dylib));
+        }
         ns.modules.insert(id, record);
         free
     }
@@ -804,7 +818,7 @@ impl Inner {
     /// Defines `VERSION.body` as a unit that generates and compiles `func` when first
     /// looked up.
     fn define_body(&self, dylib: Dylib, func: Arc<tir::Function>, version: Arc<Version>, me: Weak<Inner>) -> Result<(), Error> {
-        let body = format!("{}.body", version.symbol);
+        let body = codegen::body_symbol(&version.symbol);
         let materializer = Box::new(move |mr: MaterializationResponsibility| {
             let Some(inner) = me.upgrade() else { return mr.fail() };
             // This runs on the stack of the JIT'd code that made the call, possibly
@@ -818,7 +832,7 @@ impl Inner {
     fn materialize(&self, dylib: Dylib, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
-        let body = format!("{}.body", version.symbol);
+        let body = codegen::body_symbol(&version.symbol);
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
         let module = codegen::generate_function(func, &body, &slot_address, self.jit.triple(), self.jit.data_layout());
         let irgen = micros(start);
