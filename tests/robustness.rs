@@ -1,0 +1,97 @@
+//! Bad input never crashes: mutated versions of the conformance programs go through
+//! the parser and checker, and those that still check are compiled (eagerly, not
+//! run) so code generation and LLVM see unusual but valid programs too. Any panic
+//! or abort fails the test; compile errors are the expected outcome.
+
+use ore::{Config, Engine, SourceFile};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const FRAGMENTS: &[&str] = &[
+    "(", ")", "{", "}", "[", "]", ";", ",", "-", "!", "as f64", "as i64", " / 0", "return", "break", "while true {",
+    "if", "else", "let x = ", "var y = ", "0", "-9223372036854775808", "1e308", "\"s\"", "true", "[0; 3]", "f(", "main",
+    "print(", "load(\"", "py_call_i64(\"len\", ", "fn g() -> i64 { 1 }", "fn", "extern fn", "->", "i64", "[f64]", "()",
+];
+
+fn mutate(source: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = source.chars().collect();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(chars.len() + 1);
+        match rng.below(3) {
+            0 if at < chars.len() => {
+                let len = 1 + rng.below(8).min(chars.len() - at);
+                chars.drain(at..(at + len).min(chars.len()));
+            }
+            1 => {
+                let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())];
+                chars.splice(at..at, fragment.chars());
+            }
+            _ => {
+                // Move a slice elsewhere: swaps statements, splits tokens.
+                if chars.len() > 2 {
+                    let from = rng.below(chars.len() - 1);
+                    let piece: Vec<char> = chars.drain(from..(from + 1 + rng.below(12)).min(chars.len())).collect();
+                    let to = rng.below(chars.len() + 1);
+                    chars.splice(to..to, piece);
+                }
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn mutated_programs_never_crash_the_compiler() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("conformance dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ore"))
+        // Python programs are excluded: checking them does not run Python, but
+        // compiling them would start it in this test process for nothing.
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("python"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
+        .collect();
+    sources.sort();
+    let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
+    let (mut checked, mut compiled) = (0, 0);
+    for (name, source) in &sources {
+        let mut engine = Engine::new(Config { eager: true, ..Config::default() }).expect("engine");
+        for round in 0..100 {
+            let mutant = mutate(source, &mut rng);
+            let file = SourceFile::new(name, mutant.clone());
+            let outcome = catch_unwind(AssertUnwindSafe(|| ore::check_program(&file)));
+            let Ok(result) = outcome else {
+                panic!("the checker panicked on mutant {round} of {name}:\n{mutant}");
+            };
+            checked += 1;
+            if result.is_ok() {
+                let compile = catch_unwind(AssertUnwindSafe(|| engine.add_module(name, &mutant)));
+                assert!(compile.is_ok(), "compiling panicked on mutant {round} of {name}:\n{mutant}");
+                if compile.unwrap().is_ok() {
+                    compiled += 1;
+                    // A fresh namespace, so the next mutant's signatures cannot clash.
+                    engine = Engine::new(Config { eager: true, ..Config::default() }).expect("engine");
+                }
+            }
+        }
+    }
+    eprintln!("{checked} mutants checked, {compiled} compiled");
+    assert!(compiled > 500, "too few mutants compile ({compiled}) for this test to mean much");
+}
