@@ -376,7 +376,8 @@ impl Engine {
         let mut ns = inner.namespace.write();
         let checked = {
             let _span = tracing::debug_span!("check").entered();
-            let env = NamespaceEnv { ns: &ns, host: &inner.host_signatures() };
+            // Released at the end of this block: `module_dylib` reads it again below.
+            let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read() };
             typeck::check_module(&items, &env, &typeck::Options { require_main }).map_err(|d| file.error(d))?
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
@@ -696,10 +697,6 @@ impl Inner {
         self.counters.irgen_us.load(Relaxed) + self.counters.compile_us.load(Relaxed)
     }
 
-    fn host_signatures(&self) -> HashMap<String, Option<ExternSig>> {
-        self.host_functions.read().iter().map(|(n, h)| (n.clone(), h.sig.clone())).collect()
-    }
-
     /// Makes `symbols` callable through `extern fn` from modules added afterwards.
     fn add_host_symbols(&self, symbols: Vec<(String, usize)>) -> Result<(), Error> {
         let mut hosts = self.host_functions.write();
@@ -838,9 +835,6 @@ impl Inner {
         let irgen = micros(start);
         let compile = self.emit_timed(&func.name, irgen, mr, module.into_thread_safe_module());
         version.compiled.store(true, Relaxed);
-        self.counters.compiled.fetch_add(1, Relaxed);
-        self.counters.irgen_us.fetch_add(irgen, Relaxed);
-        self.counters.compile_us.fetch_add(compile, Relaxed);
         tracing::debug!(function = %func.name, irgen_us = irgen, compile_us = compile, "compiled");
 
         // From now on, call the body directly instead of through the stub, unless the
@@ -858,8 +852,9 @@ impl Inner {
         );
     }
 
-    /// Optimises, compiles and links one function's module; returns the time it
-    /// took (excluding nested compilations), recording its phases when profiling.
+    /// Optimises, compiles and links one function's module and counts it in the
+    /// stats; returns the time it took (excluding nested compilations), recording its
+    /// phases when profiling.
     fn emit_timed(
         &self,
         function: &str,
@@ -872,6 +867,9 @@ impl Inner {
             let _compile = self.compile.lock();
             self.jit.emit(mr, module);
         });
+        self.counters.compiled.fetch_add(1, Relaxed);
+        self.counters.irgen_us.fetch_add(irgen_us, Relaxed);
+        self.counters.compile_us.fetch_add(compile, Relaxed);
         if self.config.profile {
             let marks = PHASES.with(|p| p.get());
             let optimize_us = between(marks.optimize_start, marks.optimize_end);
@@ -914,10 +912,7 @@ impl Inner {
                 };
                 ir.retain_only(Some(&function), &symbol);
                 let irgen = micros(start);
-                let compile = inner.emit_timed(&function, irgen, mr, ir.into_thread_safe_module());
-                inner.counters.compiled.fetch_add(1, Relaxed);
-                inner.counters.irgen_us.fetch_add(irgen, Relaxed);
-                inner.counters.compile_us.fetch_add(compile, Relaxed);
+                inner.emit_timed(&function, irgen, mr, ir.into_thread_safe_module());
             });
         });
         self.jit.define_materializer(dylib, body, materializer)?;
@@ -944,7 +939,7 @@ impl Inner {
 /// The namespace as the checker sees it.
 struct NamespaceEnv<'a> {
     ns: &'a Namespace,
-    host: &'a HashMap<String, Option<ExternSig>>,
+    host: &'a HashMap<String, HostSymbol>,
 }
 
 impl Environment for NamespaceEnv<'_> {
@@ -957,7 +952,7 @@ impl Environment for NamespaceEnv<'_> {
     }
 
     fn resolve_symbol(&self, name: &str) -> SymbolStatus {
-        match self.host.get(name) {
+        match self.host.get(name).map(|h| &h.sig) {
             Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
             Some(None) => return SymbolStatus::Process,
             None => {}

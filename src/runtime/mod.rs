@@ -130,18 +130,14 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
 
 /// Called instead of a declared function that no module defines.
 extern "C" fn ore_rt_undefined_function(ctx: *mut CallCtx, name: *const c_char) {
-    // SAFETY: `name` is a NUL-terminated literal emitted at the call site.
-    let name = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
-    unsafe { &mut *ctx }.raise(RuntimeError::UndefinedFunction(name));
+    unsafe { &mut *ctx }.raise(RuntimeError::UndefinedFunction(text(name)));
 }
 
 /// `load(src)`: compiles more code into the namespace while the caller runs.
 extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
-    // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
-    let source = unsafe { CStr::from_ptr(source) }.to_string_lossy();
     // No lock is held while JIT'd code runs, so the engine may take its own here.
     let host = unsafe { &*ctx }.host;
-    host.load(&source) as i64
+    host.load(&text(source)) as i64
 }
 
 /// A Rust closure registered as a host function: arguments and result as 8-byte
@@ -167,7 +163,7 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     })
 }
 
-/// Copies a C string argument of a Python built-in.
+/// Copies a C string argument (an Ore `str`, or a name literal emitted by codegen).
 fn text(s: *const c_char) -> String {
     // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
     unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
