@@ -11,7 +11,7 @@
 //! returns at once if it is set.
 
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
-use crate::runtime::{py_arg, trap_code, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
+use crate::runtime::{py_arg, trap_code, CTX_INTERRUPT_OFFSET, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
 use crate::syntax::ast::BinOp;
 use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, ExternSig, FnSig, Ty};
@@ -78,16 +78,25 @@ fn c_type<'m>(m: &'m IrModule, ty: CType) -> Type<'m> {
     }
 }
 
+/// Choices the engine makes for all the code it generates.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Test the call's interrupt word at function entry and loop back-edges
+    /// (deadlines; see `runtime::deadline`).
+    pub interruptible: bool,
+}
+
 /// Generates the module defining `func` as `symbol`.
 pub fn generate_function(
     func: &tir::Function,
     symbol: &str,
     slots: SlotResolver<'_>,
+    options: Options,
     triple: &CStr,
     data_layout: &CStr,
 ) -> IrModule {
     let module = IrModule::new(symbol, triple, data_layout);
-    FnCodegen::emit(&module, func, symbol, slots);
+    FnCodegen::emit(&module, func, symbol, slots, options);
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
 }
@@ -127,6 +136,7 @@ struct FnCodegen<'m, 'f> {
     m: &'m IrModule,
     func: &'f tir::Function,
     slots: SlotResolver<'f>,
+    options: Options,
     ctx: Value<'m>,
     /// One stack slot per local (none for unit-typed locals).
     locals: Vec<Option<Value<'m>>>,
@@ -149,20 +159,21 @@ macro_rules! value {
 }
 
 impl<'m, 'f> FnCodegen<'m, 'f> {
-    fn emit(m: &'m IrModule, func: &'f tir::Function, symbol: &str, slots: SlotResolver<'f>) {
+    fn emit(m: &'m IrModule, func: &'f tir::Function, symbol: &str, slots: SlotResolver<'f>, options: Options) {
         let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), false);
         m.add_fn_attribute(llvm_fn, "nounwind");
         let entry = m.append_block(llvm_fn, "entry");
         m.position_at_end(entry);
         let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
         let mut cg =
-            FnCodegen { m, func, slots, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
+            FnCodegen { m, func, slots, options, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
             }
         }
         cg.stack_check();
+        cg.interrupt_check();
         let result = cg.expr(&func.body);
         if !m.is_terminated() {
             match (result, value_type(m, func.sig.ret)) {
@@ -253,6 +264,21 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let overflow = m.icmp(IntPredicate::LLVMIntULT, sp, limit);
         let zero = m.const_int(m.i64(), 0);
         self.trap_if(overflow, trap_code::STACK_OVERFLOW, zero, zero);
+    }
+
+    /// With `Options::interruptible`: leave with a timeout error once the watchdog
+    /// has set the call's interrupt word. An atomic load, so LLVM cannot hoist it
+    /// out of a loop.
+    fn interrupt_check(&mut self) {
+        if !self.options.interruptible {
+            return;
+        }
+        let m = self.m;
+        let word_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_INTERRUPT_OFFSET));
+        let word = m.load_atomic(m.i32(), 4, word_ptr);
+        let interrupted = m.icmp(IntPredicate::LLVMIntNE, word, m.const_int(m.i32(), 0));
+        let zero = m.const_int(m.i64(), 0);
+        self.trap_if(interrupted, trap_code::TIMEOUT, zero, zero);
     }
 
     fn expr(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
@@ -357,6 +383,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let exit = m.append_block(self.llvm_fn, "while.end");
                 m.br(header);
                 m.position_at_end(header);
+                // Every iteration, `continue` included, passes here.
+                self.interrupt_check();
                 match self.expr(cond) {
                     Some(c) => m.cond_br(c, body_bb, exit),
                     None => m.unreachable(),
@@ -626,7 +654,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 // The slot is read after the arguments: code they run (a `load`) may
                 // define or replace the callee.
                 let slot = m.int_to_ptr(m.const_int(m.i64(), (self.slots)(name) as i64));
-                let target = m.load_atomic(m.ptr(), slot);
+                let target = m.load_atomic(m.ptr(), 8, slot);
                 let undefined = m.icmp(IntPredicate::LLVMIntEQ, target, m.const_null(m.ptr()));
                 self.fail_if(undefined, |cg| {
                     let raise = cg.runtime_fn("ore.rt.undefined_function", &[m.ptr(), m.ptr()], m.void());

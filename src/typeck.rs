@@ -49,6 +49,8 @@ pub enum SymbolStatus {
     Process,
     /// A host function registered with this signature.
     Host(ExternSig),
+    /// Exists, but the engine's policy does not let modules call it; says why.
+    Forbidden(String),
 }
 
 /// A module that passed checking.
@@ -78,6 +80,8 @@ pub struct Signature {
 pub struct Options {
     /// Require a `main` suitable for `ore run` (i64 parameters, printable result).
     pub require_main: bool,
+    /// Whether the `py_*` built-ins may be used.
+    pub allow_python: bool,
 }
 
 pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) -> Result<CheckedModule, Vec<Diagnostic>> {
@@ -87,6 +91,7 @@ pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) ->
         functions: HashMap::new(),
         externs: HashMap::new(),
         uses_python: std::cell::Cell::new(false),
+        allow_python: options.allow_python,
     };
     let mut module = CheckedModule::default();
     checker.collect(items, &mut module);
@@ -126,6 +131,7 @@ struct ModuleChecker<'a> {
     externs: HashMap<String, ExternSig>,
     /// Set by any function body that uses a `py_*` built-in.
     uses_python: std::cell::Cell<bool>,
+    allow_python: bool,
 }
 
 impl ModuleChecker<'_> {
@@ -208,6 +214,9 @@ impl ModuleChecker<'_> {
             }
             SymbolStatus::Host(host) if host != sig => {
                 return self.error(f.span, format!("host function `{name}` is registered as `{host}`, not `{sig}`"));
+            }
+            SymbolStatus::Forbidden(why) => {
+                return self.error(f.name.span, format!("`extern fn {name}` is not allowed here: {why}"));
             }
             _ => {}
         }
@@ -644,6 +653,9 @@ impl FnChecker<'_, '_> {
 
     /// `py_exec`, `py_eval_*`, `py_call*` (LANGUAGE.md).
     fn python_builtin(&mut self, name: &str, args: &[ast::Expr], span: Span) -> tir::Expr {
+        if !self.module.allow_python {
+            return self.error(span, format!("`{name}` is not allowed here: this engine does not allow Python"));
+        }
         self.module.uses_python.set(true);
         let (op, result) = match name {
             "py_exec" => (tir::PyOp::Exec, Ty::Unit),

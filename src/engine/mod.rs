@@ -34,7 +34,7 @@ pub use values::{ClosureParam, ClosureResult, HostFn, HostParam, HostResult, Int
 
 use crate::codegen;
 use crate::diagnostics::{CompileError, SourceFile};
-use crate::llvm::orc::{Dylib, Jit, MaterializationResponsibility, ModuleView};
+use crate::llvm::orc::{Dylib, Jit, MaterializationResponsibility};
 use crate::llvm::LlvmError;
 use crate::runtime::{self, output, HostCall, RuntimeError, RuntimeHost};
 use crate::syntax;
@@ -86,12 +86,101 @@ pub enum Emit {
 
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    /// The default for modules that do not choose their own (`add_module_at`).
     pub opt_level: OptLevel,
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,
     pub emit: Option<Emit>,
     /// Keep a `CompileRecord` of every compilation (see `Engine::compile_records`).
     pub profile: bool,
+    /// Compile a deadline check into every function entry and loop back-edge, so that
+    /// calls can be given a timeout (`CallOptions::timeout`).
+    pub interruptible: bool,
+    pub policy: Policy,
+    pub limits: Limits,
+}
+
+/// What modules of this engine may use.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The C symbols `extern fn` may name; `None` allows every symbol of the
+    /// process and every registered host function.
+    pub extern_allow_list: Option<std::collections::BTreeSet<String>>,
+    /// Whether the `py_*` built-ins and Python C-API symbols may be used.
+    pub python: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { extern_allow_list: None, python: true }
+    }
+}
+
+/// Bounds on what modules may add; exceeding one is an error, not a crash.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Bytes of source text in one module.
+    pub max_source_bytes: usize,
+    /// Nesting of expressions and blocks in one function (the parser's own bound is
+    /// `syntax::MAX_NESTING`).
+    pub max_nesting: u32,
+    /// Ore function names (defined or declared) in the namespace.
+    pub max_functions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_source_bytes: usize::MAX, max_nesting: syntax::MAX_NESTING, max_functions: usize::MAX }
+    }
+}
+
+/// How one call from the host runs.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// Interrupt the call after this long: the runtime error `timeout`. Needs an
+    /// engine with `Config::interruptible`.
+    pub timeout: Option<std::time::Duration>,
+    /// Capture up to this many bytes of what the call prints, instead of writing it
+    /// to stdout (`CallReport::output`).
+    pub capture_output: Option<usize>,
+    /// Bytes all arrays of the call may take together; more is the runtime error
+    /// `memory limit exceeded`.
+    pub max_array_bytes: Option<u64>,
+}
+
+/// What one call did.
+#[derive(Debug)]
+pub struct CallReport {
+    pub result: Result<Value, Error>,
+    /// With `CallOptions::capture_output`: what the call printed.
+    pub output: Option<output::Captured>,
+    /// Functions compiled on this call's thread during the call, in order.
+    pub compiled: Vec<String>,
+    pub elapsed: std::time::Duration,
+}
+
+/// Whether a function of the namespace has code, and which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionState {
+    /// Declared, but no module defines it.
+    Undefined,
+    /// Defined, not compiled yet.
+    Lazy,
+    Compiled,
+}
+
+/// A function of the namespace, for listings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub sig: FnSig,
+    pub state: FunctionState,
+    /// Time to compile the current definition (IR generation to linking).
+    pub compile_us: u64,
+    /// Calls from the host (`Engine::call`), all definitions together; calls made
+    /// by Ore code are not counted.
+    pub calls: u64,
 }
 
 /// Where the time of one function's compilation went, in microseconds. The split is
@@ -128,6 +217,9 @@ pub enum Error {
     HostFunctionExists(String),
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),
+    /// A `Limits` bound or a `CallOptions` the engine cannot honour.
+    #[error("{0}")]
+    Limit(String),
     /// A shared library, object file or LLVM IR module that could not be used.
     #[error("{0}")]
     External(String),
@@ -150,7 +242,15 @@ pub struct Stats {
     pub compile_us: u64,
     /// Time in calls from the host, minus the compilation that happened inside them.
     pub run_us: u64,
+    /// Bytes of object code produced (freed code included).
+    pub code_bytes: u64,
+    /// Compilations by total time (IR generation to linking): `compile_buckets[i]`
+    /// took at most `COMPILE_BUCKETS_US[i]`; the last entry counts the rest.
+    pub compile_buckets: Vec<u64>,
 }
+
+/// Upper bounds of the compile-time histogram's buckets, in microseconds.
+pub const COMPILE_BUCKETS_US: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000];
 
 #[derive(Default)]
 struct Counters {
@@ -161,6 +261,8 @@ struct Counters {
     irgen_us: AtomicU64,
     compile_us: AtomicU64,
     run_us: AtomicU64,
+    code_bytes: AtomicU64,
+    compile_buckets: [AtomicU64; COMPILE_BUCKETS_US.len() + 1],
 }
 
 struct HostSymbol {
@@ -190,7 +292,10 @@ struct Slot(AtomicUsize);
 struct Version {
     symbol: String,
     module: ModuleId,
+    level: OptLevel,
     compiled: AtomicBool,
+    /// IR generation to linking, once compiled.
+    compile_us: AtomicU64,
     /// The lazy entry point, once created.
     stub: AtomicUsize,
 }
@@ -201,6 +306,8 @@ struct FunctionEntry {
     origin: String,
     slot: Arc<Slot>,
     current: Option<Arc<Version>>,
+    /// Calls from the host.
+    calls: AtomicU64,
 }
 
 struct ModuleRecord {
@@ -237,10 +344,12 @@ struct Inner {
     #[allow(clippy::vec_box)]
     closures: Mutex<Vec<Box<runtime::HostClosure>>>,
     trampolines: Mutex<HashMap<FnSig, usize>>,
-    /// Keeps threads out of LLJIT's code generator one at a time. Reentrant: linking
-    /// one function may run other pending materializations in place on this thread,
-    /// after this one's code generation is done.
-    compile: ReentrantMutex<()>,
+    /// Keeps threads out of LLJIT's own compiler (which owns one TargetMachine) one
+    /// at a time: it compiles glue code (trampolines, thunks, IR data), and may do so
+    /// in place while an IR module's function is linked. Ore functions are compiled
+    /// with per-thread target machines and do not take it. Reentrant: linking may
+    /// run other pending materializations in place on the same thread.
+    glue: ReentrantMutex<()>,
     reclaimer: Reclaimer<Dylib>,
     /// With `Config::profile`: every compilation, in order.
     compile_records: Mutex<Vec<CompileRecord>>,
@@ -260,25 +369,19 @@ fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
 }
 
-/// Instants of the compilation running on this thread, set by the transform layers.
-#[derive(Clone, Copy, Default)]
-struct PhaseMarks {
-    optimize_start: Option<Instant>,
-    optimize_end: Option<Instant>,
-    codegen_end: Option<Instant>,
+/// What was compiled on one thread during host calls: each call reports (and takes
+/// out) what was added while it ran.
+struct CompiledHere {
+    /// Host calls running on this thread; nothing is recorded outside them.
+    calls: usize,
+    names: Vec<String>,
+    total_us: u64,
 }
 
 thread_local! {
-    static PHASES: std::cell::Cell<PhaseMarks> = const {
-        std::cell::Cell::new(PhaseMarks { optimize_start: None, optimize_end: None, codegen_end: None })
+    static COMPILED_HERE: std::cell::RefCell<CompiledHere> = const {
+        std::cell::RefCell::new(CompiledHere { calls: 0, names: Vec::new(), total_us: 0 })
     };
-}
-
-fn between(from: Option<Instant>, to: Option<Instant>) -> u64 {
-    match (from, to) {
-        (Some(a), Some(b)) if b >= a => (b - a).as_micros() as u64,
-        _ => 0,
-    }
 }
 
 thread_local! {
@@ -300,29 +403,7 @@ fn exclusive_micros(f: impl FnOnce()) -> u64 {
 
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, Error> {
-        let emit = config.emit;
-        let level = config.opt_level.level();
-        let transform = Box::new(move |module: ModuleView<'_>| {
-            let name = module.name();
-            // Entry trampolines are a few loads and one call: nothing to optimise.
-            if name.starts_with(codegen::TRAMPOLINE_PREFIX) {
-                return Ok(());
-            }
-            let _span = tracing::trace_span!("optimize", module = %name, level).entered();
-            let start = Instant::now();
-            module.optimize(level)?;
-            PHASES.with(|p| {
-                p.set(PhaseMarks { optimize_start: Some(start), optimize_end: Some(Instant::now()), codegen_end: None })
-            });
-            if let Some(kind) = emit {
-                dump(&module, &name, kind);
-            }
-            Ok(())
-        });
-        let object_hook = Box::new(|| {
-            PHASES.with(|p| p.set(PhaseMarks { codegen_end: Some(Instant::now()), ..p.get() }));
-        });
-        let jit = Jit::new(level, transform, object_hook, runtime::lazy_call_failed_handler())?;
+        let jit = Jit::new(config.opt_level.level(), runtime::lazy_call_failed_handler())?;
         // The main dylib holds what is never freed: entry trampolines and closure
         // thunks (which call the runtime).
         let dylib = jit.main_dylib();
@@ -337,7 +418,7 @@ impl Engine {
             spare_dylibs: Mutex::default(),
             closures: Mutex::default(),
             trampolines: Mutex::default(),
-            compile: ReentrantMutex::new(()),
+            glue: ReentrantMutex::new(()),
             reclaimer: Reclaimer::default(),
             compile_records: Mutex::default(),
             next_id: AtomicU64::new(1),
@@ -354,21 +435,37 @@ impl Engine {
     /// compiled at their first call (or now, with `Config::eager`). A function the
     /// namespace already has (same signature) is replaced for every caller.
     pub fn add_module(&self, name: &str, source: &str) -> Result<ModuleInfo, Error> {
-        self.add(SourceFile::new(name, source.to_string()), false)
+        self.add_module_at(name, source, self.inner.config.opt_level)
+    }
+
+    /// `add_module`, with the module's functions optimised and compiled at `level`.
+    pub fn add_module_at(&self, name: &str, source: &str, level: OptLevel) -> Result<ModuleInfo, Error> {
+        self.add(SourceFile::new(name, source.to_string()), false, level)
     }
 
     /// Like `add_module`, but also requires a `main` that `ore run` can call.
     pub fn add_program(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
-        self.add(file, true)
+        self.add(file, true, self.inner.config.opt_level)
     }
 
-    fn add(&self, file: SourceFile, require_main: bool) -> Result<ModuleInfo, Error> {
+    fn add(&self, file: SourceFile, require_main: bool, level: OptLevel) -> Result<ModuleInfo, Error> {
         let inner = &self.inner;
+        let limits = &inner.config.limits;
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
+        if file.text().len() > limits.max_source_bytes {
+            return Err(Error::Limit(format!(
+                "{}: the source is {} bytes, over the limit of {}",
+                file.name(),
+                file.text().len(),
+                limits.max_source_bytes
+            )));
+        }
         let start = Instant::now();
         let items = {
             let _span = tracing::debug_span!("parse").entered();
-            syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?
+            let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
+            syntax::check_nesting(&items, limits.max_nesting).map_err(|d| file.error(vec![d]))?;
+            items
         };
         inner.counters.parse_us.fetch_add(micros(start), Relaxed);
 
@@ -377,8 +474,9 @@ impl Engine {
         let checked = {
             let _span = tracing::debug_span!("check").entered();
             // Released at the end of this block: `module_dylib` reads it again below.
-            let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read() };
-            typeck::check_module(&items, &env, &typeck::Options { require_main }).map_err(|d| file.error(d))?
+            let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
+            let options = typeck::Options { require_main, allow_python: inner.config.policy.python };
+            typeck::check_module(&items, &env, &options).map_err(|d| file.error(d))?
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
         drop(items);
@@ -387,6 +485,15 @@ impl Engine {
             runtime::python::ensure_initialized();
         }
 
+        let new_names = checked.signatures.iter().filter(|s| !ns.functions.contains_key(&s.name)).count();
+        if ns.functions.len() + new_names > limits.max_functions {
+            return Err(Error::Limit(format!(
+                "{}: the namespace would hold {} functions, over the limit of {}",
+                file.name(),
+                ns.functions.len() + new_names,
+                limits.max_functions
+            )));
+        }
         let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
         for (name, sig) in &checked.externs {
             ns.externs.insert(name.clone(), sig.clone());
@@ -401,11 +508,12 @@ impl Engine {
                     origin: format!("{}:{line}:{column}", file.name()),
                     slot: inner.slot(&s.name),
                     current: None,
+                    calls: AtomicU64::new(0),
                 };
                 ns.functions.insert(s.name.clone(), entry);
             }
         }
-        let record = match inner.define_versions(id, checked.functions, &self.inner) {
+        let record = match inner.define_versions(id, level, checked.functions, &self.inner) {
             Ok(record) => record,
             Err(e) => {
                 // A module that fails changes nothing.
@@ -493,7 +601,7 @@ impl Engine {
         let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit.triple(), inner.jit.data_layout());
         inner.jit.add_module(inner.dylib, module.into_thread_safe_module())?;
         let thunk = {
-            let _compile = inner.compile.lock();
+            let _glue = inner.glue.lock();
             inner.jit.lookup(&thunk_name)?
         };
         inner.closures.lock().push(closure);
@@ -590,28 +698,71 @@ impl Engine {
 
     /// Calls an Ore function. Runtime errors end the call and leave the engine usable.
     pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, Error> {
+        self.call_with(name, args, &CallOptions::default()).result
+    }
+
+    /// Calls an Ore function with a deadline, output capture or memory limit, and
+    /// reports what the call compiled and how long it took.
+    pub fn call_with(&self, name: &str, args: &[Value], options: &CallOptions) -> CallReport {
+        let start = Instant::now();
+        let (before, compile_before) = COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls += 1;
+            (h.names.len(), h.total_us)
+        });
+        let (result, output) = match options.capture_output {
+            Some(limit) => {
+                let (result, captured) = output::capture(limit, || self.call_inner(name, args, options));
+                (result, Some(captured))
+            }
+            None => (self.call_inner(name, args, options), None),
+        };
+        let (compiled, compile_us) = COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls -= 1;
+            let at = before.min(h.names.len());
+            (h.names.split_off(at), h.total_us - compile_before)
+        });
+        let elapsed = start.elapsed();
+        let run_us = (elapsed.as_micros() as u64).saturating_sub(compile_us);
+        self.inner.counters.run_us.fetch_add(run_us, Relaxed);
+        CallReport { result, output, compiled, elapsed }
+    }
+
+    fn call_inner(&self, name: &str, args: &[Value], options: &CallOptions) -> Result<Value, Error> {
         let inner = &self.inner;
+        if options.timeout.is_some() && !inner.config.interruptible {
+            return Err(Error::Limit("a timeout needs an engine created with `Config::interruptible`".into()));
+        }
         let (sig, slot) = {
             let ns = inner.namespace.read();
             let f = ns.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
+            f.calls.fetch_add(1, Relaxed);
             (f.sig.clone(), f.slot.clone())
         };
         values::check_arguments(name, &sig, args)?;
         let trampoline = inner.trampoline(&sig)?;
 
         let _span = tracing::debug_span!("call", function = name).entered();
-        let compile_before = inner.compile_time();
-        let start = Instant::now();
+        let deadline = options.timeout.map(|t| Instant::now() + t);
         let epoch = inner.reclaimer.enter();
-        let result = self.invoke(name, &sig, &slot, trampoline, args);
+        let result = self.invoke(name, &sig, &slot, trampoline, args, deadline, options.max_array_bytes);
         inner.free(inner.reclaimer.exit(epoch));
-        let compiled = inner.compile_time().saturating_sub(compile_before);
-        inner.counters.run_us.fetch_add(micros(start).saturating_sub(compiled), Relaxed);
         result
     }
 
-    fn invoke(&self, name: &str, sig: &FnSig, slot: &Slot, trampoline: usize, args: &[Value]) -> Result<Value, Error> {
-        let call = HostCall::enter();
+    #[allow(clippy::too_many_arguments)]
+    fn invoke(
+        &self,
+        name: &str,
+        sig: &FnSig,
+        slot: &Slot,
+        trampoline: usize,
+        args: &[Value],
+        deadline: Option<Instant>,
+        max_array_bytes: Option<u64>,
+    ) -> Result<Value, Error> {
+        let call = HostCall::enter(max_array_bytes);
         // Strings passed as `str` must outlive the call.
         let mut strings = Vec::new();
         let mut slots = Vec::with_capacity(args.len());
@@ -627,10 +778,30 @@ impl Engine {
         // of `name` (of that signature: redefinitions must keep it), and `slots`
         // encodes `args`, checked against `sig`, as the trampoline reads them;
         // `strings` outlive the call.
-        let raw = unsafe { call.invoke(self, trampoline, function, &slots) }?;
+        let raw = unsafe { call.invoke(self, trampoline, function, &slots, deadline) }?;
         // SAFETY: `raw` is a value of type `sig.ret` produced by this call; arrays and
         // strings it refers to are still alive (arena and module memory).
         Ok(unsafe { values::decode(sig.ret, raw, &call) })
+    }
+
+    /// Every function of the namespace, by name.
+    pub fn functions(&self) -> Vec<FunctionInfo> {
+        let ns = self.inner.namespace.read();
+        let mut list: Vec<FunctionInfo> = ns
+            .functions
+            .iter()
+            .map(|(name, f)| {
+                let (state, compile_us) = match &f.current {
+                    None => (FunctionState::Undefined, 0),
+                    Some(v) if v.compiled.load(Relaxed) => (FunctionState::Compiled, v.compile_us.load(Relaxed)),
+                    Some(_) => (FunctionState::Lazy, 0),
+                };
+                let calls = f.calls.load(Relaxed);
+                FunctionInfo { name: name.clone(), sig: f.sig.clone(), state, compile_us, calls }
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
     }
 
     pub fn stats(&self) -> Stats {
@@ -643,6 +814,8 @@ impl Engine {
             irgen_us: c.irgen_us.load(Relaxed),
             compile_us: c.compile_us.load(Relaxed),
             run_us: c.run_us.load(Relaxed),
+            code_bytes: c.code_bytes.load(Relaxed),
+            compile_buckets: c.compile_buckets.iter().map(|b| b.load(Relaxed)).collect(),
         }
     }
 
@@ -674,27 +847,23 @@ impl RuntimeHost for Engine {
 pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
     let ns = Namespace::default();
-    let env = NamespaceEnv { ns: &ns, host: &HashMap::new() };
-    typeck::check_module(&items, &env, &typeck::Options { require_main: true }).map_err(|d| file.error(d))?;
+    let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
+    typeck::check_module(&items, &env, &typeck::Options { require_main: true, allow_python: true })
+        .map_err(|d| file.error(d))?;
     Ok(())
 }
 
-fn dump(module: &ModuleView<'_>, name: &str, kind: Emit) {
+fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: OptLevel) {
     let text = match kind {
         Emit::Ir => module.print(),
-        Emit::Asm => module.assembly().unwrap_or_else(|e| format!("; assembly unavailable: {e}\n")),
+        Emit::Asm => module.assembly(level.level()).unwrap_or_else(|e| format!("; assembly unavailable: {e}\n")),
     };
-    let function = name.strip_prefix("ore.").and_then(|n| n.rsplitn(3, '.').nth(2)).unwrap_or(name);
     eprint!("; ---- {function} ----\n{text}");
 }
 
 impl Inner {
     fn slot(&self, name: &str) -> Arc<Slot> {
         self.slots.lock().entry(name.to_string()).or_default().clone()
-    }
-
-    fn compile_time(&self) -> u64 {
-        self.counters.irgen_us.load(Relaxed) + self.counters.compile_us.load(Relaxed)
     }
 
     /// Makes `symbols` callable through `extern fn` from modules added afterwards.
@@ -751,23 +920,38 @@ impl Inner {
     /// Defines a new version of each function (body unit plus lazy entry point) in a
     /// new dylib, and creates the entry points' stubs. Caller holds the namespace
     /// write lock.
-    fn define_versions(&self, id: ModuleId, functions: Vec<tir::Function>, me: &Arc<Inner>) -> Result<ModuleRecord, Error> {
+    fn define_versions(
+        &self,
+        id: ModuleId,
+        level: OptLevel,
+        functions: Vec<tir::Function>,
+        me: &Arc<Inner>,
+    ) -> Result<ModuleRecord, Error> {
         let dylib = self.module_dylib()?;
-        let record = self.define_in(dylib, id, functions, me);
+        let record = self.define_in(dylib, id, level, functions, me);
         if record.is_err() {
             self.free(vec![dylib]);
         }
         record
     }
 
-    fn define_in(&self, dylib: Dylib, id: ModuleId, functions: Vec<tir::Function>, me: &Arc<Inner>) -> Result<ModuleRecord, Error> {
+    fn define_in(
+        &self,
+        dylib: Dylib,
+        id: ModuleId,
+        level: OptLevel,
+        functions: Vec<tir::Function>,
+        me: &Arc<Inner>,
+    ) -> Result<ModuleRecord, Error> {
         let mut versions = Vec::with_capacity(functions.len());
         for func in functions {
             let number = self.next_id.fetch_add(1, Relaxed);
             let version = Arc::new(Version {
                 symbol: codegen::entry_symbol(&func.name, number),
                 module: id,
+                level,
                 compiled: AtomicBool::new(false),
+                compile_us: AtomicU64::new(0),
                 stub: AtomicUsize::new(0),
             });
             let name = func.name.clone();
@@ -831,11 +1015,13 @@ impl Inner {
         let start = Instant::now();
         let body = codegen::body_symbol(&version.symbol);
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
-        let module = codegen::generate_function(func, &body, &slot_address, self.jit.triple(), self.jit.data_layout());
+        let options = codegen::Options { interruptible: self.config.interruptible };
+        let module =
+            codegen::generate_function(func, &body, &slot_address, options, self.jit.triple(), self.jit.data_layout());
         let irgen = micros(start);
-        let compile = self.emit_timed(&func.name, irgen, mr, module.into_thread_safe_module());
+        let Some(total) = self.compile(&func.name, irgen, mr, module, version.level) else { return };
+        version.compile_us.store(total, Relaxed);
         version.compiled.store(true, Relaxed);
-        tracing::debug!(function = %func.name, irgen_us = irgen, compile_us = compile, "compiled");
 
         // From now on, call the body directly instead of through the stub, unless the
         // function was replaced or unloaded meanwhile.
@@ -852,38 +1038,73 @@ impl Inner {
         );
     }
 
-    /// Optimises, compiles and links one function's module and counts it in the
-    /// stats; returns the time it took (excluding nested compilations), recording its
-    /// phases when profiling.
-    fn emit_timed(
+    /// Optimises, compiles (on this thread's target machine) and links one
+    /// function's module, fulfilling `mr`, and counts it in the stats. Returns the
+    /// total time from IR generation to linked code, or `None` (with `mr` failed and
+    /// the error logged) if LLVM refused the module.
+    fn compile(
         &self,
         function: &str,
         irgen_us: u64,
         mr: MaterializationResponsibility,
-        module: crate::llvm::ir::ThreadSafeModule,
-    ) -> u64 {
-        PHASES.with(|p| p.set(PhaseMarks::default()));
-        let compile = exclusive_micros(|| {
-            let _compile = self.compile.lock();
-            self.jit.emit(mr, module);
+        module: crate::llvm::ir::IrModule,
+        level: OptLevel,
+    ) -> Option<u64> {
+        let mut optimize_us = 0;
+        let mut codegen_us = 0;
+        let mut object = None;
+        let total = exclusive_micros(|| {
+            let start = Instant::now();
+            let compiled = module.optimize(level.level()).and_then(|()| {
+                optimize_us = micros(start);
+                if let Some(kind) = self.config.emit {
+                    dump(&module, function, kind, level);
+                }
+                let start = Instant::now();
+                let compiled = module.emit_object(level.level());
+                codegen_us = micros(start);
+                compiled
+            });
+            drop(module);
+            match compiled {
+                Ok(code) => {
+                    object = Some(code.len() as u64);
+                    self.jit.emit_object(mr, code);
+                }
+                Err(e) => {
+                    tracing::error!("compiling `{function}`: {e}");
+                    mr.fail();
+                }
+            }
         });
-        self.counters.compiled.fetch_add(1, Relaxed);
-        self.counters.irgen_us.fetch_add(irgen_us, Relaxed);
-        self.counters.compile_us.fetch_add(compile, Relaxed);
+        let code_bytes = object?;
+        let total = total + irgen_us;
+        let c = &self.counters;
+        c.compiled.fetch_add(1, Relaxed);
+        c.irgen_us.fetch_add(irgen_us, Relaxed);
+        c.compile_us.fetch_add(total - irgen_us, Relaxed);
+        c.code_bytes.fetch_add(code_bytes, Relaxed);
+        let bucket = COMPILE_BUCKETS_US.iter().position(|&b| total <= b).unwrap_or(COMPILE_BUCKETS_US.len());
+        c.compile_buckets[bucket].fetch_add(1, Relaxed);
+        COMPILED_HERE.with(|here| {
+            let mut here = here.borrow_mut();
+            if here.calls > 0 {
+                here.names.push(function.to_string());
+                here.total_us += total;
+            }
+        });
+        tracing::debug!(function, irgen_us, optimize_us, codegen_us, total_us = total, "compiled");
         if self.config.profile {
-            let marks = PHASES.with(|p| p.get());
-            let optimize_us = between(marks.optimize_start, marks.optimize_end);
-            let codegen_us = between(marks.optimize_end, marks.codegen_end);
             let record = CompileRecord {
                 function: function.to_string(),
                 irgen_us,
                 optimize_us,
                 codegen_us,
-                link_us: compile.saturating_sub(optimize_us + codegen_us),
+                link_us: total.saturating_sub(irgen_us + optimize_us + codegen_us),
             };
             self.compile_records.lock().push(record);
         }
-        compile
+        Some(total)
     }
 
     /// Defines `body` as a unit that cuts function `function` out of an IR module's
@@ -912,7 +1133,10 @@ impl Inner {
                 };
                 ir.retain_only(Some(&function), &symbol);
                 let irgen = micros(start);
-                inner.emit_timed(&function, irgen, mr, ir.into_thread_safe_module());
+                // Linking may compile the module's global data in place, with
+                // LLJIT's own compiler.
+                let _glue = inner.glue.lock();
+                inner.compile(&function, irgen, mr, ir, inner.config.opt_level);
             });
         });
         self.jit.define_materializer(dylib, body, materializer)?;
@@ -928,7 +1152,7 @@ impl Inner {
         let module = codegen::generate_trampoline(sig, self.jit.triple(), self.jit.data_layout());
         self.jit.add_module(self.dylib, module.into_thread_safe_module())?;
         let addr = {
-            let _compile = self.compile.lock();
+            let _glue = self.glue.lock();
             self.jit.lookup(&codegen::trampoline_symbol(sig))?
         };
         cache.insert(sig.clone(), addr);
@@ -940,6 +1164,7 @@ impl Inner {
 struct NamespaceEnv<'a> {
     ns: &'a Namespace,
     host: &'a HashMap<String, HostSymbol>,
+    policy: &'a Policy,
 }
 
 impl Environment for NamespaceEnv<'_> {
@@ -952,6 +1177,15 @@ impl Environment for NamespaceEnv<'_> {
     }
 
     fn resolve_symbol(&self, name: &str) -> SymbolStatus {
+        if !self.policy.python && crate::runtime::python::is_python_symbol(name) {
+            return SymbolStatus::Forbidden("this engine does not allow Python".into());
+        }
+        if let Some(allowed) = &self.policy.extern_allow_list {
+            if !allowed.contains(name) {
+                let list = allowed.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+                return SymbolStatus::Forbidden(format!("not on the allow-list ({list})"));
+            }
+        }
         match self.host.get(name).map(|h| &h.sig) {
             Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
             Some(None) => return SymbolStatus::Process,

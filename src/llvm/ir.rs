@@ -2,12 +2,17 @@
 //!
 //! Ownership: an `IrModule` owns a reference to its own `ThreadSafeContext`, the
 //! `LLVMModuleRef` (until `into_thread_safe_module` hands it to ORC) and a builder.
+//! Optimising and compiling a module (`optimize`, `emit_object`) use the calling
+//! thread's target machines, so modules compile on several threads at once.
 //! Every `Value`, `Type` and `Block` borrows the `IrModule`, so none outlives the
 //! context that owns it. Type-correct use (e.g. not adding an i64 to a double) is the
 //! caller's contract, checked by the verifier in debug builds: the typed IR the code
 //! generator consumes makes such mistakes bugs, not user errors.
 
+use super::target::with_host_target_machine;
 use super::{c_string, owned_message, take_buffer};
+use llvm_sys::target_machine::{LLVMCodeGenFileType, LLVMTargetMachineEmitToMemoryBuffer};
+use llvm_sys::transforms::pass_builder::{LLVMCreatePassBuilderOptions, LLVMDisposePassBuilderOptions, LLVMRunPasses};
 use llvm_sys::core::*;
 use llvm_sys::orc2::*;
 use llvm_sys::prelude::*;
@@ -59,7 +64,38 @@ pub struct IrModule {
 // another thread is sound; `&IrModule` is never shared across threads (no Sync).
 unsafe impl Send for IrModule {}
 
-/// An IR module handed over to ORC's ownership rules (see `Jit::emit`).
+/// A relocatable object file in an LLVM memory buffer we own, until
+/// `Jit::emit_object` hands it to the object linking layer.
+pub struct ObjectFile(LLVMMemoryBufferRef);
+
+// SAFETY: a memory buffer is plain owned bytes, not tied to a context or thread.
+unsafe impl Send for ObjectFile {}
+
+impl ObjectFile {
+    pub fn len(&self) -> usize {
+        // SAFETY: the buffer is live while we own it.
+        unsafe { LLVMGetBufferSize(self.0) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(super) fn into_raw(self) -> LLVMMemoryBufferRef {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        // SAFETY: still ours (`into_raw` forgets the wrapper).
+        unsafe { LLVMDisposeMemoryBuffer(self.0) }
+    }
+}
+
+/// An IR module handed over to ORC's ownership rules (see `Jit::add_module`).
 pub struct ThreadSafeModule(pub(super) LLVMOrcThreadSafeModuleRef);
 
 // SAFETY: a ThreadSafeModule pairs the module with its context lock; ORC moves it
@@ -472,13 +508,14 @@ impl IrModule {
     pub fn int_to_ptr<'m>(&'m self, v: Value<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildIntToPtr(self.builder, v.0, LLVMPointerTypeInContext(self.ctx, 0), name_ptr()) })
     }
-    /// An 8-byte-aligned `monotonic` atomic load: reads a value other threads may
-    /// replace at any time, without ever being torn or cached across calls.
-    pub fn load_atomic<'m>(&'m self, ty: Type<'m>, ptr: Value<'m>) -> Value<'m> {
+    /// A `monotonic` atomic load of a naturally aligned value of `bytes` bytes: reads
+    /// a value other threads may replace at any time, without ever being torn or
+    /// hoisted out of a loop.
+    pub fn load_atomic<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
         unsafe {
             let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
             LLVMSetOrdering(load, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
-            LLVMSetAlignment(load, 8);
+            LLVMSetAlignment(load, bytes);
             self.value(load)
         }
     }
@@ -552,6 +589,49 @@ impl IrModule {
     pub fn print(&self) -> String {
         // SAFETY: LLVM allocates the string; `owned_message` frees it.
         unsafe { owned_message(LLVMPrintModuleToString(self.module)) }
+    }
+
+    /// Runs LLVM's standard `default<On>` pipeline.
+    pub fn optimize(&self, level: u8) -> Result<(), String> {
+        let pipeline = c_string(&format!("default<O{level}>"));
+        with_host_target_machine(level, |tm| {
+            // SAFETY: module, target machine and options are live for the call; the
+            // options object is disposed right after.
+            unsafe {
+                let options = LLVMCreatePassBuilderOptions();
+                let err = LLVMRunPasses(self.module, pipeline.as_ptr(), tm, options);
+                LLVMDisposePassBuilderOptions(options);
+                super::check(err).map_err(|e| e.0)
+            }
+        })
+    }
+
+    /// Compiles the module to a relocatable object file with this thread's target
+    /// machine for `codegen_level`.
+    pub fn emit_object(&self, codegen_level: u8) -> Result<ObjectFile, String> {
+        self.emit(codegen_level, LLVMCodeGenFileType::LLVMObjectFile).map(ObjectFile)
+    }
+
+    /// The host assembly for this module.
+    pub fn assembly(&self, codegen_level: u8) -> Result<String, String> {
+        let buffer = self.emit(codegen_level, LLVMCodeGenFileType::LLVMAssemblyFile)?;
+        // SAFETY: the buffer is ours; take_buffer copies and disposes it.
+        Ok(String::from_utf8_lossy(&unsafe { take_buffer(buffer) }).into_owned())
+    }
+
+    fn emit(&self, codegen_level: u8, kind: LLVMCodeGenFileType) -> Result<LLVMMemoryBufferRef, String> {
+        with_host_target_machine(codegen_level, |tm| {
+            let mut message = std::ptr::null_mut();
+            let mut buffer = std::ptr::null_mut();
+            // SAFETY: the module and this thread's target machine are live; code
+            // generation does not change the module's IR. We own the buffer or the
+            // message it returns.
+            let failed = unsafe { LLVMTargetMachineEmitToMemoryBuffer(tm, self.module, kind, &mut message, &mut buffer) };
+            if failed != 0 {
+                return Err(unsafe { owned_message(message) });
+            }
+            Ok(buffer)
+        })
     }
 
     /// Hands the module to ORC's ownership: the ThreadSafeModule keeps the context alive.

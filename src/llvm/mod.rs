@@ -4,6 +4,7 @@
 
 pub mod ir;
 pub mod orc;
+mod target;
 
 use llvm_sys::error::*;
 use std::ffi::{CStr, CString};
@@ -34,13 +35,6 @@ fn check(err: LLVMErrorRef) -> Result<(), LlvmError> {
         LLVMDisposeErrorMessage(msg);
         Err(LlvmError(text))
     }
-}
-
-/// An `LLVMErrorRef` carrying `message`, for returning errors from callbacks.
-fn make_error(message: &str) -> LLVMErrorRef {
-    let text = c_string(message);
-    // SAFETY: LLVM copies the message into the new error, which the caller owns.
-    unsafe { LLVMCreateStringError(text.as_ptr()) }
 }
 
 /// Symbol and module names never contain NUL (the lexer's identifiers cannot); any

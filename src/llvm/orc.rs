@@ -1,5 +1,5 @@
 //! ORCv2 through LLJIT: the session, JITDylibs, lazy reexports, custom
-//! materialization units and the IR transform layer.
+//! materialization units, and emitting object files we compiled ourselves.
 //!
 //! Ownership, as the C API defines it:
 //! - `Jit` owns the LLJIT, the lazy call-through manager (LCTM) and the indirect
@@ -14,21 +14,13 @@
 //! - A `MaterializationResponsibility` must be emitted or failed exactly once; the
 //!   wrapper fails it on drop if nobody emitted it.
 
-use super::ir::ThreadSafeModule;
-use super::{c_string, check, make_error, owned_message, take_buffer, LlvmError};
+use super::ir::{ObjectFile, ThreadSafeModule};
+use super::target::host_target_machine;
+use super::{c_string, check, owned_message, LlvmError};
 use llvm_sys::orc2::lljit::*;
 use llvm_sys::orc2::*;
-use llvm_sys::prelude::LLVMModuleRef;
-use llvm_sys::target_machine::*;
 use std::ffi::{c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
-
-/// What the IR transform layer does to each module before code generation.
-pub type Transform = Box<dyn Fn(ModuleView<'_>) -> Result<(), String> + Send + Sync>;
-
-/// Called after code generation produced an object file, before it is linked.
-pub type ObjectHook = Box<dyn Fn() + Send + Sync>;
 
 /// Generates and emits the code for a lazily defined symbol, once, on first lookup.
 pub type Materializer = Box<dyn FnOnce(MaterializationResponsibility) + Send>;
@@ -46,25 +38,12 @@ pub struct Jit {
     ism: LLVMOrcIndirectStubsManagerRef,
     triple: CString,
     data_layout: CString,
-    /// Passed to the transform layers as context; must outlive the LLJIT.
-    transform: *mut Transform,
-    object_hook: *mut ObjectHook,
 }
 
 // SAFETY: LLJIT, the session, and the stub/call-through managers are designed for
 // concurrent use (ORC locks internally); the raw pointers are only used through them.
 unsafe impl Send for Jit {}
 unsafe impl Sync for Jit {}
-
-fn init_native_target() {
-    static INIT: Once = Once::new();
-    // SAFETY: one-time global registration of the host target, as LLVM requires
-    // before creating target machines.
-    INIT.call_once(|| unsafe {
-        llvm_sys::target::LLVM_InitializeNativeTarget();
-        llvm_sys::target::LLVM_InitializeNativeAsmPrinter();
-    });
-}
 
 extern "C" fn report_session_error(_ctx: *mut c_void, err: llvm_sys::error::LLVMErrorRef) {
     if let Err(e) = check(err) {
@@ -79,18 +58,12 @@ const EXPORTED_CALLABLE: LLVMJITSymbolFlags = LLVMJITSymbolFlags {
 };
 
 impl Jit {
-    /// Builds an LLJIT for the host with lazy call-through support. Code generation
-    /// runs at `codegen_level` (0-3; 0 selects FastISel and the fast register
-    /// allocator). `transform` runs on every IR module before code generation; a
-    /// failed lazy call jumps to `lazy_call_error_handler`, which must be a real
-    /// function.
-    pub fn new(
-        codegen_level: u8,
-        transform: Transform,
-        object_hook: ObjectHook,
-        lazy_call_error_handler: usize,
-    ) -> Result<Jit, LlvmError> {
-        init_native_target();
+    /// Builds an LLJIT for the host with lazy call-through support. LLJIT's own
+    /// compiler, at `codegen_level` (0-3), compiles only what goes through
+    /// `add_module` (small glue code); functions are compiled by `ir::IrModule` and
+    /// handed over with `emit_object`. A failed lazy call jumps to
+    /// `lazy_call_error_handler`, which must be a real function.
+    pub fn new(codegen_level: u8, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
         let mut lljit = std::ptr::null_mut();
         // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
         // and LLVMOrcCreateLLJIT takes the builder, success or not.
@@ -121,23 +94,8 @@ impl Jit {
                 &mut lctm,
             )
         });
-        let transform = Box::into_raw(Box::new(transform));
-        let object_hook = Box::into_raw(Box::new(object_hook));
-        let jit = Jit { lljit, lctm, ism, triple, data_layout, transform, object_hook };
+        let jit = Jit { lljit, lctm, ism, triple, data_layout };
         created?;
-        // SAFETY: both contexts stay allocated until after the LLJIT is disposed.
-        unsafe {
-            LLVMOrcIRTransformLayerSetTransform(
-                LLVMOrcLLJITGetIRTransformLayer(lljit),
-                run_transform,
-                jit.transform.cast(),
-            );
-            LLVMOrcObjectTransformLayerSetTransform(
-                LLVMOrcLLJITGetObjTransformLayer(lljit),
-                object_produced,
-                jit.object_hook.cast(),
-            );
-        }
         Ok(jit)
     }
 
@@ -335,17 +293,16 @@ impl Jit {
         rx.recv().unwrap_or_else(|_| Err(LlvmError("lookup abandoned".into())))
     }
 
-    /// Passes a module to the IR transform layer (optimisation), then on to code
-    /// generation and linking, fulfilling `responsibility`.
-    pub fn emit(&self, mut responsibility: MaterializationResponsibility, module: ThreadSafeModule) {
-        let mut module = module;
-        // SAFETY: both ownerships move into ORC; we null our copies so their Drops do
-        // nothing.
+    /// Links an object file compiled for `responsibility`'s symbols (by
+    /// `IrModule::emit_object`) and fulfils the responsibility. Safe to call from
+    /// several threads at once: ORC and JITLink lock internally.
+    pub fn emit_object(&self, mut responsibility: MaterializationResponsibility, object: ObjectFile) {
+        // SAFETY: both ownerships move into ORC; we null our copy of the
+        // responsibility and forget the buffer so neither Drop runs.
         unsafe {
-            LLVMOrcIRTransformLayerEmit(LLVMOrcLLJITGetIRTransformLayer(self.lljit), responsibility.0, module.0);
+            LLVMOrcObjectLayerEmit(LLVMOrcLLJITGetObjLinkingLayer(self.lljit), responsibility.0, object.into_raw());
         }
         responsibility.0 = std::ptr::null_mut();
-        module.0 = std::ptr::null_mut();
     }
 
     /// Adds a whole module to `dylib`; it is compiled when one of its symbols is
@@ -370,8 +327,7 @@ impl Jit {
 
 impl Drop for Jit {
     fn drop(&mut self) {
-        // SAFETY: stubs and call-through managers before the LLJIT (see module doc);
-        // the transform context after, since the transform layer may use it until then.
+        // SAFETY: stubs and call-through managers before the LLJIT (see module doc).
         unsafe {
             LLVMOrcDisposeIndirectStubsManager(self.ism);
             if !self.lctm.is_null() {
@@ -380,8 +336,6 @@ impl Drop for Jit {
             if let Err(e) = check(LLVMOrcDisposeLLJIT(self.lljit)) {
                 tracing::error!(target: "ore::jit", "disposing the JIT: {e}");
             }
-            drop(Box::from_raw(self.transform));
-            drop(Box::from_raw(self.object_hook));
         }
     }
 }
@@ -464,155 +418,6 @@ extern "C" fn discard_symbol(_ctx: *mut c_void, _jd: LLVMOrcJITDylibRef, _sym: L
 extern "C" fn destroy_unit(ctx: *mut c_void) {
     // SAFETY: called only when `materialize_unit` never was; the Box is still ours.
     drop(unsafe { Box::from_raw(ctx.cast::<Materializer>()) });
-}
-
-extern "C" fn run_transform(
-    ctx: *mut c_void,
-    module: *mut LLVMOrcThreadSafeModuleRef,
-    _mr: LLVMOrcMaterializationResponsibilityRef,
-) -> llvm_sys::error::LLVMErrorRef {
-    // SAFETY: `module` points at a live TSM owned by the layer; WithModuleDo locks its
-    // context for the duration of the callback.
-    unsafe { LLVMOrcThreadSafeModuleWithModuleDo(*module, transform_module, ctx) }
-}
-
-extern "C" fn transform_module(ctx: *mut c_void, module: LLVMModuleRef) -> llvm_sys::error::LLVMErrorRef {
-    // SAFETY: `ctx` is the Jit's transform box, alive until the LLJIT is disposed.
-    let transform = unsafe { &*ctx.cast::<Transform>() };
-    match catch_unwind(AssertUnwindSafe(|| transform(ModuleView { raw: module, _lt: std::marker::PhantomData }))) {
-        Ok(Ok(())) => std::ptr::null_mut(),
-        Ok(Err(message)) => make_error(&message),
-        Err(_) => make_error("IR transform panicked"),
-    }
-}
-
-extern "C" fn object_produced(
-    ctx: *mut c_void,
-    _object: *mut llvm_sys::prelude::LLVMMemoryBufferRef,
-) -> llvm_sys::error::LLVMErrorRef {
-    // SAFETY: `ctx` is the Jit's hook box, alive until the LLJIT is disposed; the
-    // object is left as it is.
-    let hook = unsafe { &*ctx.cast::<ObjectHook>() };
-    if catch_unwind(AssertUnwindSafe(hook)).is_err() {
-        tracing::error!(target: "ore::jit", "object hook panicked");
-    }
-    std::ptr::null_mut()
-}
-
-/// A module borrowed during the IR transform, with its context locked.
-pub struct ModuleView<'a> {
-    raw: LLVMModuleRef,
-    _lt: std::marker::PhantomData<&'a ()>,
-}
-
-impl ModuleView<'_> {
-    pub fn name(&self) -> String {
-        let mut len = 0;
-        // SAFETY: the identifier is owned by the module; we copy it.
-        unsafe {
-            let ptr = llvm_sys::core::LLVMGetModuleIdentifier(self.raw, &mut len);
-            String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
-        }
-    }
-
-    /// Runs LLVM's standard `default<On>` pipeline.
-    pub fn optimize(&self, level: u8) -> Result<(), String> {
-        let pipeline = c_string(&format!("default<O{level}>"));
-        with_host_target_machine(|tm| {
-            // SAFETY: module, target machine and options are live for the call; the
-            // options object is disposed right after.
-            unsafe {
-                let options = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
-                let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(self.raw, pipeline.as_ptr(), tm, options);
-                llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(options);
-                check(err).map_err(|e| e.0)
-            }
-        })
-    }
-
-    pub fn print(&self) -> String {
-        // SAFETY: LLVM allocates the text; owned_message frees it.
-        unsafe { owned_message(llvm_sys::core::LLVMPrintModuleToString(self.raw)) }
-    }
-
-    /// The host assembly for this module, generated from a copy so the module that
-    /// ORC goes on to compile is untouched.
-    pub fn assembly(&self) -> Result<String, String> {
-        with_host_target_machine(|tm| {
-            // SAFETY: the clone is ours and disposed below; the buffer likewise.
-            unsafe {
-                let copy = llvm_sys::core::LLVMCloneModule(self.raw);
-                let mut message = std::ptr::null_mut();
-                let mut buffer = std::ptr::null_mut();
-                let failed = LLVMTargetMachineEmitToMemoryBuffer(
-                    tm,
-                    copy,
-                    LLVMCodeGenFileType::LLVMAssemblyFile,
-                    &mut message,
-                    &mut buffer,
-                );
-                llvm_sys::core::LLVMDisposeModule(copy);
-                if failed != 0 {
-                    return Err(owned_message(message));
-                }
-                Ok(String::from_utf8_lossy(&take_buffer(buffer)).into_owned())
-            }
-        })
-    }
-}
-
-/// A target machine for the host, one per thread: target machines are not safe to
-/// share between threads, and creating one costs far more than a lookup.
-struct HostTargetMachine(LLVMTargetMachineRef);
-
-impl Drop for HostTargetMachine {
-    fn drop(&mut self) {
-        // SAFETY: created by us below and used only on this thread.
-        unsafe { LLVMDisposeTargetMachine(self.0) }
-    }
-}
-
-fn with_host_target_machine<R>(f: impl FnOnce(LLVMTargetMachineRef) -> R) -> R {
-    thread_local! {
-        static TM: HostTargetMachine = HostTargetMachine(host_target_machine(2));
-    }
-    TM.with(|tm| f(tm.0))
-}
-
-/// A new target machine for the host CPU and its features, owned by the caller.
-fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
-    init_native_target();
-    let level = match codegen_level {
-        0 => LLVMCodeGenOptLevel::LLVMCodeGenLevelNone,
-        1 => LLVMCodeGenOptLevel::LLVMCodeGenLevelLess,
-        2 => LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-        _ => LLVMCodeGenOptLevel::LLVMCodeGenLevelAggressive,
-    };
-    // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed after
-    // use; the caller owns the returned target machine.
-    unsafe {
-        let triple = LLVMGetDefaultTargetTriple();
-        let mut target = std::ptr::null_mut();
-        let mut message = std::ptr::null_mut();
-        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
-            panic!("host target unavailable: {}", owned_message(message));
-        }
-        let cpu = LLVMGetHostCPUName();
-        let features = LLVMGetHostCPUFeatures();
-        let tm = LLVMCreateTargetMachine(
-            target,
-            triple,
-            cpu,
-            features,
-            level,
-            LLVMRelocMode::LLVMRelocDefault,
-            LLVMCodeModel::LLVMCodeModelJITDefault,
-        );
-        owned_message(triple);
-        owned_message(cpu);
-        owned_message(features);
-        tm
-    }
 }
 
 /// Names of the symbols an object file defines (its sections' symbols, not its

@@ -1,7 +1,8 @@
 //! Array storage. An Ore array is a pointer to `[len, e0, e1, ...]` (8-byte
 //! elements: i64, or f64 bit patterns). Arrays live until the outermost call from
 //! the host into the JIT on this thread returns (LANGUAGE.md), so they go into a
-//! thread-local arena emptied when that call ends.
+//! thread-local arena emptied when that call ends. The outermost call may limit the
+//! bytes its arrays take in all (`enter`); going over is a runtime error.
 
 use super::RuntimeError;
 use std::cell::{Cell, RefCell};
@@ -12,10 +13,17 @@ pub const MAX_ARRAY_LEN: i64 = 1 << 32;
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     static ARRAYS: RefCell<Vec<Box<[i64]>>> = const { RefCell::new(Vec::new()) };
+    /// Bytes the arrays of the outermost call may still take.
+    static BUDGET: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
-pub fn enter() {
-    DEPTH.with(|d| d.set(d.get() + 1));
+/// Starts a host call; `limit` (bytes of arrays) counts only for an outermost call,
+/// since nested calls share its arena.
+pub fn enter(limit: Option<u64>) {
+    let outermost = DEPTH.with(|d| d.replace(d.get() + 1)) == 0;
+    if outermost {
+        BUDGET.with(|b| b.set(limit.unwrap_or(u64::MAX)));
+    }
 }
 
 pub fn leave() {
@@ -44,6 +52,14 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     if len > MAX_ARRAY_LEN {
         return Err(RuntimeError::OutOfMemory(len));
     }
+    let bytes = (len as u64 + 1) * 8;
+    BUDGET.with(|b| match b.get().checked_sub(bytes) {
+        Some(left) => {
+            b.set(left);
+            Ok(())
+        }
+        None => Err(RuntimeError::MemoryLimit(len)),
+    })?;
     let mut block = Vec::new();
     block.try_reserve_exact(len as usize + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
     block.push(len);

@@ -10,21 +10,26 @@
 //! has its own context: an error in an inner call ends that call only.
 
 mod arena;
+pub mod deadline;
 pub mod format;
 pub mod output;
 pub mod python;
 
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicU32;
+use std::time::Instant;
 
 pub use arena::MAX_ARRAY_LEN;
 
 /// The context passed as the hidden first argument of every Ore function.
-/// Generated code reads `trapped` (offset 0) and `stack_limit` (offset 8) only.
+/// Generated code reads `trapped` (offset 0), `interrupt` (offset 4) and
+/// `stack_limit` (offset 8) only.
 #[repr(C)]
 pub struct CallCtx<'h> {
     trapped: u32,
-    _pad: u32,
+    /// Set to 1 by the deadline watchdog, from another thread.
+    interrupt: AtomicU32,
     stack_limit: usize,
     error: Option<RuntimeError>,
     /// The engine that made the call, for `load`.
@@ -39,9 +44,11 @@ pub trait RuntimeHost {
 }
 
 pub const CTX_TRAPPED_OFFSET: i64 = 0;
+pub const CTX_INTERRUPT_OFFSET: i64 = 4;
 pub const CTX_STACK_LIMIT_OFFSET: i64 = 8;
 
 const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == CTX_TRAPPED_OFFSET as usize);
+const _: () = assert!(std::mem::offset_of!(CallCtx, interrupt) == CTX_INTERRUPT_OFFSET as usize);
 const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == CTX_STACK_LIMIT_OFFSET as usize);
 
 /// Codes generated code passes to `ore.rt.trap`.
@@ -49,6 +56,7 @@ pub mod trap_code {
     pub const DIVISION_BY_ZERO: i64 = 1;
     pub const INDEX_OUT_OF_BOUNDS: i64 = 2;
     pub const STACK_OVERFLOW: i64 = 3;
+    pub const TIMEOUT: i64 = 4;
 }
 
 /// An error that ends a call from the host; messages are LANGUAGE.md's.
@@ -62,6 +70,12 @@ pub enum RuntimeError {
     NegativeArrayLength(i64),
     #[error("out of memory: cannot allocate an array of {0} elements")]
     OutOfMemory(i64),
+    /// The call's arrays would take more than its limit (`CallOptions::max_array_bytes`).
+    #[error("memory limit exceeded: cannot allocate an array of {0} elements")]
+    MemoryLimit(i64),
+    /// The call ran past its deadline (`CallOptions::timeout`).
+    #[error("timeout: the call ran past its deadline")]
+    Timeout,
     #[error("stack overflow")]
     StackOverflow,
     #[error("undefined function {0}")]
@@ -92,6 +106,7 @@ extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
         trap_code::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
         trap_code::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
         trap_code::STACK_OVERFLOW => RuntimeError::StackOverflow,
+        trap_code::TIMEOUT => RuntimeError::Timeout,
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
     unsafe { &mut *ctx }.raise(error);
@@ -265,8 +280,9 @@ pub struct HostCall {
 }
 
 impl HostCall {
-    pub fn enter() -> HostCall {
-        arena::enter();
+    /// Starts a call whose arrays may take `max_array_bytes` in all (when outermost).
+    pub fn enter(max_array_bytes: Option<u64>) -> HostCall {
+        arena::enter(max_array_bytes);
         HostCall { _not_send: PhantomData }
     }
 
@@ -275,7 +291,9 @@ impl HostCall {
         arena::alloc_from(elements).map(|p| p as u64)
     }
 
-    /// Runs `function` through `trampoline` with a fresh context.
+    /// Runs `function` through `trampoline` with a fresh context, interrupted at
+    /// `deadline` (or the deadline of a call this one is nested in) if its code was
+    /// compiled with interrupt checks.
     ///
     /// # Safety
     /// `trampoline` must be the entry trampoline generated for `function`'s exact
@@ -287,11 +305,20 @@ impl HostCall {
         trampoline: usize,
         function: usize,
         args: &[u64],
+        deadline: Option<Instant>,
     ) -> Result<u64, RuntimeError> {
-        let mut ctx = CallCtx { trapped: 0, _pad: 0, stack_limit: stack::limit(), error: None, host };
+        let mut ctx =
+            CallCtx { trapped: 0, interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: None, host };
         let mut ret = 0u64;
         let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
-        entry(function, &mut ctx, args.as_ptr(), &mut ret);
+        {
+            // One raw pointer for JIT'd code and the watchdog alike; the guard is
+            // dropped at the end of this block, while `ctx` lives.
+            let ctx_ptr: *mut CallCtx = &mut ctx;
+            let _armed =
+                deadline::effective(deadline).map(|d| deadline::arm(std::ptr::addr_of!((*ctx_ptr).interrupt), d));
+            entry(function, ctx_ptr, args.as_ptr(), &mut ret);
+        }
         match ctx.error.take() {
             Some(e) => Err(e),
             None => Ok(ret),

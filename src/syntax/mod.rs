@@ -147,3 +147,18 @@ fn pretty_expected(name: &str) -> String {
         quoted => format!("`{}`", quoted.trim_matches('"')),
     }
 }
+
+/// Refuses a function nesting deeper than `max` levels (a host's own bound, below
+/// the parser's `MAX_NESTING`).
+pub fn check_nesting(items: &[Item], max: u32) -> Result<(), Diagnostic> {
+    for item in items {
+        if let Item::Fn(FnItem { name, body: Some(body), .. }) = item {
+            let depth = body.depth() + 1;
+            if depth > max {
+                let message = format!("`{}` nests {depth} levels deep, over the limit of {max}", name.name);
+                return Err(Diagnostic::new(body.span, message));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Target machines for the host, and turning a module into an object file.
+//!
+//! Ownership: each thread owns its target machines (one per code generation level),
+//! created on first use and disposed when the thread ends. A target machine is not
+//! safe to share between threads, so one per thread is what lets functions compile
+//! on several threads at once; and creating one costs far more than reusing it.
+
+use super::owned_message;
+use llvm_sys::target_machine::*;
+use std::cell::RefCell;
+use std::sync::Once;
+
+pub(super) fn init_native_target() {
+    static INIT: Once = Once::new();
+    // SAFETY: one-time global registration of the host target, as LLVM requires
+    // before creating target machines.
+    INIT.call_once(|| unsafe {
+        llvm_sys::target::LLVM_InitializeNativeTarget();
+        llvm_sys::target::LLVM_InitializeNativeAsmPrinter();
+    });
+}
+
+struct HostTargetMachine(LLVMTargetMachineRef);
+
+impl Drop for HostTargetMachine {
+    fn drop(&mut self) {
+        // SAFETY: created by `host_target_machine` for this thread, used only here.
+        unsafe { LLVMDisposeTargetMachine(self.0) }
+    }
+}
+
+/// Runs `f` with this thread's target machine for code generation level `level`.
+pub(super) fn with_host_target_machine<R>(level: u8, f: impl FnOnce(LLVMTargetMachineRef) -> R) -> R {
+    thread_local! {
+        static TMS: RefCell<[Option<HostTargetMachine>; 4]> = const { RefCell::new([None, None, None, None]) };
+    }
+    let level = level.min(3);
+    let tm = TMS.with(|tms| tms.borrow_mut()[level as usize].get_or_insert_with(|| HostTargetMachine(host_target_machine(level))).0);
+    // The machine stays in the thread-local table (never removed before the thread
+    // ends), and `f` cannot reach the table, so it is alive and unshared during `f`.
+    f(tm)
+}
+
+/// A new target machine for the host CPU and its features, owned by the caller.
+/// Position-independent code with the small code model, as JITLink expects on x86-64
+/// and AArch64 (LLJIT configures its own machine the same way).
+pub(super) fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
+    init_native_target();
+    let level = match codegen_level {
+        0 => LLVMCodeGenOptLevel::LLVMCodeGenLevelNone,
+        1 => LLVMCodeGenOptLevel::LLVMCodeGenLevelLess,
+        2 => LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+        _ => LLVMCodeGenOptLevel::LLVMCodeGenLevelAggressive,
+    };
+    // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed after
+    // use; the caller owns the returned target machine.
+    unsafe {
+        let triple = LLVMGetDefaultTargetTriple();
+        let mut target = std::ptr::null_mut();
+        let mut message = std::ptr::null_mut();
+        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
+            panic!("host target unavailable: {}", owned_message(message));
+        }
+        let cpu = LLVMGetHostCPUName();
+        let features = LLVMGetHostCPUFeatures();
+        let tm = LLVMCreateTargetMachine(
+            target,
+            triple,
+            cpu,
+            features,
+            level,
+            LLVMRelocMode::LLVMRelocPIC,
+            LLVMCodeModel::LLVMCodeModelSmall,
+        );
+        owned_message(triple);
+        owned_message(cpu);
+        owned_message(features);
+        tm
+    }
+}

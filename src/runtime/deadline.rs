@@ -1,0 +1,109 @@
+//! Deadlines for calls, in the spirit of wasmtime's epoch interruption: compiled code
+//! (with `Config::interruptible`) tests its call's `interrupt` word at every function
+//! entry and loop back-edge, and one watchdog thread sets that word when the call's
+//! deadline passes. The test is a plain load, compare and branch; no clock is read in
+//! JIT'd code.
+//!
+//! Code that is not Ore (a C function, Python) cannot be interrupted: the call ends
+//! at the next check after it returns.
+
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The interrupt word of a running call, to be set when the call's time is up.
+struct Flag(*const AtomicU32);
+
+// SAFETY: the pointer is only dereferenced by the watchdog while the entry is in the
+// table, and `Armed::drop` removes it (under the table's lock) before the word dies.
+unsafe impl Send for Flag {}
+
+struct Watchdog {
+    /// (deadline, arm number) -> the word to set.
+    armed: Mutex<BTreeMap<(Instant, u64), Flag>>,
+    wake: Condvar,
+}
+
+impl Watchdog {
+    fn get() -> &'static Watchdog {
+        static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+        WATCHDOG.get_or_init(|| {
+            let dog: &'static Watchdog = Box::leak(Box::new(Watchdog { armed: Mutex::default(), wake: Condvar::new() }));
+            std::thread::Builder::new()
+                .name("ore-deadlines".into())
+                .spawn(move || dog.run())
+                .expect("cannot start the deadline thread");
+            dog
+        })
+    }
+
+    fn run(&self) {
+        let mut armed = self.armed.lock();
+        loop {
+            let now = Instant::now();
+            while let Some(entry) = armed.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                // SAFETY: see `Flag`: the word is alive while its entry is in the table.
+                unsafe { &*entry.get().0 }.store(1, Ordering::Relaxed);
+                entry.remove();
+            }
+            match armed.keys().next() {
+                Some(&(next, _)) => drop(self.wake.wait_until(&mut armed, next)),
+                None => self.wake.wait(&mut armed),
+            }
+        }
+    }
+}
+
+/// A deadline in force on this thread; disarmed on drop.
+pub struct Armed {
+    key: (Instant, u64),
+    /// The deadline of the enclosing call, restored on drop.
+    outer: Option<Instant>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+thread_local! {
+    /// The earliest deadline of the calls running on this thread, so that a call
+    /// nested in another (through a host callback) cannot outlive its caller's.
+    static INHERITED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The deadline a new call on this thread gets: its own, or its caller's if earlier.
+pub fn effective(own: Option<Instant>) -> Option<Instant> {
+    match (own, INHERITED.with(Cell::get)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Sets `*flag` to 1 at `deadline` unless the returned guard is dropped first.
+///
+/// # Safety
+/// `flag` must stay valid until the guard is dropped.
+pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dog = Watchdog::get();
+    let key = (deadline, NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut armed = dog.armed.lock();
+    let earliest = armed.keys().next().is_none_or(|k| key < *k);
+    armed.insert(key, Flag(flag));
+    drop(armed);
+    if earliest {
+        dog.wake.notify_one();
+    }
+    let outer = INHERITED.with(|i| i.replace(Some(deadline)));
+    Armed { key, outer, _not_send: std::marker::PhantomData }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        INHERITED.with(|i| i.set(self.outer));
+        Watchdog::get().armed.lock().remove(&self.key);
+    }
+}
