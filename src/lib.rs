@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod llvm;
 pub mod runtime;
+pub mod server;
 pub mod syntax;
 pub mod tir;
 pub mod typeck;
@@ -21,7 +22,8 @@ pub mod types;
 
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    check_program, CompileRecord, Config, Emit, Engine, Error, HostFn, IntoHostClosure, ModuleId, ModuleInfo, OptLevel, Stats, Value,
+    check_program, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,
+    IntoHostClosure, Limits, ModuleId, ModuleInfo, OptLevel, Policy, Stats, Value,
 };
 pub use runtime::RuntimeError;
 pub use types::{CType, ExternSig, FnSig, Ty};

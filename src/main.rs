@@ -1,4 +1,4 @@
-//! The `ore` command line: `ore run`, `ore check`, `ore bench`.
+//! The `ore` command line: `ore run`, `ore check`, `ore bench`, `ore serve`.
 
 mod bench;
 
@@ -36,6 +36,64 @@ enum Command {
     /// Run FILE and report where each reached function's first-call compile time goes
     /// (the program's own output is silenced).
     Bench(BenchArgs),
+    /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; a non-loopback address needs a token. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer TOKEN` on every endpoint but /healthz.
+    #[arg(long, env = "ORE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// C functions `extern fn` may name, besides the default math and string list
+    /// (comma-separated, repeatable).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    allow_extern: Vec<String>,
+    /// Allow the `py_*` built-ins and Python C-API symbols.
+    #[arg(long)]
+    allow_python: bool,
+    /// Allow modules in LLVM IR (trusted code: it can do anything the process can).
+    #[arg(long)]
+    allow_llvm_ir: bool,
+    /// Default optimisation level of modules, 0 to 3.
+    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
+    opt: u8,
+    /// Keep modules in this SQLite file and load them again at start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    grace_ms: u64,
+    /// Timeout of calls that give no `timeout_ms`.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    default_timeout_ms: u64,
+    /// Largest `timeout_ms` a call may ask for.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    max_timeout_ms: u64,
+    /// Largest request body.
+    #[arg(long, value_name = "BYTES", default_value_t = 2 << 20)]
+    max_body_bytes: usize,
+    /// Largest module source.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_source_bytes: usize,
+    /// Deepest nesting of expressions and blocks in a function.
+    #[arg(long, value_name = "LEVELS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=ore::syntax::MAX_NESTING as i64))]
+    max_nesting: u32,
+    /// Functions (defined or declared) per namespace.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_functions: usize,
+    /// Namespaces per server.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_namespaces: usize,
+    /// Bytes all arrays of one call may take.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    max_array_bytes: u64,
+    /// Bytes of `print` output one call may return (the rest is dropped).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_output_bytes: usize,
 }
 
 #[derive(Args)]
@@ -67,6 +125,10 @@ struct RunArgs {
     /// Print one JSON line of compile and run statistics on standard error.
     #[arg(long)]
     stats: bool,
+    /// Interrupt `main` after this many milliseconds (compiles deadline checks into
+    /// every function entry and loop).
+    #[arg(long, value_name = "MS")]
+    timeout: Option<u64>,
     /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
     #[arg(long, value_enum, value_name = "KIND")]
     emit: Option<EmitArg>,
@@ -104,6 +166,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
         Command::Bench(args) => bench(args),
+        Command::Serve(args) => serve(args),
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
@@ -155,6 +218,7 @@ fn run(args: RunArgs) -> u8 {
     let config = Config {
         opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
         eager: args.eager,
+        interruptible: args.timeout.is_some(),
         emit: args.emit.map(|e| match e {
             EmitArg::Ir => Emit::Ir,
             EmitArg::Asm => Emit::Asm,
@@ -171,7 +235,8 @@ fn run(args: RunArgs) -> u8 {
     if let Err(code) = add_external_code(&engine, &args) {
         return code;
     }
-    let status = run_main(&engine, file, &args.args);
+    let timeout = args.timeout.map(std::time::Duration::from_millis);
+    let status = run_main(&engine, file, &args.args, timeout);
     if args.stats {
         output::flush();
         eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
@@ -264,7 +329,7 @@ fn add_external_code(engine: &Engine, args: &RunArgs) -> Result<(), u8> {
     Ok(())
 }
 
-fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {
+fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String], timeout: Option<std::time::Duration>) -> u8 {
     match engine.add_program(file) {
         Ok(_) => {}
         Err(Error::Compile(e)) => {
@@ -281,7 +346,8 @@ fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {
         Ok(values) => values,
         Err(code) => return code,
     };
-    match engine.call("main", &values) {
+    let options = ore::CallOptions { timeout, ..ore::CallOptions::default() };
+    match engine.call_with("main", &values, &options).result {
         Ok(Value::Unit) => 0,
         Ok(value) => {
             output::print_line(value.to_string().as_bytes());
@@ -296,6 +362,43 @@ fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String]) -> u8 {
             output::flush();
             eprintln!("error: {e}");
             EXIT_INTERNAL
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> u8 {
+    use ore::server::{self, namespaces::Settings};
+    let mut allowed: std::collections::BTreeSet<String> =
+        server::DEFAULT_EXTERN_ALLOW_LIST.iter().map(|s| s.to_string()).collect();
+    allowed.extend(args.allow_extern.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    let settings = Settings {
+        opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
+        policy: ore::Policy { extern_allow_list: Some(allowed), python: args.allow_python },
+        limits: ore::Limits {
+            max_source_bytes: args.max_source_bytes,
+            max_nesting: args.max_nesting,
+            max_functions: args.max_functions,
+        },
+        allow_llvm_ir: args.allow_llvm_ir,
+        max_namespaces: args.max_namespaces,
+        default_timeout: std::time::Duration::from_millis(args.default_timeout_ms),
+        max_timeout: std::time::Duration::from_millis(args.max_timeout_ms),
+        max_array_bytes: args.max_array_bytes,
+        max_output_bytes: args.max_output_bytes,
+    };
+    let options = server::ServeOptions {
+        listen: args.listen,
+        token: args.token.filter(|t| !t.is_empty()),
+        settings,
+        max_body_bytes: args.max_body_bytes,
+        grace: std::time::Duration::from_millis(args.grace_ms),
+        state: args.state,
+    };
+    match server::run(options) {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_COMPILE_ERROR
         }
     }
 }

@@ -1177,19 +1177,20 @@ impl Environment for NamespaceEnv<'_> {
     }
 
     fn resolve_symbol(&self, name: &str) -> SymbolStatus {
+        // The host's own functions, objects and IR modules were added on purpose;
+        // the policy governs what the process happens to export.
+        match self.host.get(name).map(|h| &h.sig) {
+            Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
+            Some(None) => return SymbolStatus::Process,
+            None => {}
+        }
         if !self.policy.python && crate::runtime::python::is_python_symbol(name) {
             return SymbolStatus::Forbidden("this engine does not allow Python".into());
         }
         if let Some(allowed) = &self.policy.extern_allow_list {
             if !allowed.contains(name) {
-                let list = allowed.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
-                return SymbolStatus::Forbidden(format!("not on the allow-list ({list})"));
+                return SymbolStatus::Forbidden("it is not on this engine's allow-list".into());
             }
-        }
-        match self.host.get(name).map(|h| &h.sig) {
-            Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
-            Some(None) => return SymbolStatus::Process,
-            None => {}
         }
         let cname = crate::llvm::c_string(name);
         // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.

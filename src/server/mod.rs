@@ -1,0 +1,302 @@
+//! `ore serve`: the JIT as a long-running HTTP/JSON service (axum on tokio).
+//!
+//! The HTTP layer is thin: it authenticates, parses JSON, and runs every request
+//! that compiles or calls code on tokio's blocking pool, so a slow compile or a
+//! long call never holds up the async workers that answer `/healthz` and everyone
+//! else. The state and the rules live in `namespaces`; `store` persists modules,
+//! `metrics` renders Prometheus text. docs/SERVER.md is the user's guide.
+
+mod metrics;
+pub mod namespaces;
+mod store;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use metrics::Metrics;
+use namespaces::{CallRequest, ModuleRequest, Registry, ServiceError, Settings};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use store::Store;
+
+/// What `extern fn` may name when the operator adds nothing (`--allow-extern`):
+/// C functions that only compute from their arguments. Nothing here reads or writes
+/// files, memory through pointers, the environment, or the process's state.
+pub const DEFAULT_EXTERN_ALLOW_LIST: &[&str] = &[
+    "labs", "llabs", "fabs", "sqrt", "cbrt", "pow", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
+    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "round", "trunc", "fmod", "hypot",
+    "fmin", "fmax", "strlen", "strcmp", "atol", "atoll", "atof",
+];
+
+/// Stack of the threads calls run on: Ore recursion gets this much room before
+/// `stack overflow` (committed only as used).
+const CALL_STACK_BYTES: usize = 16 << 20;
+
+/// Everything `ore serve` is started with.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Required as `Authorization: Bearer TOKEN` on every endpoint but `/healthz`.
+    pub token: Option<String>,
+    pub settings: Settings,
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    pub grace: Duration,
+    pub state: Option<PathBuf>,
+}
+
+struct App {
+    registry: Registry,
+    metrics: Metrics,
+    token: Option<String>,
+}
+
+type Shared = Arc<App>;
+
+/// Serves until SIGTERM or SIGINT, then finishes in-flight requests for up to the
+/// grace period. Prints `listening on ADDR` on stdout once ready.
+pub fn run(options: ServeOptions) -> Result<(), String> {
+    if !options.listen.ip().is_loopback() && options.token.is_none() {
+        return Err(format!(
+            "refusing to listen on {} without a token: give --token (or ORE_TOKEN), or listen on loopback",
+            options.listen
+        ));
+    }
+    let store = match &options.state {
+        Some(path) => Some(Store::open(path).map_err(|e| format!("cannot open state file {}: {e}", path.display()))?),
+        None => None,
+    };
+    let registry = Registry::new(options.settings.clone(), store).map_err(|e| e.to_string())?;
+    let app = Arc::new(App { registry, metrics: Metrics::default(), token: options.token.clone() });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ore-serve")
+        .thread_stack_size(CALL_STACK_BYTES)
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(serve(app, options))
+}
+
+async fn serve(app: Shared, options: ServeOptions) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on {address}");
+    crate::runtime::output::flush();
+    tracing::info!(%address, "serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(app.clone(), options.max_body_bytes)).with_graceful_shutdown({
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    });
+    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        result = &mut server => return result.map_err(|e| e.to_string()),
+        () = shutdown_signal() => {}
+    }
+    tracing::info!(grace_ms = options.grace.as_millis() as u64, "shutting down: no new connections");
+    let _ = stop_tx.send(true);
+    tokio::select! {
+        result = &mut server => result.map_err(|e| e.to_string()),
+        () = tokio::time::sleep(options.grace) => {
+            let running = app.metrics.calls_in_flight.load(Relaxed);
+            tracing::warn!(running, "grace period over; exiting with calls still running");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn router(app: Shared, max_body_bytes: usize) -> Router {
+    let api = Router::new()
+        .route("/v1/namespaces/{ns}/modules", post(add_module))
+        .route("/v1/namespaces/{ns}/modules/{name}", delete(delete_module))
+        .route("/v1/namespaces/{ns}/call", post(call))
+        .route("/v1/namespaces/{ns}/functions", get(functions))
+        .route("/v1/namespaces/{ns}", delete(delete_namespace))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), authenticate));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(app)
+}
+
+/// `{"error": {"kind": KIND, "message": MESSAGE}}` with `status`.
+fn error_response(status: StatusCode, kind: &str, message: String) -> Response {
+    (status, Json(json!({"error": {"kind": kind, "message": message}}))).into_response()
+}
+
+/// The status and `kind` each error is answered with (docs/SERVER.md lists them).
+fn classify(error: &ServiceError) -> (StatusCode, &'static str) {
+    use crate::runtime::RuntimeError;
+    match error {
+        ServiceError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ServiceError::Compile(_) => (StatusCode::BAD_REQUEST, "compile"),
+        ServiceError::Limit(_) => (StatusCode::BAD_REQUEST, "limit"),
+        ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        ServiceError::Runtime(RuntimeError::Timeout) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+        ServiceError::Runtime(_) => (StatusCode::UNPROCESSABLE_ENTITY, "runtime"),
+        ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+impl App {
+    fn fail(&self, error: ServiceError) -> Response {
+        let (status, kind) = classify(&error);
+        self.metrics.error(kind);
+        match error {
+            ServiceError::Compile(e) => (
+                status,
+                Json(json!({"error": {"kind": kind, "message": e.to_string(), "diagnostics": e.diagnostics}})),
+            )
+                .into_response(),
+            other => error_response(status, kind, other.to_string()),
+        }
+    }
+}
+
+/// Parses a JSON body, answering malformed or oversized bodies in the API's error shape.
+fn parse_body<T: DeserializeOwned>(app: &App, body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE { "limit" } else { "bad_request" };
+        app.metrics.error(kind);
+        error_response(status, kind, rejection.body_text())
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| app.fail(ServiceError::BadRequest(format!("invalid JSON body: {e}"))))
+}
+
+/// Runs `f` on the blocking pool: compiling and calling may take long.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ServiceError::Internal(format!("request task failed: {e}")))
+}
+
+async fn authenticate(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = &app.token {
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            app.metrics.error("unauthorized");
+            let mut response =
+                error_response(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token".into());
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// Compares without an early exit, so response timing does not reveal a prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn add_module(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+    let request: ModuleRequest = match parse_body(&app, body) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let name = request.name.clone();
+    let worker = app.clone();
+    let added = blocking(move || worker.registry.add_module(&ns, request)).await.and_then(|r| r);
+    match added {
+        Ok(functions) => (StatusCode::CREATED, Json(json!({"module": name, "functions": functions}))).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+    let request: CallRequest = match parse_body(&app, body) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    app.metrics.calls.fetch_add(1, Relaxed);
+    app.metrics.calls_in_flight.fetch_add(1, Relaxed);
+    let worker = app.clone();
+    let outcome = blocking(move || worker.registry.call(&ns, request)).await.and_then(|r| r);
+    app.metrics.calls_in_flight.fetch_sub(1, Relaxed);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return app.fail(e),
+    };
+    let mut body = json!({
+        "stdout": outcome.stdout,
+        "compiled": outcome.compiled,
+        "elapsed_us": outcome.elapsed_us,
+    });
+    if outcome.stdout_truncated {
+        body["stdout_truncated"] = json!(true);
+    }
+    match outcome.result {
+        Ok(value) => {
+            body["result"] = value;
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(error) => {
+            let (status, kind) = classify(&error);
+            app.metrics.error(kind);
+            body["error"] = json!({"kind": kind, "message": error.to_string()});
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+async fn delete_module(State(app): State<Shared>, Path((ns, name)): Path<(String, String)>) -> Response {
+    let worker = app.clone();
+    match blocking(move || worker.registry.delete_module(&ns, &name)).await.and_then(|r| r) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn delete_namespace(State(app): State<Shared>, Path(ns): Path<String>) -> Response {
+    // Dropping an engine frees its JIT, which can take a while: off the async workers.
+    let worker = app.clone();
+    match blocking(move || worker.registry.delete_namespace(&ns)).await.and_then(|r| r) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn functions(State(app): State<Shared>, Path(ns): Path<String>) -> Response {
+    match app.registry.functions(&ns) {
+        Ok(list) => Json(json!({"functions": list})).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    let text = app.metrics.render(&app.registry);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

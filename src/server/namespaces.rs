@@ -1,0 +1,496 @@
+//! The server's state, independent of HTTP: namespaces (one `Engine` each), their
+//! named modules, persistence, and conversion between JSON and Ore values.
+//!
+//! Why an engine per namespace: an engine's functions share one set of slots, so a
+//! namespace of its own is what guarantees that code in one namespace can never
+//! name, call or replace a function of another. Each module inside it still gets its
+//! own JITDylib. Engines share nothing but the process (and Python, if allowed).
+
+use super::store::{Store, StoredModule};
+use crate::diagnostics::CompileError;
+use crate::engine::{self, CallOptions, Engine, FunctionInfo, ModuleId, OptLevel, Stats, Value};
+use crate::runtime::RuntimeError;
+use crate::types::{FnSig, Ty};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every namespace's engine and every call get.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub opt_level: OptLevel,
+    pub policy: engine::Policy,
+    pub limits: engine::Limits,
+    pub allow_llvm_ir: bool,
+    pub max_namespaces: usize,
+    pub default_timeout: Duration,
+    pub max_timeout: Duration,
+    pub max_array_bytes: u64,
+    pub max_output_bytes: usize,
+}
+
+/// Why a request failed; the HTTP layer maps each kind to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Compile(CompileError),
+    #[error("{0}")]
+    Limit(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Runtime(RuntimeError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<engine::Error> for ServiceError {
+    fn from(e: engine::Error) -> Self {
+        use engine::Error as E;
+        match e {
+            E::Compile(c) => ServiceError::Compile(c),
+            E::Runtime(r) => ServiceError::Runtime(r),
+            E::UnknownFunction(_) | E::UnknownModule(_) => ServiceError::NotFound(e.to_string()),
+            E::Arity { .. } | E::ArgumentType { .. } => ServiceError::BadRequest(e.to_string()),
+            E::Limit(m) => ServiceError::Limit(m),
+            E::External(m) => ServiceError::BadRequest(m),
+            E::HostFunctionExists(_) | E::Jit(_) => ServiceError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "ore")]
+    Ore,
+    #[serde(rename = "llvm-ir")]
+    LlvmIr,
+}
+
+impl Language {
+    fn as_str(self) -> &'static str {
+        match self {
+            Language::Ore => "ore",
+            Language::LlvmIr => "llvm-ir",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Language> {
+        [Language::Ore, Language::LlvmIr].into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleRequest {
+    pub name: String,
+    pub source: String,
+    #[serde(default)]
+    pub language: Language,
+    pub opt_level: Option<u8>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    pub function: String,
+    #[serde(default)]
+    pub args: Vec<serde_json::Value>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// A function as the API describes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FunctionDesc {
+    pub name: String,
+    /// `fn(i64, f64) -> bool`; absent for LLVM IR functions, whose types Ore does not know.
+    pub signature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<Vec<Ty>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ret: Option<Ty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<engine::FunctionState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compile_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<u64>,
+}
+
+impl FunctionDesc {
+    fn declared(name: String, sig: Option<&FnSig>) -> FunctionDesc {
+        FunctionDesc {
+            name,
+            signature: sig.map(|s| s.to_string()),
+            params: sig.map(|s| s.params.clone()),
+            ret: sig.map(|s| s.ret),
+            state: None,
+            compile_us: None,
+            calls: None,
+        }
+    }
+
+    fn from_info(f: FunctionInfo) -> FunctionDesc {
+        FunctionDesc {
+            state: Some(f.state),
+            compile_us: Some(f.compile_us),
+            calls: Some(f.calls),
+            ..FunctionDesc::declared(f.name, Some(&f.sig))
+        }
+    }
+}
+
+/// What a call did; `result` is an error for runtime errors and timeouts.
+pub struct CallOutcome {
+    pub result: Result<serde_json::Value, ServiceError>,
+    pub stdout: String,
+    pub stdout_truncated: bool,
+    pub compiled: Vec<String>,
+    pub elapsed_us: u64,
+}
+
+enum LoadedModule {
+    Ore(ModuleId),
+    /// IR modules cannot be unloaded (their functions become host symbols).
+    LlvmIr,
+}
+
+struct Namespace {
+    engine: Engine,
+    /// Held while a module is added or removed, so replacing one is atomic.
+    modules: Mutex<HashMap<String, LoadedModule>>,
+}
+
+pub struct Registry {
+    settings: Settings,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    store: Option<Store>,
+    /// Stats of deleted namespaces, so that metrics never go backwards.
+    retired: Mutex<Stats>,
+}
+
+/// Names of namespaces and modules: they appear in URLs and logs.
+fn check_name(what: &str, name: &str) -> Result<(), ServiceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "invalid {what} name {name:?}: use 1 to 64 of A-Z a-z 0-9 _ - ."
+        )))
+    }
+}
+
+impl Registry {
+    /// A registry, with the modules of `store` loaded again (compiled lazily).
+    pub fn new(settings: Settings, store: Option<Store>) -> Result<Registry, ServiceError> {
+        let stored = match &store {
+            Some(s) => s.modules().map_err(|e| ServiceError::Internal(format!("reading the state file: {e}")))?,
+            None => Vec::new(),
+        };
+        let registry = Registry { settings, namespaces: RwLock::default(), store, retired: Mutex::default() };
+        for m in stored {
+            let Some(language) = Language::parse(&m.language) else {
+                tracing::error!(namespace = %m.namespace, module = %m.name, "stored module has unknown language {:?}", m.language);
+                continue;
+            };
+            let request = ModuleRequest { name: m.name.clone(), source: m.source, language, opt_level: m.opt_level };
+            match registry.add_module_inner(&m.namespace, request, false) {
+                Ok(_) => tracing::info!(namespace = %m.namespace, module = %m.name, "restored"),
+                Err(e) => tracing::error!(namespace = %m.namespace, module = %m.name, "cannot restore: {e}"),
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn namespace(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+        self.namespaces.read().get(ns).cloned().ok_or_else(|| ServiceError::NotFound(format!("no namespace `{ns}`")))
+    }
+
+    fn namespace_or_create(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+        if let Ok(found) = self.namespace(ns) {
+            return Ok(found);
+        }
+        let mut all = self.namespaces.write();
+        if let Some(found) = all.get(ns) {
+            return Ok(found.clone());
+        }
+        if all.len() >= self.settings.max_namespaces {
+            return Err(ServiceError::Limit(format!(
+                "the server holds {} namespaces, its limit",
+                self.settings.max_namespaces
+            )));
+        }
+        let config = engine::Config {
+            opt_level: self.settings.opt_level,
+            interruptible: true,
+            policy: self.settings.policy.clone(),
+            limits: self.settings.limits.clone(),
+            ..engine::Config::default()
+        };
+        let engine = Engine::new(config).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let created = Arc::new(Namespace { engine, modules: Mutex::default() });
+        all.insert(ns.to_string(), created.clone());
+        Ok(created)
+    }
+
+    /// Adds (or replaces) a module; returns the functions it defines or declares.
+    pub fn add_module(&self, ns: &str, request: ModuleRequest) -> Result<Vec<FunctionDesc>, ServiceError> {
+        self.add_module_inner(ns, request, true)
+    }
+
+    fn add_module_inner(&self, ns: &str, request: ModuleRequest, persist: bool) -> Result<Vec<FunctionDesc>, ServiceError> {
+        check_name("namespace", ns)?;
+        check_name("module", &request.name)?;
+        let level = match request.opt_level {
+            None => self.settings.opt_level,
+            Some(l) => OptLevel::new(l)
+                .ok_or_else(|| ServiceError::BadRequest(format!("opt_level must be 0 to 3, not {l}")))?,
+        };
+        if request.language == Language::LlvmIr && !self.settings.allow_llvm_ir {
+            return Err(ServiceError::Forbidden(
+                "LLVM IR modules are trusted code: start the server with --allow-llvm-ir".into(),
+            ));
+        }
+        let namespace = self.namespace_or_create(ns)?;
+        let result = self.load(&namespace, &request, level);
+        if result.is_err() {
+            // A namespace created for a module that failed is not kept.
+            let mut all = self.namespaces.write();
+            if namespace.modules.lock().is_empty() && all.get(ns).is_some_and(|n| Arc::ptr_eq(n, &namespace)) {
+                all.remove(ns);
+            }
+            return result;
+        }
+        if persist {
+            if let Some(store) = &self.store {
+                let stored = StoredModule {
+                    namespace: ns.to_string(),
+                    name: request.name.clone(),
+                    language: request.language.as_str().to_string(),
+                    opt_level: request.opt_level,
+                    source: request.source,
+                };
+                store.put(&stored).map_err(|e| ServiceError::Internal(format!("module loaded but not saved: {e}")))?;
+            }
+        }
+        result
+    }
+
+    fn load(&self, namespace: &Namespace, request: &ModuleRequest, level: OptLevel) -> Result<Vec<FunctionDesc>, ServiceError> {
+        let mut modules = namespace.modules.lock();
+        let engine = &namespace.engine;
+        match request.language {
+            Language::Ore => {
+                let info = engine.add_module_at(&request.name, &request.source, level)?;
+                // The new module is in place first, so its functions never go missing.
+                if let Some(LoadedModule::Ore(old)) = modules.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
+                    engine.remove_module(old)?;
+                }
+                Ok(info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect())
+            }
+            Language::LlvmIr => {
+                if modules.contains_key(&request.name) {
+                    return Err(ServiceError::Conflict(format!(
+                        "module `{}` exists, and LLVM IR modules cannot be replaced",
+                        request.name
+                    )));
+                }
+                if request.source.len() > self.settings.limits.max_source_bytes {
+                    return Err(ServiceError::Limit(format!(
+                        "the source is {} bytes, over the limit of {}",
+                        request.source.len(),
+                        self.settings.limits.max_source_bytes
+                    )));
+                }
+                let functions = engine.add_ir(&request.name, request.source.as_bytes())?;
+                modules.insert(request.name.clone(), LoadedModule::LlvmIr);
+                Ok(functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
+            }
+        }
+    }
+
+    pub fn delete_module(&self, ns: &str, name: &str) -> Result<(), ServiceError> {
+        let namespace = self.namespace(ns)?;
+        let mut modules = namespace.modules.lock();
+        match modules.get(name) {
+            None => return Err(ServiceError::NotFound(format!("no module `{name}` in namespace `{ns}`"))),
+            Some(LoadedModule::LlvmIr) => {
+                return Err(ServiceError::Conflict(format!(
+                    "`{name}` is an LLVM IR module, which cannot be unloaded; delete the namespace instead"
+                )))
+            }
+            Some(LoadedModule::Ore(id)) => namespace.engine.remove_module(*id)?,
+        }
+        modules.remove(name);
+        if let Some(store) = &self.store {
+            store.delete_module(ns, name).map_err(|e| ServiceError::Internal(format!("unloaded but not saved: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a namespace. Calls running in it finish first (they hold its engine).
+    pub fn delete_namespace(&self, ns: &str) -> Result<(), ServiceError> {
+        let removed = self.namespaces.write().remove(ns).ok_or_else(|| ServiceError::NotFound(format!("no namespace `{ns}`")))?;
+        add_stats(&mut self.retired.lock(), &removed.engine.stats());
+        if let Some(store) = &self.store {
+            store.delete_namespace(ns).map_err(|e| ServiceError::Internal(format!("deleted but not saved: {e}")))?;
+        }
+        Ok(())
+    }
+
+    pub fn functions(&self, ns: &str) -> Result<Vec<FunctionDesc>, ServiceError> {
+        Ok(self.namespace(ns)?.engine.functions().into_iter().map(FunctionDesc::from_info).collect())
+    }
+
+    /// Runs a call to its end, on the calling thread (a blocking one).
+    pub fn call(&self, ns: &str, request: CallRequest) -> Result<CallOutcome, ServiceError> {
+        let namespace = self.namespace(ns)?;
+        let engine = &namespace.engine;
+        let name = &request.function;
+        let sig = engine
+            .function(name)
+            .ok_or_else(|| ServiceError::NotFound(format!("no function `{name}` in namespace `{ns}`")))?;
+        if request.args.len() != sig.params.len() {
+            return Err(engine::Error::Arity { name: name.clone(), expected: sig.params.len(), given: request.args.len() }.into());
+        }
+        let args = request
+            .args
+            .iter()
+            .zip(&sig.params)
+            .enumerate()
+            .map(|(i, (json, ty))| from_json(json, *ty).map_err(|why| ServiceError::BadRequest(format!("argument {} of `{name}`: {why}", i + 1))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = match request.timeout_ms {
+            None => self.settings.default_timeout,
+            Some(ms) if Duration::from_millis(ms) > self.settings.max_timeout => {
+                return Err(ServiceError::BadRequest(format!(
+                    "timeout_ms {ms} is over the server's maximum of {}",
+                    self.settings.max_timeout.as_millis()
+                )))
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
+        let options = CallOptions {
+            timeout: Some(timeout),
+            capture_output: Some(self.settings.max_output_bytes),
+            max_array_bytes: Some(self.settings.max_array_bytes),
+        };
+        let report = engine.call_with(name, &args, &options);
+        let captured = report.output.unwrap_or_default();
+        Ok(CallOutcome {
+            result: report.result.map(|v| to_json(&v)).map_err(ServiceError::from),
+            stdout: String::from_utf8_lossy(&captured.bytes).into_owned(),
+            stdout_truncated: captured.truncated,
+            compiled: report.compiled,
+            elapsed_us: report.elapsed.as_micros() as u64,
+        })
+    }
+
+    /// Stats of every namespace, present and deleted, added up.
+    pub fn total_stats(&self) -> (Stats, usize) {
+        let mut total = self.retired.lock().clone();
+        let all = self.namespaces.read();
+        for ns in all.values() {
+            add_stats(&mut total, &ns.engine.stats());
+        }
+        (total, all.len())
+    }
+}
+
+fn add_stats(total: &mut Stats, s: &Stats) {
+    total.functions += s.functions;
+    total.compiled += s.compiled;
+    total.parse_us += s.parse_us;
+    total.check_us += s.check_us;
+    total.irgen_us += s.irgen_us;
+    total.compile_us += s.compile_us;
+    total.run_us += s.run_us;
+    total.code_bytes += s.code_bytes;
+    total.compile_buckets.resize(s.compile_buckets.len().max(total.compile_buckets.len()), 0);
+    for (t, b) in total.compile_buckets.iter_mut().zip(&s.compile_buckets) {
+        *t += b;
+    }
+}
+
+/// A JSON argument as a value of type `ty`. Non-finite floats are the strings
+/// `"nan"`, `"inf"` and `"-inf"`, since JSON has no literal for them.
+fn from_json(json: &serde_json::Value, ty: Ty) -> Result<Value, String> {
+    use serde_json::Value as J;
+    let float = |j: &J| match j {
+        J::Number(n) => n.as_f64(),
+        J::String(s) => match s.as_str() {
+            "nan" => Some(f64::NAN),
+            "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    };
+    let value = match (ty, json) {
+        (Ty::I64, J::Number(n)) => n.as_i64().map(Value::I64),
+        (Ty::F64, j) => float(j).map(Value::F64),
+        (Ty::Bool, J::Bool(b)) => Some(Value::Bool(*b)),
+        (Ty::Str, J::String(s)) if !s.contains('\0') => Some(Value::Str(s.clone())),
+        (Ty::ArrayI64, J::Array(items)) => items.iter().map(|j| j.as_i64()).collect::<Option<Vec<_>>>().map(Value::ArrayI64),
+        (Ty::ArrayF64, J::Array(items)) => items.iter().map(float).collect::<Option<Vec<_>>>().map(Value::ArrayF64),
+        _ => None,
+    };
+    value.ok_or_else(|| match ty {
+        Ty::Ptr => "`ptr` values cannot be passed over HTTP".to_string(),
+        _ => format!("expected {}, got {json}", describe(ty)),
+    })
+}
+
+fn describe(ty: Ty) -> &'static str {
+    match ty {
+        Ty::I64 => "an integer (i64)",
+        Ty::F64 => "a number (f64)",
+        Ty::Bool => "true or false (bool)",
+        Ty::Str => "a string without NUL (str)",
+        Ty::ArrayI64 => "an array of integers ([i64])",
+        Ty::ArrayF64 => "an array of numbers ([f64])",
+        _ => "a value Ore functions cannot take",
+    }
+}
+
+fn float_json(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else if v.is_nan() {
+        serde_json::json!("nan")
+    } else if v > 0.0 {
+        serde_json::json!("inf")
+    } else {
+        serde_json::json!("-inf")
+    }
+}
+
+fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Unit => serde_json::Value::Null,
+        Value::I64(i) => json!(i),
+        Value::F64(f) => float_json(*f),
+        Value::Bool(b) => json!(b),
+        Value::Str(s) => json!(s),
+        Value::Ptr(p) => json!(p),
+        Value::ArrayI64(a) => json!(a),
+        Value::ArrayF64(a) => serde_json::Value::Array(a.iter().map(|f| float_json(*f)).collect()),
+    }
+}
