@@ -296,3 +296,15 @@ fn bench_reports_program_errors() {
     let broken = Program::new("fn main() { nope }\n");
     assert_eq!(ore(&["bench", broken.path()]).status.code(), Some(1));
 }
+
+#[test]
+fn run_timeout_interrupts_main() {
+    let prog = Program::new("fn main() { print(1); while true {} }\n");
+    let out = ore(&["run", "--timeout", "100", prog.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "1\n");
+    assert_eq!(stderr(&out), "runtime error: timeout: the call ran past its deadline\n");
+    let quick = Program::new("fn main() -> i64 { 5 }\n");
+    let out = ore(&["run", "--timeout", "100", quick.path()]);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), "5\n".to_string()));
+}

@@ -9,13 +9,16 @@
 //! ```
 //!
 //! Each program runs lazily at the default -O2, eagerly (`--eager`), and lazily at
-//! -O0, -O1 and -O3: every mode must produce exactly the expected result.
+//! -O0, -O1 and -O3, and with deadline checks (`--timeout`): every mode must produce
+//! exactly the expected result.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MODES: &[&[&str]] = &[&[], &["--eager"], &["-O0"], &["-O1"], &["-O3"]];
+/// `--timeout` compiles deadline checks into every function and loop; a generous
+/// deadline must change nothing.
+const MODES: &[&[&str]] = &[&[], &["--eager"], &["-O0"], &["-O1"], &["-O3"], &["--timeout", "600000"]];
 
 struct Expectation {
     args: Vec<String>,

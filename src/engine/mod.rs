@@ -189,6 +189,8 @@ pub struct FunctionInfo {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CompileRecord {
     pub function: String,
+    /// The optimisation level it was compiled at (0-3).
+    pub opt_level: u8,
     pub irgen_us: u64,
     pub optimize_us: u64,
     pub codegen_us: u64,
@@ -1097,6 +1099,7 @@ impl Inner {
         if self.config.profile {
             let record = CompileRecord {
                 function: function.to_string(),
+                opt_level: level.level(),
                 irgen_us,
                 optimize_us,
                 codegen_us,
