@@ -3,10 +3,11 @@
 //! Adding a module parses and checks it, then gives it a JITDylib of its own and,
 //! for each function it defines, a new *version*: a custom materialization unit for
 //! the body (`ore.f.vN.body`, IR not generated yet) and a lazy entry point
-//! (`ore.f.vN`), and points the function's *slot* at the entry point. Nothing else happens until a
-//! call: the first call through the entry point looks up the body, which runs
-//! `Inner::materialize`: IR generation, the IR transform layer (optimisation), code
-//! generation, linking. The slot is then pointed straight at the body.
+//! (`ore.f.vN`), and points the function's *slot* at the entry point. Nothing else
+//! happens until a call: the first call through the entry point looks up the body,
+//! which runs `Inner::materialize` on the calling thread: IR generation,
+//! optimisation, code generation (with the thread's own target machine), linking.
+//! The slot is then pointed straight at the body.
 //!
 //! Slots make late binding work: code calls a function by loading its slot (whose
 //! address never changes), so declarations can be called before any module defines
@@ -20,12 +21,11 @@
 //! dylibs are reused, since the C API cannot destroy one.
 //!
 //! Locks: `namespace` (RwLock) guards the symbol tables and is written while a
-//! module is checked and defined. `slots` (Mutex) is read by materializers.
-//! `trampolines` then `compile` serialise trampoline creation and LLVM code
-//! generation (LLJIT's default compiler owns one TargetMachine, which is not
-//! thread-safe); `compile` is reentrant because linking may run other pending
-//! materializations in place. No lock is held while JIT'd code runs, so JIT'd code may load more
-//! code, compile functions, and call host callbacks that re-enter the engine.
+//! module is checked and defined. `slots` (Mutex) is read by materializers. Ore
+//! functions compile under no engine-wide lock; `trampolines` then `glue` serialise
+//! the glue code LLJIT's own compiler builds (it owns one TargetMachine, which is
+//! not thread-safe). No lock is held while JIT'd code runs, so JIT'd code may load
+//! more code, compile functions, and call host callbacks that re-enter the engine.
 
 mod reclaim;
 mod values;

@@ -22,16 +22,24 @@ struct Flag(*const AtomicU32);
 unsafe impl Send for Flag {}
 
 struct Watchdog {
-    /// (deadline, arm number) -> the word to set.
-    armed: Mutex<BTreeMap<(Instant, u64), Flag>>,
+    table: Mutex<Table>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct Table {
+    /// (deadline, arm number) -> the word to set.
+    armed: BTreeMap<(Instant, u64), Flag>,
+    /// When the watchdog will wake up by itself (`None`: when notified). Arming a
+    /// later deadline needs no wake-up, which keeps calls from waking the thread.
+    wakes_at: Option<Instant>,
 }
 
 impl Watchdog {
     fn get() -> &'static Watchdog {
         static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
         WATCHDOG.get_or_init(|| {
-            let dog: &'static Watchdog = Box::leak(Box::new(Watchdog { armed: Mutex::default(), wake: Condvar::new() }));
+            let dog: &'static Watchdog = Box::leak(Box::new(Watchdog { table: Mutex::default(), wake: Condvar::new() }));
             std::thread::Builder::new()
                 .name("ore-deadlines".into())
                 .spawn(move || dog.run())
@@ -41,10 +49,10 @@ impl Watchdog {
     }
 
     fn run(&self) {
-        let mut armed = self.armed.lock();
+        let mut table = self.table.lock();
         loop {
             let now = Instant::now();
-            while let Some(entry) = armed.first_entry() {
+            while let Some(entry) = table.armed.first_entry() {
                 if entry.key().0 > now {
                     break;
                 }
@@ -52,9 +60,10 @@ impl Watchdog {
                 unsafe { &*entry.get().0 }.store(1, Ordering::Relaxed);
                 entry.remove();
             }
-            match armed.keys().next() {
-                Some(&(next, _)) => drop(self.wake.wait_until(&mut armed, next)),
-                None => self.wake.wait(&mut armed),
+            table.wakes_at = table.armed.keys().next().map(|k| k.0);
+            match table.wakes_at {
+                Some(next) => drop(self.wake.wait_until(&mut table, next)),
+                None => self.wake.wait(&mut table),
             }
         }
     }
@@ -90,11 +99,14 @@ pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dog = Watchdog::get();
     let key = (deadline, NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut armed = dog.armed.lock();
-    let earliest = armed.keys().next().is_none_or(|k| key < *k);
-    armed.insert(key, Flag(flag));
-    drop(armed);
-    if earliest {
+    let mut table = dog.table.lock();
+    table.armed.insert(key, Flag(flag));
+    let sooner = table.wakes_at.is_none_or(|at| deadline < at);
+    if sooner {
+        table.wakes_at = Some(deadline);
+    }
+    drop(table);
+    if sooner {
         dog.wake.notify_one();
     }
     let outer = INHERITED.with(|i| i.replace(Some(deadline)));
@@ -104,6 +116,6 @@ pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
 impl Drop for Armed {
     fn drop(&mut self) {
         INHERITED.with(|i| i.set(self.outer));
-        Watchdog::get().armed.lock().remove(&self.key);
+        Watchdog::get().table.lock().armed.remove(&self.key);
     }
 }
