@@ -159,6 +159,7 @@ fn classify(error: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         ServiceError::Compile(_) => (StatusCode::BAD_REQUEST, "compile"),
         ServiceError::Limit(_) => (StatusCode::BAD_REQUEST, "limit"),
+        ServiceError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "limit"),
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         ServiceError::Runtime(RuntimeError::Timeout) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
@@ -182,15 +183,13 @@ impl App {
     }
 }
 
-/// Parses a JSON body, answering malformed or oversized bodies in the API's error shape.
-fn parse_body<T: DeserializeOwned>(app: &App, body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
-    let bytes = body.map_err(|rejection| {
-        let status = rejection.status();
-        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE { "limit" } else { "bad_request" };
-        app.metrics.error(kind);
-        error_response(status, kind, rejection.body_text())
+/// Parses a JSON body; a body that is too large or unreadable is an error like any other.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ServiceError> {
+    let bytes = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ServiceError::TooLarge(rejection.body_text()),
+        _ => ServiceError::BadRequest(rejection.body_text()),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| app.fail(ServiceError::BadRequest(format!("invalid JSON body: {e}"))))
+    serde_json::from_slice(&bytes).map_err(|e| ServiceError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Runs `f` on the blocking pool: compiling and calling may take long.
@@ -223,9 +222,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn add_module(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
-    let request: ModuleRequest = match parse_body(&app, body) {
+    let request: ModuleRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(e) => return app.fail(e),
     };
     let name = request.name.clone();
     let worker = app.clone();
@@ -237,9 +236,9 @@ async fn add_module(State(app): State<Shared>, Path(ns): Path<String>, body: Res
 }
 
 async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
-    let request: CallRequest = match parse_body(&app, body) {
+    let request: CallRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(e) => return app.fail(e),
     };
     app.metrics.calls.fetch_add(1, Relaxed);
     app.metrics.calls_in_flight.fetch_add(1, Relaxed);

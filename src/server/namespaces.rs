@@ -42,6 +42,9 @@ pub enum ServiceError {
     Compile(CompileError),
     #[error("{0}")]
     Limit(String),
+    /// A request body over the server's limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
