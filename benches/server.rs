@@ -7,7 +7,9 @@
 //! and drives `POST /call` from 1, 4 and 16 client threads with keep-alive
 //! connections, reporting calls/s and p50/p99 latency. In the same run it drives a
 //! bare axum handler that returns a constant, the floor any HTTP service built this
-//! way pays, and measures how precisely runaway calls are cut off at `timeout_ms`.
+//! way pays, measures how precisely runaway calls are cut off at `timeout_ms`, and
+//! runs namespace create/load/call/delete cycles watching the server's RSS
+//! (`ORE_SOAK_CYCLES`, default 2000).
 
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -66,6 +68,7 @@ fn main() {
         overshoot[overshoot.len() / 2],
         overshoot[overshoot.len() - 1]
     );
+    soak(&base);
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
     let _ = server.wait();
@@ -120,4 +123,40 @@ fn bare_axum_server() -> String {
         });
     });
     format!("http://{}/call", rx.recv().unwrap())
+}
+
+/// Namespaces created, given a module, called and deleted over and over: the RSS
+/// after a warm-up and at the end.
+fn soak(base: &str) {
+    let cycles: usize = std::env::var("ORE_SOAK_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let agent = ureq::AgentBuilder::new().build();
+    let rss = || -> f64 {
+        let text = agent.get(&format!("{base}/metrics")).call().unwrap().into_string().unwrap();
+        let line = text.lines().find(|l| l.starts_with("ore_resident_memory_bytes ")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / (1 << 20) as f64
+    };
+    let warm_up = cycles / 10;
+    let mut before = 0.0;
+    let started = Instant::now();
+    for i in 0..cycles {
+        if i == warm_up {
+            before = rss();
+        }
+        let ns = format!("{base}/v1/namespaces/soak{}", i % 4);
+        let source = format!("fn f(x: i64) -> i64 {{ x + {i} }}");
+        agent.post(&format!("{ns}/modules")).send_json(json!({"name": "m", "source": source})).unwrap();
+        let reply: serde_json::Value =
+            agent.post(&format!("{ns}/call")).send_json(json!({"function": "f", "args": [1]})).unwrap().into_json().unwrap();
+        assert_eq!(reply["result"], i as i64 + 1);
+        if i % 4 == 3 {
+            for k in 0..4 {
+                agent.delete(&format!("{base}/v1/namespaces/soak{k}")).call().unwrap();
+            }
+        }
+    }
+    println!(
+        "soak: {cycles} cycles of load+compile+call in 4 namespaces, each deleted every 4 cycles ({:.1} ms per cycle): RSS {before:.1} MiB after {warm_up} cycles, {:.1} MiB at the end",
+        started.elapsed().as_secs_f64() * 1000.0 / cycles as f64,
+        rss()
+    );
 }

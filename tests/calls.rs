@@ -69,9 +69,9 @@ fn output_is_captured_per_call_and_truncated_at_its_limit() {
     let report = e.call_with("talk", &[Value::I64(3)], &options);
     assert_eq!(report.result.unwrap(), Value::I64(3));
     let out = report.output.unwrap();
-    assert_eq!((out.bytes.as_slice(), out.truncated), (&b"0\n1\n2\n"[..], false));
+    assert_eq!((out.stdout.as_slice(), out.truncated), (&b"0\n1\n2\n"[..], false));
     let out = e.call_with("talk", &[Value::I64(5)], &options).output.unwrap();
-    assert_eq!((out.bytes.as_slice(), out.truncated), (&b"0\n1\n2\n"[..], true));
+    assert_eq!((out.stdout.as_slice(), out.truncated), (&b"0\n1\n2\n"[..], true));
     assert_eq!(report.compiled, vec!["talk".to_string()]);
 }
 

@@ -367,7 +367,7 @@ fn limits_give_clear_errors() {
     assert_eq!(body["error"]["message"], "memory limit exceeded: cannot allocate an array of 1000 elements");
     let (status, body) = server.call("l", "chatty", json!([]));
     assert_eq!(status, 200);
-    assert_eq!((body["stdout"].as_str(), body["stdout_truncated"].as_bool()), (Some("0\n1\n2\n3\n4\n"), Some(true)));
+    assert_eq!((body["stdout"].as_str(), body["output_truncated"].as_bool()), (Some("0\n1\n2\n3\n4\n"), Some(true)));
 
     let (status, body) = server.load("l", "huge", &"x".repeat(2000));
     assert_eq!((status, body["error"]["kind"].as_str()), (413, Some("limit")), "{body}");
@@ -438,4 +438,23 @@ fn metrics_are_prometheus_text() {
     };
     assert!(bytes("ore_jit_code_bytes_total ") > 0.0);
     assert!(bytes("ore_resident_memory_bytes ") > 1e6);
+}
+
+#[test]
+fn load_from_ore_code_grows_the_namespace_and_reports_diagnostics() {
+    let server = Server::start(&[]);
+    let source = "
+fn later(x: i64) -> i64;
+fn grow() -> bool { load(\"fn later(x: i64) -> i64 { x * 3 }\") }
+fn broken() -> bool { load(\"fn oops( -> i64 { 1 }\") }
+fn use_later(x: i64) -> i64 { later(x) }
+";
+    assert_eq!(server.load("l", "m", source).0, 201);
+    assert_eq!(server.call("l", "use_later", json!([2])).0, 422);
+    assert_eq!(server.call("l", "grow", json!([])).1["result"], true);
+    assert_eq!(server.call("l", "use_later", json!([2])).1["result"], 6);
+    let (status, body) = server.call("l", "broken", json!([]));
+    assert_eq!((status, body["result"].clone()), (200, json!(false)));
+    assert!(body["stderr"].as_str().unwrap().starts_with("<load>:1:10: error:"), "{body}");
+    assert!(body.get("stderr").is_some() && server.call("l", "grow", json!([])).1.get("stderr").is_none());
 }

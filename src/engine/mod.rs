@@ -837,8 +837,7 @@ impl RuntimeHost for Engine {
         match self.add_module("<load>", source) {
             Ok(_) => true,
             Err(e) => {
-                output::flush();
-                eprintln!("{e}");
+                output::diagnostic(&e.to_string());
                 false
             }
         }

@@ -3,8 +3,8 @@
 //! program order even when stdout is a pipe or a file.
 //!
 //! A call may instead *capture* what Ore's `print` (and Python, when Ore started it)
-//! writes on its thread, as the server does for each request. C functions writing to
-//! `stdout` themselves are not captured.
+//! writes on its thread, and the diagnostics of a failed `load`, as the server does
+//! for each request. C functions writing to `stdout` themselves are not captured.
 
 use std::cell::RefCell;
 
@@ -15,7 +15,10 @@ extern "C" {
 /// Output captured from one call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Captured {
-    pub bytes: Vec<u8>,
+    /// What the call printed.
+    pub stdout: Vec<u8>,
+    /// Diagnostics the call would have written to stderr (a failed `load`).
+    pub stderr: Vec<u8>,
     /// Output beyond the capture's limit was dropped.
     pub truncated: bool,
 }
@@ -39,15 +42,17 @@ pub fn capture<R>(limit: usize, f: impl FnOnce() -> R) -> (R, Captured) {
     (result, mine.out)
 }
 
-/// Appends to this thread's capture, if there is one; `false` if there is none.
-fn captured(parts: &[&[u8]]) -> bool {
+/// Appends to this thread's capture (its stdout, or its stderr if `error`), if
+/// there is one; `false` if there is none. The limit counts both.
+fn captured(error: bool, parts: &[&[u8]]) -> bool {
     CAPTURE.with(|c| {
         let mut c = c.borrow_mut();
         let Some(cap) = c.as_mut() else { return false };
         for part in parts {
-            let room = cap.limit.saturating_sub(cap.out.bytes.len());
+            let room = cap.limit.saturating_sub(cap.out.stdout.len() + cap.out.stderr.len());
             cap.out.truncated |= part.len() > room;
-            cap.out.bytes.extend_from_slice(&part[..part.len().min(room)]);
+            let buffer = if error { &mut cap.out.stderr } else { &mut cap.out.stdout };
+            buffer.extend_from_slice(&part[..part.len().min(room)]);
         }
         true
     })
@@ -55,7 +60,7 @@ fn captured(parts: &[&[u8]]) -> bool {
 
 /// Writes `bytes` to C's stdout (or the capture).
 pub fn write(bytes: &[u8]) {
-    if captured(&[bytes]) {
+    if captured(false, &[bytes]) {
         return;
     }
     // SAFETY: as in `print_line`.
@@ -66,7 +71,7 @@ pub fn write(bytes: &[u8]) {
 
 /// Writes `bytes` and a newline to C's stdout (or the capture).
 pub fn print_line(bytes: &[u8]) {
-    if captured(&[bytes, b"\n"]) {
+    if captured(false, &[bytes, b"\n"]) {
         return;
     }
     // SAFETY: `stdout` is libc's stream, initialised before main; stdio locks it
@@ -84,4 +89,14 @@ pub fn flush() {
     unsafe {
         libc::fflush(stdout);
     }
+}
+
+/// Reports a diagnostic on stderr (after flushing stdout, to keep the order), or to
+/// the capture.
+pub fn diagnostic(text: &str) {
+    if captured(true, &[text.as_bytes(), b"\n"]) {
+        return;
+    }
+    flush();
+    eprintln!("{text}");
 }

@@ -254,8 +254,11 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
         "compiled": outcome.compiled,
         "elapsed_us": outcome.elapsed_us,
     });
-    if outcome.stdout_truncated {
-        body["stdout_truncated"] = json!(true);
+    if !outcome.stderr.is_empty() {
+        body["stderr"] = json!(outcome.stderr);
+    }
+    if outcome.output_truncated {
+        body["output_truncated"] = json!(true);
     }
     match outcome.result {
         Ok(value) => {

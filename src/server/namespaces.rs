@@ -156,7 +156,9 @@ impl FunctionDesc {
 pub struct CallOutcome {
     pub result: Result<serde_json::Value, ServiceError>,
     pub stdout: String,
-    pub stdout_truncated: bool,
+    /// Diagnostics of a failed `load`.
+    pub stderr: String,
+    pub output_truncated: bool,
     pub compiled: Vec<String>,
     pub elapsed_us: u64,
 }
@@ -398,8 +400,9 @@ impl Registry {
         let captured = report.output.unwrap_or_default();
         Ok(CallOutcome {
             result: report.result.map(|v| to_json(&v)).map_err(ServiceError::from),
-            stdout: String::from_utf8_lossy(&captured.bytes).into_owned(),
-            stdout_truncated: captured.truncated,
+            stdout: String::from_utf8_lossy(&captured.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&captured.stderr).into_owned(),
+            output_truncated: captured.truncated,
             compiled: report.compiled,
             elapsed_us: report.elapsed.as_micros() as u64,
         })
