@@ -32,7 +32,7 @@ pub fn body_symbol(entry: &str) -> String {
 pub type SlotResolver<'a> = &'a dyn Fn(&str) -> usize;
 
 /// Prefix of host-entry trampoline symbols and modules.
-pub const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
+const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
 
 /// The symbol of the host-entry trampoline for one signature.
 pub fn trampoline_symbol(sig: &FnSig) -> String {

@@ -22,12 +22,14 @@
 //!
 //! Locks: `namespace` (RwLock) guards the symbol tables and is written while a
 //! module is checked and defined. `slots` (Mutex) is read by materializers. Ore
-//! functions compile under no engine-wide lock; `trampolines` then `glue` serialise
-//! the glue code LLJIT's own compiler builds (it owns one TargetMachine, which is
-//! not thread-safe). No lock is held while JIT'd code runs, so JIT'd code may load
-//! more code, compile functions, and call host callbacks that re-enter the engine.
+//! functions compile under no engine-wide lock; `glue` serialises the glue code
+//! LLJIT's own compiler builds (it owns one TargetMachine, which is not
+//! thread-safe). Host-entry trampolines are shared by all engines (`trampolines`).
+//! No lock is held while JIT'd code runs, so JIT'd code may load more code, compile
+//! functions, and call host callbacks that re-enter the engine.
 
 mod reclaim;
+mod trampolines;
 mod values;
 
 pub use values::{ClosureParam, ClosureResult, HostFn, HostParam, HostResult, IntoHostClosure, Value};
@@ -345,9 +347,8 @@ struct Inner {
     /// their thunks, never change when the Vec grows. Freed with the engine.
     #[allow(clippy::vec_box)]
     closures: Mutex<Vec<Box<runtime::HostClosure>>>,
-    trampolines: Mutex<HashMap<FnSig, usize>>,
     /// Keeps threads out of LLJIT's own compiler (which owns one TargetMachine) one
-    /// at a time: it compiles glue code (trampolines, thunks, IR data), and may do so
+    /// at a time: it compiles glue code (closure thunks, IR data), and may do so
     /// in place while an IR module's function is linked. Ore functions are compiled
     /// with per-thread target machines and do not take it. Reentrant: linking may
     /// run other pending materializations in place on the same thread.
@@ -406,8 +407,8 @@ fn exclusive_micros(f: impl FnOnce()) -> u64 {
 impl Engine {
     pub fn new(config: Config) -> Result<Engine, Error> {
         let jit = Jit::new(config.opt_level.level(), runtime::lazy_call_failed_handler())?;
-        // The main dylib holds what is never freed: entry trampolines and closure
-        // thunks (which call the runtime).
+        // The main dylib holds what is never freed: closure thunks (which call the
+        // runtime).
         let dylib = jit.main_dylib();
         jit.define_absolute(dylib, &runtime::symbols())?;
         let inner = Inner {
@@ -419,7 +420,6 @@ impl Engine {
             host_functions: RwLock::default(),
             spare_dylibs: Mutex::default(),
             closures: Mutex::default(),
-            trampolines: Mutex::default(),
             glue: ReentrantMutex::new(()),
             reclaimer: Reclaimer::default(),
             compile_records: Mutex::default(),
@@ -743,7 +743,7 @@ impl Engine {
             (f.sig.clone(), f.slot.clone())
         };
         values::check_arguments(name, &sig, args)?;
-        let trampoline = inner.trampoline(&sig)?;
+        let trampoline = trampolines::get(&sig)?;
 
         let _span = tracing::debug_span!("call", function = name).entered();
         let deadline = options.timeout.map(|t| Instant::now() + t);
@@ -1143,22 +1143,6 @@ impl Inner {
         });
         self.jit.define_materializer(dylib, body, materializer)?;
         Ok(())
-    }
-
-    /// The host-entry trampoline for `sig`, compiled on first use.
-    fn trampoline(&self, sig: &FnSig) -> Result<usize, Error> {
-        let mut cache = self.trampolines.lock();
-        if let Some(addr) = cache.get(sig) {
-            return Ok(*addr);
-        }
-        let module = codegen::generate_trampoline(sig, self.jit.triple(), self.jit.data_layout());
-        self.jit.add_module(self.dylib, module.into_thread_safe_module())?;
-        let addr = {
-            let _glue = self.glue.lock();
-            self.jit.lookup(&codegen::trampoline_symbol(sig))?
-        };
-        cache.insert(sig.clone(), addr);
-        Ok(addr)
     }
 }
 

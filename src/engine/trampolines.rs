@@ -1,0 +1,44 @@
+//! Host-entry trampolines, shared by every engine of the process.
+//!
+//! A trampoline depends only on a signature: it unpacks 8-byte argument slots and
+//! calls through the function pointer it is given. So one per signature serves all
+//! engines, and compiling one (about 1 ms) is paid once per process instead of once
+//! per engine, which matters when engines are created often (server namespaces).
+//! They live in an LLJIT of their own, for the life of the process, like code in a
+//! static library. Its Mutex also keeps threads out of that LLJIT's compiler (one
+//! TargetMachine) one at a time; it is a leaf lock.
+
+use super::Error;
+use crate::codegen;
+use crate::llvm::orc::Jit;
+use crate::llvm::LlvmError;
+use crate::runtime;
+use crate::types::FnSig;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+struct Trampolines {
+    jit: Jit,
+    compiled: HashMap<FnSig, usize>,
+}
+
+/// The trampoline for `sig`, compiled on first use in the process.
+pub(super) fn get(sig: &FnSig) -> Result<usize, Error> {
+    static SHARED: OnceLock<Result<Mutex<Trampolines>, LlvmError>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        // Codegen level 0: a trampoline is a few loads and one call.
+        let jit = Jit::new(0, runtime::lazy_call_failed_handler())?;
+        Ok(Mutex::new(Trampolines { jit, compiled: HashMap::new() }))
+    });
+    let mut shared = shared.as_ref().map_err(|e| Error::Jit(e.clone()))?.lock();
+    if let Some(&address) = shared.compiled.get(sig) {
+        return Ok(address);
+    }
+    let jit = &shared.jit;
+    let module = codegen::generate_trampoline(sig, jit.triple(), jit.data_layout());
+    jit.add_module(jit.main_dylib(), module.into_thread_safe_module())?;
+    let address = jit.lookup(&codegen::trampoline_symbol(sig))?;
+    shared.compiled.insert(sig.clone(), address);
+    Ok(address)
+}
