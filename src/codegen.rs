@@ -17,15 +17,10 @@ use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, ExternSig, FnSig, Ty};
 use std::ffi::CStr;
 
-/// The lazy entry point of version `version` of an Ore function (every module that
-/// defines a function adds a new version).
-pub fn entry_symbol(name: &str, version: u64) -> String {
+/// The symbol of version `version` of an Ore function (every module that defines a
+/// function adds a new version).
+pub fn function_symbol(name: &str, version: u64) -> String {
     format!("ore.{name}.v{version}")
-}
-
-/// The compiled body behind a lazy entry point.
-pub fn body_symbol(entry: &str) -> String {
-    format!("{entry}.body")
 }
 
 /// Where the code generator finds the address of each Ore function's slot.
@@ -652,14 +647,24 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                     values.push(value!(self.expr(a)));
                 }
                 // The slot is read after the arguments: code they run (a `load`) may
-                // define or replace the callee.
+                // define or replace the callee. An empty slot means the current
+                // definition has not been compiled (or there is none): the runtime
+                // compiles it and fills the slot, or raises `undefined function`.
                 let slot = m.int_to_ptr(m.const_int(m.i64(), (self.slots)(name) as i64));
-                let target = m.load_atomic(m.ptr(), 8, slot);
-                let undefined = m.icmp(IntPredicate::LLVMIntEQ, target, m.const_null(m.ptr()));
-                self.fail_if(undefined, |cg| {
-                    let raise = cg.runtime_fn("ore.rt.undefined_function", &[m.ptr(), m.ptr()], m.void());
-                    m.call(raise, &[cg.ctx, m.const_c_string(name.as_bytes())]);
-                });
+                let loaded = m.load_atomic(m.ptr(), 8, slot);
+                let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
+                let (loaded_bb, resolve_bb, call_bb) =
+                    (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
+                m.cond_br(self.unlikely(empty), resolve_bb, call_bb);
+                m.position_at_end(resolve_bb);
+                let resolve = self.runtime_fn("ore.rt.resolve", &[m.ptr(), m.ptr()], m.ptr());
+                let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
+                let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
+                let unwind = self.unwind_block();
+                let resolved_bb = m.current_block();
+                m.cond_br(failed, unwind, call_bb);
+                m.position_at_end(call_bb);
+                let target = m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)]);
                 let result = m.call_indirect(ore_fn_type(m, sig), target, &values);
                 self.check_trapped();
                 value_type(m, ty).map(|_| result)

@@ -300,8 +300,6 @@ struct Version {
     compiled: AtomicBool,
     /// IR generation to linking, once compiled.
     compile_us: AtomicU64,
-    /// The lazy entry point, once created.
-    stub: AtomicUsize,
 }
 
 struct FunctionEntry {
@@ -524,17 +522,21 @@ impl Engine {
                 return Err(e);
             }
         };
-        let bodies: Vec<String> = record.versions.iter().map(|(_, v)| codegen::body_symbol(&v.symbol)).collect();
+        let defined: Vec<String> = record.versions.iter().map(|(name, _)| name.clone()).collect();
+        let symbols: Vec<String> = record.versions.iter().map(|(_, v)| v.symbol.clone()).collect();
         let dylib = record.dylib;
         let retired = inner.install(&mut ns, id, record);
         drop(ns);
         inner.free(retired);
 
-        if inner.config.eager && !bodies.is_empty() {
+        if inner.config.eager && !symbols.is_empty() {
             // Counts as a running call, so a concurrent redefinition cannot free
             // the code being compiled here.
             let epoch = inner.reclaimer.enter();
-            let compiled = inner.jit.lookup_all(dylib, &bodies);
+            let compiled = inner.jit.lookup_all(dylib, &symbols).map_err(Error::from).and_then(|_| {
+                // Fill the slots, so that even the first calls go straight to the code.
+                defined.iter().try_for_each(|name| inner.resolve(name).map(drop).map_err(Error::from))
+            });
             inner.free(inner.reclaimer.exit(epoch));
             compiled?;
         }
@@ -772,10 +774,10 @@ impl Engine {
             slots.push(values::encode(arg, &call, &mut strings)?);
         }
         // Read after registering the call, so code it reaches cannot be freed under it.
-        let function = slot.0.load(Relaxed);
-        if function == 0 {
-            return Err(RuntimeError::UndefinedFunction(name.to_string()).into());
-        }
+        let function = match slot.0.load(Relaxed) {
+            0 => self.inner.resolve(name)?,
+            address => address,
+        };
         // SAFETY: the trampoline was generated for `sig`, `function` is a definition
         // of `name` (of that signature: redefinitions must keep it), and `slots`
         // encodes `args`, checked against `sig`, as the trampoline reads them;
@@ -833,6 +835,10 @@ impl Engine {
 }
 
 impl RuntimeHost for Engine {
+    fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
+        self.inner.resolve(name)
+    }
+
     fn load(&self, source: &str) -> bool {
         match self.add_module("<load>", source) {
             Ok(_) => true,
@@ -863,6 +869,35 @@ fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: O
 }
 
 impl Inner {
+    /// The address of `name`'s current definition, compiled now if it was not, and
+    /// stored in its slot so that later calls go straight to it. Called by a call
+    /// that found the slot empty; callers are running host calls, so code retired
+    /// meanwhile is not freed under them.
+    fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
+        loop {
+            let current = |ns: &Namespace| {
+                let entry = ns.functions.get(name)?;
+                let version = entry.current.clone()?;
+                let dylib = ns.modules.get(&version.module)?.dylib;
+                Some((version, dylib, entry.slot.clone()))
+            };
+            let (version, dylib, slot) =
+                current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
+            let found = self.jit.lookup_all(dylib, std::slice::from_ref(&version.symbol));
+            // Publish only if this is still the current definition: a redefinition
+            // (under the write lock) empties the slot, and must not be undone here.
+            let ns = self.namespace.read();
+            let still_current = current(&ns).is_some_and(|(v, _, _)| Arc::ptr_eq(&v, &version));
+            if !still_current {
+                continue;
+            }
+            let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
+            // Release: whoever loads the address also sees the linked code.
+            slot.0.store(address, std::sync::atomic::Ordering::Release);
+            return Ok(address);
+        }
+    }
+
     fn slot(&self, name: &str) -> Arc<Slot> {
         self.slots.lock().entry(name.to_string()).or_default().clone()
     }
@@ -948,28 +983,17 @@ impl Inner {
         for func in functions {
             let number = self.next_id.fetch_add(1, Relaxed);
             let version = Arc::new(Version {
-                symbol: codegen::entry_symbol(&func.name, number),
+                symbol: codegen::function_symbol(&func.name, number),
                 module: id,
                 level,
                 compiled: AtomicBool::new(false),
                 compile_us: AtomicU64::new(0),
-                stub: AtomicUsize::new(0),
             });
             let name = func.name.clone();
             self.define_body(dylib, Arc::new(func), version.clone(), Arc::downgrade(me))?;
             versions.push((name, version));
         }
-        let entries: Vec<String> = versions.iter().map(|(_, v)| v.symbol.clone()).collect();
-        let pairs: Vec<(String, String)> = entries.iter().map(|e| (e.clone(), codegen::body_symbol(e))).collect();
-        self.jit.define_lazy_entries(dylib, &pairs)?;
         self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
-        if !entries.is_empty() {
-            // Creates the stubs only; no body is compiled.
-            let addresses = self.jit.lookup_all(dylib, &entries)?;
-            for ((_, version), addr) in versions.iter().zip(addresses) {
-                version.stub.store(addr, Relaxed);
-            }
-        }
         let live = versions.len();
         Ok(ModuleRecord { dylib, versions, live })
     }
@@ -980,7 +1004,8 @@ impl Inner {
         let mut free = Vec::new();
         for (name, version) in &record.versions {
             let entry = ns.functions.get_mut(name).expect("signatures were entered first");
-            entry.slot.0.store(version.stub.load(Relaxed), Relaxed);
+            // Empty: the first call compiles the new version (`Inner::resolve`).
+            entry.slot.0.store(0, Relaxed);
             let Some(old) = entry.current.replace(version.clone()) else { continue };
             if let Some(old_module) = ns.modules.get_mut(&old.module) {
                 old_module.live -= 1;
@@ -997,46 +1022,37 @@ impl Inner {
         free
     }
 
-    /// Defines `VERSION.body` as a unit that generates and compiles `func` when first
-    /// looked up.
+    /// Defines the version's symbol as a unit that generates and compiles `func` when
+    /// first looked up.
     fn define_body(&self, dylib: Dylib, func: Arc<tir::Function>, version: Arc<Version>, me: Weak<Inner>) -> Result<(), Error> {
-        let body = codegen::body_symbol(&version.symbol);
+        let symbol = version.symbol.clone();
         let materializer = Box::new(move |mr: MaterializationResponsibility| {
             let Some(inner) = me.upgrade() else { return mr.fail() };
             // This runs on the stack of the JIT'd code that made the call, possibly
             // deep in a recursion: make sure LLVM has room.
-            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(dylib, &func, &version, mr));
+            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(&func, &version, mr));
         });
-        self.jit.define_materializer(dylib, &body, materializer)?;
+        self.jit.define_materializer(dylib, &symbol, materializer)?;
         Ok(())
     }
 
-    fn materialize(&self, dylib: Dylib, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
+    fn materialize(&self, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
-        let body = codegen::body_symbol(&version.symbol);
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
         let options = codegen::Options { interruptible: self.config.interruptible };
-        let module =
-            codegen::generate_function(func, &body, &slot_address, options, self.jit.triple(), self.jit.data_layout());
+        let module = codegen::generate_function(
+            func,
+            &version.symbol,
+            &slot_address,
+            options,
+            self.jit.triple(),
+            self.jit.data_layout(),
+        );
         let irgen = micros(start);
         let Some(total) = self.compile(&func.name, irgen, mr, module, version.level) else { return };
         version.compile_us.store(total, Relaxed);
         version.compiled.store(true, Relaxed);
-
-        // From now on, call the body directly instead of through the stub, unless the
-        // function was replaced or unloaded meanwhile.
-        let slot = self.slot(&func.name);
-        let stub = version.stub.load(Relaxed);
-        self.jit.lookup_async(
-            dylib,
-            &[body],
-            Box::new(move |found| {
-                if let Ok(addresses) = found {
-                    let _ = slot.0.compare_exchange(stub, addresses[0], Relaxed, Relaxed);
-                }
-            }),
-        );
     }
 
     /// Optimises, compiles (on this thread's target machine) and links one

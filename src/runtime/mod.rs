@@ -41,6 +41,9 @@ pub trait RuntimeHost {
     /// Compiles `source` into the calling namespace; `false` (with diagnostics on
     /// stderr) if it does not compile.
     fn load(&self, source: &str) -> bool;
+    /// The address of the current definition of Ore function `name`, compiling it
+    /// if needed (and filling its slot), or why there is none.
+    fn resolve(&self, name: &str) -> Result<usize, RuntimeError>;
 }
 
 pub const CTX_TRAPPED_OFFSET: i64 = 0;
@@ -143,9 +146,18 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
     output::print_line(bytes);
 }
 
-/// Called instead of a declared function that no module defines.
-extern "C" fn ore_rt_undefined_function(ctx: *mut CallCtx, name: *const c_char) {
-    unsafe { &mut *ctx }.raise(RuntimeError::UndefinedFunction(text(name)));
+/// Called for a function whose slot is empty: the code to call (compiled now if
+/// needed), or null after raising `undefined function NAME` or a compile failure.
+extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
+    // No lock is held while JIT'd code runs, so the engine may take its own here.
+    let ctx = unsafe { &mut *ctx };
+    match ctx.host.resolve(&text(name)) {
+        Ok(address) => address,
+        Err(e) => {
+            ctx.raise(e);
+            0
+        }
+    }
 }
 
 /// `load(src)`: compiles more code into the namespace while the caller runs.
@@ -258,7 +270,7 @@ pub fn symbols() -> Vec<(&'static str, usize)> {
         ("ore.rt.print_f64", ore_rt_print_f64 as *const () as usize),
         ("ore.rt.print_bool", ore_rt_print_bool as *const () as usize),
         ("ore.rt.print_str", ore_rt_print_str as *const () as usize),
-        ("ore.rt.undefined_function", ore_rt_undefined_function as *const () as usize),
+        ("ore.rt.resolve", ore_rt_resolve as *const () as usize),
         ("ore.rt.load", ore_rt_load as *const () as usize),
         ("ore.rt.py_exec", ore_rt_py_exec as *const () as usize),
         ("ore.rt.py_eval", ore_rt_py_eval as *const () as usize),
