@@ -26,6 +26,10 @@ pub fn function_symbol(name: &str, version: u64) -> String {
 /// Where the code generator finds the address of each Ore function's slot.
 pub type SlotResolver<'a> = &'a dyn Fn(&str) -> usize;
 
+/// With `Unchecked::direct_calls`: the symbol to call a function by directly, if it
+/// is one of the same module's.
+pub type DirectResolver<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Prefix of host-entry trampoline symbols and modules.
 const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
 
@@ -79,6 +83,20 @@ pub struct Options {
     /// Test the call's interrupt word at function entry and loop back-edges
     /// (deadlines; see `runtime::deadline`).
     pub interruptible: bool,
+    /// Safety checks left out, to measure what they cost (`Unchecked`).
+    pub unchecked: Unchecked,
+}
+
+/// For measurement only (`ore run --unchecked`): each flag removes one of the
+/// checks LANGUAGE.md requires, so programs that would trip it are undefined
+/// behaviour. `direct_calls` calls functions of the same module by symbol instead of
+/// through their slots, so a redefinition does not reach those callers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unchecked {
+    pub bounds: bool,
+    pub division: bool,
+    pub stack: bool,
+    pub direct_calls: bool,
 }
 
 /// Generates the module defining `func` as `symbol`.
@@ -86,12 +104,13 @@ pub fn generate_function(
     func: &tir::Function,
     symbol: &str,
     slots: SlotResolver<'_>,
+    direct: DirectResolver<'_>,
     options: Options,
     triple: &CStr,
     data_layout: &CStr,
 ) -> IrModule {
     let module = IrModule::new(symbol, triple, data_layout);
-    FnCodegen::emit(&module, func, symbol, slots, options);
+    FnCodegen::emit(&module, func, symbol, slots, direct, options);
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
 }
@@ -131,6 +150,7 @@ struct FnCodegen<'m, 'f> {
     m: &'m IrModule,
     func: &'f tir::Function,
     slots: SlotResolver<'f>,
+    direct: DirectResolver<'f>,
     options: Options,
     ctx: Value<'m>,
     /// One stack slot per local (none for unit-typed locals).
@@ -154,14 +174,21 @@ macro_rules! value {
 }
 
 impl<'m, 'f> FnCodegen<'m, 'f> {
-    fn emit(m: &'m IrModule, func: &'f tir::Function, symbol: &str, slots: SlotResolver<'f>, options: Options) {
+    fn emit(
+        m: &'m IrModule,
+        func: &'f tir::Function,
+        symbol: &str,
+        slots: SlotResolver<'f>,
+        direct: DirectResolver<'f>,
+        options: Options,
+    ) {
         let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), false);
         m.add_fn_attribute(llvm_fn, "nounwind");
         let entry = m.append_block(llvm_fn, "entry");
         m.position_at_end(entry);
         let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
         let mut cg =
-            FnCodegen { m, func, slots, options, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
+            FnCodegen { m, func, slots, direct, options, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
@@ -251,6 +278,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
 
     /// Function entry: refuse to run below the thread's stack limit.
     fn stack_check(&mut self) {
+        if self.options.unchecked.stack {
+            return;
+        }
         let m = self.m;
         let stacksave = self.runtime_fn("llvm.stacksave.p0", &[], m.ptr());
         let sp = m.call(stacksave, &[]);
@@ -447,10 +477,12 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     /// The address of `array[index]`, after the bounds check.
     fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
         let m = self.m;
-        let len = m.load(m.i64(), array);
-        // Unsigned comparison also catches negative indices.
-        let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
-        self.trap_if(out, trap_code::INDEX_OUT_OF_BOUNDS, index, len);
+        if !self.options.unchecked.bounds {
+            let len = m.load(m.i64(), array);
+            // Unsigned comparison also catches negative indices.
+            let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
+            self.trap_if(out, trap_code::INDEX_OUT_OF_BOUNDS, index, len);
+        }
         let skip_len = m.add(index, m.const_int(m.i64(), 1));
         m.gep(m.i64(), array, skip_len)
     }
@@ -506,6 +538,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     /// divisor of -1 (where `sdiv` would overflow on i64::MIN) gives `-l` and `0`.
     fn int_division(&mut self, op: BinOp, l: Value<'m>, r: Value<'m>) -> Value<'m> {
         let m = self.m;
+        if self.options.unchecked.division {
+            return if op == BinOp::Div { m.sdiv(l, r) } else { m.srem(l, r) };
+        }
         let zero = m.const_int(m.i64(), 0);
         let is_zero = m.icmp(IntPredicate::LLVMIntEQ, r, zero);
         self.trap_if(is_zero, trap_code::DIVISION_BY_ZERO, zero, zero);
@@ -645,6 +680,12 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 values.push(self.ctx);
                 for a in args {
                     values.push(value!(self.expr(a)));
+                }
+                if let Some(symbol) = self.options.unchecked.direct_calls.then(|| (self.direct)(name)).flatten() {
+                    let callee = m.declare(&symbol, ore_fn_type(m, sig));
+                    let result = m.call(callee, &values);
+                    self.check_trapped();
+                    return value_type(m, ty).map(|_| result);
                 }
                 // The slot is read after the arguments: code they run (a `load`) may
                 // define or replace the callee. An empty slot means the current

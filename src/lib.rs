@@ -20,6 +20,7 @@ pub mod tir;
 pub mod typeck;
 pub mod types;
 
+pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
     check_program, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,

@@ -129,6 +129,12 @@ struct RunArgs {
     /// every function entry and loop).
     #[arg(long, value_name = "MS")]
     timeout: Option<u64>,
+    /// For measuring what safety checks cost: leave out `bounds`, `division` or
+    /// `stack` checks, or call functions of the same module `direct`ly instead of
+    /// through their slots (comma-separated). A program that would trip an omitted
+    /// check is undefined behaviour.
+    #[arg(long, value_name = "CHECKS", value_delimiter = ',', value_parser = ["bounds", "division", "stack", "direct"])]
+    unchecked: Vec<String>,
     /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
     #[arg(long, value_enum, value_name = "KIND")]
     emit: Option<EmitArg>,
@@ -219,6 +225,12 @@ fn run(args: RunArgs) -> u8 {
         opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
         eager: args.eager,
         interruptible: args.timeout.is_some(),
+        unchecked: ore::Unchecked {
+            bounds: args.unchecked.iter().any(|c| c == "bounds"),
+            division: args.unchecked.iter().any(|c| c == "division"),
+            stack: args.unchecked.iter().any(|c| c == "stack"),
+            direct_calls: args.unchecked.iter().any(|c| c == "direct"),
+        },
         emit: args.emit.map(|e| match e {
             EmitArg::Ir => Emit::Ir,
             EmitArg::Asm => Emit::Asm,

@@ -2,12 +2,11 @@
 //!
 //! Adding a module parses and checks it, then gives it a JITDylib of its own and,
 //! for each function it defines, a new *version*: a custom materialization unit for
-//! the body (`ore.f.vN.body`, IR not generated yet) and a lazy entry point
-//! (`ore.f.vN`), and points the function's *slot* at the entry point. Nothing else
-//! happens until a call: the first call through the entry point looks up the body,
-//! which runs `Inner::materialize` on the calling thread: IR generation,
-//! optimisation, code generation (with the thread's own target machine), linking.
-//! The slot is then pointed straight at the body.
+//! `ore.f.vN` (IR not generated yet), and empties the function's *slot*. Nothing
+//! else happens until a call: a call that finds the slot empty asks `Inner::resolve`,
+//! which looks the version up, running `Inner::materialize` on the calling thread
+//! (IR generation, optimisation, code generation with the thread's own target
+//! machine, linking), and stores the code's address in the slot.
 //!
 //! Slots make late binding work: code calls a function by loading its slot (whose
 //! address never changes), so declarations can be called before any module defines
@@ -100,6 +99,8 @@ pub struct Config {
     pub interruptible: bool,
     pub policy: Policy,
     pub limits: Limits,
+    /// Safety checks to leave out, for measuring their cost only.
+    pub unchecked: codegen::Unchecked,
 }
 
 /// What modules of this engine may use.
@@ -1040,11 +1041,18 @@ impl Inner {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
-        let options = codegen::Options { interruptible: self.config.interruptible };
+        // Only with `Unchecked::direct_calls`: callees defined by the same module.
+        let same_module = |name: &str| {
+            let ns = self.namespace.read();
+            let callee = ns.functions.get(name)?.current.as_ref()?;
+            (callee.module == version.module).then(|| callee.symbol.clone())
+        };
+        let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
         let module = codegen::generate_function(
             func,
             &version.symbol,
             &slot_address,
+            &same_module,
             options,
             self.jit.triple(),
             self.jit.data_layout(),

@@ -248,11 +248,20 @@ extern "C" fn ore_rt_py_call(
     settle(ctx, python::call(&text(callable), args.collect(), python::Conversion::from_code(conversion)))
 }
 
-/// Where a lazy call lands if compiling its target failed. Every lazily compiled
-/// function is an Ore function, so the first argument register holds the caller's
-/// `CallCtx`; the caller checks the flag after the call and ignores the return value.
-extern "C" fn ore_rt_lazy_call_failed(ctx: *mut CallCtx) {
-    unsafe { &mut *ctx }.raise(RuntimeError::Internal("a function could not be compiled (see the log)".into()));
+thread_local! {
+    /// Set when a lazy call on this thread could not compile its target; the host
+    /// call running on the thread then ends with an error.
+    static LAZY_CALL_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Where a lazy call lands if compiling its target failed. Only functions of LLVM
+/// IR modules are called through lazy stubs, and their signatures are unknown here,
+/// so this touches no argument: it returns 0 and flags the thread, and the host
+/// call ends with an error when control comes back to it.
+extern "C" fn ore_rt_lazy_call_failed() -> u64 {
+    tracing::error!("a function of an LLVM IR module could not be compiled");
+    LAZY_CALL_FAILED.with(|f| f.set(true));
+    0
 }
 
 /// The address the lazy call-through manager jumps to when compiling fails.
@@ -333,6 +342,9 @@ impl HostCall {
         }
         match ctx.error.take() {
             Some(e) => Err(e),
+            None if LAZY_CALL_FAILED.with(|f| f.replace(false)) => {
+                Err(RuntimeError::Internal("a function of an LLVM IR module could not be compiled (see the log)".into()))
+            }
             None => Ok(ret),
         }
     }
