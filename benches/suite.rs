@@ -599,14 +599,7 @@ fn calls(suite: &Suite, report: &mut Report) {
          caching the callable per call site is the next step.",
     );
     report.line("");
-    report.line("## 5. Peer on the same IR");
-    report.line("");
-    report.line(
-        "Not built yet: Ore's code calls through slots at absolute addresses of the running process, so its IR \
-         cannot be handed to another JIT as is. A whole-program emitter with direct calls is needed \
-         (`benches/programs/llvmlite_jit.py module FILE.ll` is ready to time llvmlite on it).",
-    );
-    report.line("");
+    peer_same_ir(suite, report);
     report.line("## 6. Server");
     report.line("");
     report.line("`cargo bench --bench server` (run by this suite): `ore serve` against a bare axum handler returning a constant, same run, same client.");
@@ -620,6 +613,63 @@ fn calls(suite: &Suite, report: &mut Report) {
          thread hand-offs per call (async worker → blocking pool → back), which keep long or runaway calls from \
          ever stalling the workers that answer everyone else.",
     );
+    report.line("");
+}
+
+// ---- 5. a peer on the same IR ----
+
+fn peer_same_ir(suite: &Suite, report: &mut Report) {
+    report.line("## 5. Peer on the same IR");
+    report.line("");
+    report.line(
+        "`ore emit-ir FILE` prints a program as one standalone LLVM module (unoptimised, direct calls, the same \
+         checks). llvmlite's LLJIT (`benches/programs/llvmlite_jit.py`) compiles that whole module at the first \
+         lookup and calls `main`; Ore starts from the *source* of the same generated module (parsing and checking \
+         included) and compiles lazily. Both timed in-process, JIT creation excluded; llvmlite without IR passes, \
+         Ore at -O2.",
+    );
+    report.line("");
+    report.line("| N | Ore lazy, from source | llvmlite, codegen O0 | llvmlite, codegen O2 | Ore / llvmlite O2 |");
+    report.line("| ---: | --- | --- | --- | ---: |");
+    let sizes: &[usize] = if suite.quick { &[1000] } else { &[1000, 10000] };
+    for &n in sizes {
+        let source = generated_module(n);
+        let file = suite.write(&format!("peer{n}.ore"), &source);
+        let ir = run(&suite.ore, &["emit-ir", file.to_str().unwrap()]).stdout;
+        let ll = suite.write(&format!("peer{n}.ll"), &ir);
+        let expected = ((n / 2) % 17 + 1) * 3 + (n / 2) % 5;
+        let repeats = suite.repeats(if n >= 10000 { 3 } else { 5 });
+        let ore: Vec<f64> = (0..repeats)
+            .map(|_| {
+                let engine = Engine::new(Config::default()).unwrap();
+                let t = Instant::now();
+                engine.add_program(ore::SourceFile::new("peer.ore", source.clone())).unwrap();
+                assert_eq!(engine.call("main", &[]).unwrap(), Value::I64(expected as i64));
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        let ore = spread(ore);
+        let llvmlite = |opt: u8| -> Option<Spread> {
+            let times: Option<Vec<f64>> = (0..repeats.min(if opt == 2 && n >= 10000 { 1 } else { 3 }))
+                .map(|_| {
+                    let out = Command::new("python3")
+                        .arg(suite.program("llvmlite_jit.py"))
+                        .args(["module", ll.to_str().unwrap(), &opt.to_string()])
+                        .output()
+                        .ok()
+                        .filter(|o| o.status.success())?;
+                    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                    assert_eq!(v["result"].as_u64(), Some(expected as u64));
+                    v["us"].as_f64()
+                })
+                .collect();
+            times.map(spread)
+        };
+        let (o0, o2) = (llvmlite(0), llvmlite(2));
+        let show = |s: Option<Spread>| s.map(time).unwrap_or_else(|| "llvmlite missing".into());
+        let ratio = o2.map(|s| format!("{:.3}", ore.median / s.median)).unwrap_or_default();
+        report.line(format!("| {n} | {} | {} | {} | {ratio} |", time(ore), show(o0), show(o2)));
+    }
     report.line("");
 }
 

@@ -23,7 +23,7 @@ pub mod types;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    check_program, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,
+    check_program, program_ir, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,
     IntoHostClosure, Limits, ModuleId, ModuleInfo, OptLevel, Policy, Stats, Value,
 };
 pub use runtime::RuntimeError;

@@ -38,6 +38,12 @@ enum Command {
     Bench(BenchArgs),
     /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
     Serve(ServeArgs),
+    /// Print FILE's LLVM IR as one standalone module (unoptimised, direct calls,
+    /// functions named `ore.NAME` taking the call context first), for other tools.
+    EmitIr {
+        /// The Ore source file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
+        Command::EmitIr { file } => emit_ir(&file),
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
@@ -200,6 +207,27 @@ fn read_source(path: &Path) -> Result<SourceFile, u8> {
         eprintln!("{e}");
         EXIT_COMPILE_ERROR
     })
+}
+
+fn emit_ir(path: &Path) -> u8 {
+    let file = match read_source(path) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match ore::program_ir(&file) {
+        Ok(text) => {
+            output::write(text.as_bytes());
+            0
+        }
+        Err(Error::Compile(e)) => {
+            eprintln!("{e}");
+            EXIT_COMPILE_ERROR
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INTERNAL
+        }
+    }
 }
 
 fn check(path: &Path) -> u8 {

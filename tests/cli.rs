@@ -308,3 +308,39 @@ fn run_timeout_interrupts_main() {
     let out = ore(&["run", "--timeout", "100", quick.path()]);
     assert_eq!((out.status.code(), stdout(&out)), (Some(0), "5\n".to_string()));
 }
+
+#[test]
+fn emit_ir_prints_one_standalone_module() {
+    let prog = Program::new(
+        "fn fib(n: i64) -> i64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }\nfn main() -> i64 { fib(10) }\n",
+    );
+    let out = ore(&["emit-ir", prog.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ir = stdout(&out);
+    assert!(ir.contains("define i64 @ore.main(ptr"), "{ir}");
+    assert!(ir.contains("call i64 @ore.fib(ptr"), "calls are direct:\n{ir}");
+    assert!(!ir.contains("inttoptr"), "no addresses of this process:\n{ir}");
+    assert!(ir.contains("define void @ore.rt.trap(") && ir.contains("call void @abort()"), "{ir}");
+    // LLVM's own assembler accepts it.
+    let file = prog._dir.path().join("fib.ll");
+    std::fs::write(&file, &ir).unwrap();
+    let llvm_as = Command::new("/usr/lib/llvm-19/bin/llvm-as").arg(&file).arg("-o").arg("/dev/null").output().unwrap();
+    assert!(llvm_as.status.success(), "{}", String::from_utf8_lossy(&llvm_as.stderr));
+
+    let bad = Program::new("fn main() -> i64 { x }\n");
+    let out = ore(&["emit-ir", bad.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(":1:20: error: unknown variable `x`"), "{}", stderr(&out));
+}
+
+#[test]
+fn unchecked_builds_compute_the_same_results() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.ore");
+    let expected = stdout(&ore(&["run", demo]));
+    for checks in ["bounds", "division", "stack", "direct", "bounds,division,stack,direct"] {
+        let out = ore(&["run", "--unchecked", checks, demo]);
+        assert_eq!((out.status.code(), stdout(&out)), (Some(0), expected.clone()), "--unchecked {checks}");
+    }
+    let out = ore(&["run", "--unchecked", "speed", demo]);
+    assert_eq!(out.status.code(), Some(64));
+}

@@ -35,8 +35,8 @@ def module(path, opt):
     ir = open(path).read()
     lljit = jit(opt)
     t0 = time.perf_counter()
-    rt = llvm.JITLibraryBuilder().add_ir(ir).add_current_process().export_symbol('main').link(lljit, 'prog')
-    main = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(rt['main'])
+    rt = llvm.JITLibraryBuilder().add_ir(ir).add_current_process().export_symbol('ore.main').link(lljit, 'prog')
+    main = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(rt['ore.main'])
     ctx = (ctypes.c_uint64 * 8)()  # the Ore call context: no trap, no stack limit
     result = main(ctypes.addressof(ctx))
     return {"us": (time.perf_counter() - t0) * 1e6, "result": result}

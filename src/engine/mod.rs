@@ -861,6 +861,29 @@ pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// The LLVM IR of a whole program as one standalone module, for other tools and
+/// JITs (`ore emit-ir`): every function unoptimised, named `ore.NAME`, calling the
+/// others directly (no slots, so no addresses of this process), with the usual
+/// checks; runtime functions it would call are defined as `abort()`.
+pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
+    let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
+    let ns = Namespace::default();
+    let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
+    let checked = typeck::check_module(&items, &env, &typeck::Options { require_main: false, allow_python: true })
+        .map_err(|d| file.error(d))?;
+    let (triple, layout) = crate::llvm::host_triple_and_layout();
+    let program = crate::llvm::ir::IrModule::new(file.name(), &triple, &layout);
+    let symbol = |name: &str| format!("ore.{name}");
+    let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
+    for func in &checked.functions {
+        let direct = |name: &str| Some(symbol(name));
+        let module = codegen::generate_function(func, &symbol(&func.name), &|_| 0, &direct, options, &triple, &layout);
+        program.link_in(module).map_err(Error::External)?;
+    }
+    program.define_as_abort("ore.rt.");
+    Ok(program.print())
+}
+
 fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: OptLevel) {
     let text = match kind {
         Emit::Ir => module.print(),

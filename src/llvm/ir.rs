@@ -172,6 +172,50 @@ impl IrModule {
         Ok(module)
     }
 
+    /// Links `other` into this module (LLVM's module linker), moving its IR into this
+    /// module's context through its text form.
+    pub fn link_in(&self, other: IrModule) -> Result<(), String> {
+        let text = other.print();
+        drop(other);
+        let name = c_string("linked");
+        let mut parsed = std::ptr::null_mut();
+        let mut message = std::ptr::null_mut();
+        // SAFETY: text parsing consumes the buffer; the parsed module belongs to our
+        // context and is consumed by LLVMLinkModules2, success or not.
+        unsafe {
+            let buffer = LLVMCreateMemoryBufferWithMemoryRangeCopy(text.as_ptr().cast(), text.len(), name.as_ptr());
+            if llvm_sys::ir_reader::LLVMParseIRInContext(self.ctx, buffer, &mut parsed, &mut message) != 0 {
+                return Err(owned_message(message));
+            }
+            if llvm_sys::linker::LLVMLinkModules2(self.module, parsed) != 0 {
+                return Err(LAST_DIAGNOSTIC.with(|d| d.take()).unwrap_or_else(|| "linking failed".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives every function declared but not defined whose name starts with `prefix`
+    /// a body that calls `abort`, so that the module links on its own.
+    pub fn define_as_abort(&self, prefix: &str) {
+        // SAFETY: walking and extending our own module with our own builder.
+        unsafe {
+            let mut f = LLVMGetFirstFunction(self.module);
+            while !f.is_null() {
+                let next = LLVMGetNextFunction(f);
+                let mut len = 0;
+                let name = std::slice::from_raw_parts(LLVMGetValueName2(f, &mut len).cast::<u8>(), len);
+                if LLVMIsDeclaration(f) != 0 && name.starts_with(prefix.as_bytes()) {
+                    let abort = self.declare("abort", self.fn_type(self.void(), &[]));
+                    let entry = LLVMAppendBasicBlockInContext(self.ctx, f, c"entry".as_ptr());
+                    LLVMPositionBuilderAtEnd(self.builder, entry);
+                    self.call(abort, &[]);
+                    LLVMBuildUnreachable(self.builder);
+                }
+                f = next;
+            }
+        }
+    }
+
     fn globals(&self) -> Vec<LLVMValueRef> {
         let mut all = Vec::new();
         // SAFETY: walking our own module's lists; callers may delete what they get.

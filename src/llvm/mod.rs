@@ -6,6 +6,8 @@ pub mod ir;
 pub mod orc;
 mod target;
 
+pub use target::host_triple_and_layout;
+
 use llvm_sys::error::*;
 use std::ffi::{CStr, CString};
 use std::fmt;

@@ -78,3 +78,18 @@ pub(super) fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
         tm
     }
 }
+
+/// The host's target triple and data layout, as modules compiled for it carry.
+pub fn host_triple_and_layout() -> (std::ffi::CString, std::ffi::CString) {
+    with_host_target_machine(0, |tm| {
+        // SAFETY: both strings are allocated by LLVM for us and copied before being
+        // freed; the data layout object is disposed after use.
+        unsafe {
+            let triple = owned_message(LLVMGetTargetMachineTriple(tm));
+            let layout = LLVMCreateTargetDataLayout(tm);
+            let text = owned_message(llvm_sys::target::LLVMCopyStringRepOfTargetData(layout));
+            llvm_sys::target::LLVMDisposeTargetData(layout);
+            (super::c_string(&triple), super::c_string(&text))
+        }
+    })
+}
