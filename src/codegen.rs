@@ -375,7 +375,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             ExprKind::Python(op, args) => self.python(*op, args, e.ty),
             ExprKind::Len(x) => {
                 let array = value!(self.expr(x));
-                Some(m.load(m.i64(), array))
+                Some(m.load_invariant(m.i64(), array))
             }
             ExprKind::ArrayNew { value, len } => {
                 let v = value!(self.expr(value));
@@ -478,7 +478,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
         let m = self.m;
         if !self.options.unchecked.bounds {
-            let len = m.load(m.i64(), array);
+            // An array's length never changes after it is made.
+            let len = m.load_invariant(m.i64(), array);
             // Unsigned comparison also catches negative indices.
             let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
             self.trap_if(out, trap_code::INDEX_OUT_OF_BOUNDS, index, len);

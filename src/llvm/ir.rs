@@ -569,6 +569,18 @@ impl IrModule {
     pub fn load<'m>(&'m self, ty: Type<'m>, ptr: Value<'m>) -> Value<'m> {
         self.value(unsafe { LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr()) })
     }
+    /// A load of memory that never changes while it is reachable (`!invariant.load`),
+    /// which LLVM may merge with other loads of it and hoist out of loops.
+    pub fn load_invariant<'m>(&'m self, ty: Type<'m>, ptr: Value<'m>) -> Value<'m> {
+        let load = self.load(ty, ptr);
+        // SAFETY: the metadata kind and the empty node belong to our context.
+        unsafe {
+            let kind = LLVMGetMDKindIDInContext(self.ctx, c"invariant.load".as_ptr(), "invariant.load".len() as u32);
+            let empty = LLVMMDNodeInContext2(self.ctx, std::ptr::null_mut(), 0);
+            LLVMSetMetadata(load.0, kind, LLVMMetadataAsValue(self.ctx, empty));
+        }
+        load
+    }
     pub fn store<'m>(&'m self, v: Value<'m>, ptr: Value<'m>) {
         unsafe { LLVMBuildStore(self.builder, v.0, ptr.0) };
     }
