@@ -15,6 +15,7 @@ use crate::runtime::{py_arg, trap_code, CTX_INTERRUPT_OFFSET, CTX_STACK_LIMIT_OF
 use crate::syntax::ast::BinOp;
 use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, ExternSig, FnSig, Ty};
+use std::collections::HashMap;
 use std::ffi::CStr;
 
 /// The symbol of version `version` of an Ore function (every module that defines a
@@ -29,6 +30,28 @@ pub type SlotResolver<'a> = &'a dyn Fn(&str) -> usize;
 /// With `Unchecked::direct_calls`: the symbol to call a function by directly, if it
 /// is one of the same module's.
 pub type DirectResolver<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A function whose callers may carry a copy of it (`tir::Function::is_inline_candidate`),
+/// as the definition numbered `definition`.
+pub struct InlineCopy {
+    pub func: std::sync::Arc<tir::Function>,
+    pub definition: u64,
+}
+
+/// Which callees to copy into the caller's module, where LLVM can inline them.
+pub type Inliner<'a> = &'a dyn Fn(&str) -> Option<InlineCopy>;
+
+/// What the code generator asks the engine about other functions.
+#[derive(Clone, Copy)]
+pub struct Resolvers<'a> {
+    pub slots: SlotResolver<'a>,
+    pub direct: DirectResolver<'a>,
+    pub inline: Inliner<'a>,
+}
+
+/// Offset, in a slot, of the number of the definition the slot currently stands for;
+/// inlined copies are used only while it matches theirs.
+pub const SLOT_DEFINITION_OFFSET: usize = 8;
 
 /// Prefix of host-entry trampoline symbols and modules.
 const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
@@ -103,14 +126,13 @@ pub struct Unchecked {
 pub fn generate_function(
     func: &tir::Function,
     symbol: &str,
-    slots: SlotResolver<'_>,
-    direct: DirectResolver<'_>,
+    resolvers: Resolvers<'_>,
     options: Options,
     triple: &CStr,
     data_layout: &CStr,
 ) -> IrModule {
     let module = IrModule::new(symbol, triple, data_layout);
-    FnCodegen::emit(&module, func, symbol, slots, direct, options);
+    FnCodegen::emit(&module, func, symbol, false, resolvers, options);
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
 }
@@ -149,9 +171,10 @@ pub fn generate_trampoline(sig: &FnSig, triple: &CStr, data_layout: &CStr) -> Ir
 struct FnCodegen<'m, 'f> {
     m: &'m IrModule,
     func: &'f tir::Function,
-    slots: SlotResolver<'f>,
-    direct: DirectResolver<'f>,
+    resolvers: Resolvers<'f>,
     options: Options,
+    /// Inlined copies of callees defined in this module so far, by callee name.
+    copies: HashMap<String, Function<'m>>,
     ctx: Value<'m>,
     /// One stack slot per local (none for unit-typed locals).
     locals: Vec<Option<Value<'m>>>,
@@ -174,21 +197,24 @@ macro_rules! value {
 }
 
 impl<'m, 'f> FnCodegen<'m, 'f> {
+    /// Defines `func` as `symbol` (with internal linkage for an inlined copy).
     fn emit(
         m: &'m IrModule,
         func: &'f tir::Function,
         symbol: &str,
-        slots: SlotResolver<'f>,
-        direct: DirectResolver<'f>,
+        internal: bool,
+        resolvers: Resolvers<'f>,
         options: Options,
-    ) {
-        let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), false);
+    ) -> Function<'m> {
+        let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), internal);
         m.add_fn_attribute(llvm_fn, "nounwind");
         let entry = m.append_block(llvm_fn, "entry");
         m.position_at_end(entry);
         let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
+        let ctx = m.param(llvm_fn, 0);
+        let copies = HashMap::new();
         let mut cg =
-            FnCodegen { m, func, slots, direct, options, ctx: m.param(llvm_fn, 0), locals, loops: Vec::new(), unwind: None, llvm_fn };
+            FnCodegen { m, func, resolvers, options, copies, ctx, locals, loops: Vec::new(), unwind: None, llvm_fn };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
@@ -204,6 +230,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 (None, Some(_)) => m.unreachable(),
             }
         }
+        llvm_fn
     }
 
     /// Continues code generation in a fresh block with no predecessors, after a
@@ -673,6 +700,75 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         }
     }
 
+    /// A call through `name`'s slot. The slot is read after the arguments: code they
+    /// run (a `load`) may define or replace the callee. An empty slot means the
+    /// current definition has not been compiled (or there is none): the runtime
+    /// compiles it and fills the slot, or raises `undefined function`.
+    fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>]) -> Value<'m> {
+        let m = self.m;
+        let slot = m.int_to_ptr(m.const_int(m.i64(), (self.resolvers.slots)(name) as i64));
+        let loaded = m.load_atomic(m.ptr(), 8, slot);
+        let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
+        let (loaded_bb, resolve_bb, call_bb) =
+            (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
+        m.cond_br(self.unlikely(empty), resolve_bb, call_bb);
+        m.position_at_end(resolve_bb);
+        let resolve = self.runtime_fn("ore.rt.resolve", &[m.ptr(), m.ptr()], m.ptr());
+        let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
+        let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
+        let unwind = self.unwind_block();
+        let resolved_bb = m.current_block();
+        m.cond_br(failed, unwind, call_bb);
+        m.position_at_end(call_bb);
+        let target = m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)]);
+        m.call_indirect(ore_fn_type(m, sig), target, values)
+    }
+
+    /// A call of a small callee of the same module through a copy of it in this
+    /// module (which LLVM inlines), while the slot still stands for the definition
+    /// the copy was made from; once that definition is replaced or unloaded, through
+    /// the slot as usual.
+    fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>]) -> Value<'m> {
+        let m = self.m;
+        let word = (self.resolvers.slots)(name) + SLOT_DEFINITION_OFFSET;
+        let current = m.load_atomic(m.i64(), 8, m.int_to_ptr(m.const_int(m.i64(), word as i64)));
+        let same = m.icmp(IntPredicate::LLVMIntEQ, current, m.const_int(m.i64(), copy.definition as i64));
+        let (copy_bb, slot_bb, join_bb) = (
+            m.append_block(self.llvm_fn, "copy"),
+            m.append_block(self.llvm_fn, "redefined"),
+            m.append_block(self.llvm_fn, "joined"),
+        );
+        m.cond_br(same, copy_bb, slot_bb);
+        m.position_at_end(copy_bb);
+        let callee = self.copy_of(name, copy);
+        let from_copy = m.call(callee, values);
+        let copy_end = m.current_block();
+        m.br(join_bb);
+        m.position_at_end(slot_bb);
+        let from_slot = self.slot_call(name, sig, values);
+        let slot_end = m.current_block();
+        m.br(join_bb);
+        m.position_at_end(join_bb);
+        match value_type(m, sig.ret) {
+            Some(t) => m.phi(t, &[(from_copy, copy_end), (from_slot, slot_end)]),
+            None => from_copy,
+        }
+    }
+
+    /// This module's copy of `name`, defined on first use (copies make no copies).
+    fn copy_of(&mut self, name: &str, copy: &InlineCopy) -> Function<'m> {
+        if let Some(f) = self.copies.get(name) {
+            return *f;
+        }
+        let m = self.m;
+        let here = m.current_block();
+        let resolvers = Resolvers { inline: &|_| None, ..self.resolvers };
+        let f = FnCodegen::emit(m, &copy.func, &format!("ore.copy.{name}"), true, resolvers, self.options);
+        m.position_at_end(here);
+        self.copies.insert(name.to_string(), f);
+        f
+    }
+
     fn call(&mut self, callee: &Callee, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
         let m = self.m;
         let mut values = Vec::with_capacity(args.len() + 1);
@@ -682,32 +778,19 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 for a in args {
                     values.push(value!(self.expr(a)));
                 }
-                if let Some(symbol) = self.options.unchecked.direct_calls.then(|| (self.direct)(name)).flatten() {
+                if let Some(symbol) = self.options.unchecked.direct_calls.then(|| (self.resolvers.direct)(name)).flatten() {
                     let callee = m.declare(&symbol, ore_fn_type(m, sig));
                     let result = m.call(callee, &values);
                     self.check_trapped();
                     return value_type(m, ty).map(|_| result);
                 }
-                // The slot is read after the arguments: code they run (a `load`) may
-                // define or replace the callee. An empty slot means the current
-                // definition has not been compiled (or there is none): the runtime
-                // compiles it and fills the slot, or raises `undefined function`.
-                let slot = m.int_to_ptr(m.const_int(m.i64(), (self.slots)(name) as i64));
-                let loaded = m.load_atomic(m.ptr(), 8, slot);
-                let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
-                let (loaded_bb, resolve_bb, call_bb) =
-                    (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
-                m.cond_br(self.unlikely(empty), resolve_bb, call_bb);
-                m.position_at_end(resolve_bb);
-                let resolve = self.runtime_fn("ore.rt.resolve", &[m.ptr(), m.ptr()], m.ptr());
-                let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
-                let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
-                let unwind = self.unwind_block();
-                let resolved_bb = m.current_block();
-                m.cond_br(failed, unwind, call_bb);
-                m.position_at_end(call_bb);
-                let target = m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)]);
-                let result = m.call_indirect(ore_fn_type(m, sig), target, &values);
+                // Copies only where they pay: calls inside loops. Elsewhere the
+                // callee stays a function of its own, compiled at its first call.
+                let copy = if self.loops.is_empty() { None } else { (self.resolvers.inline)(name) };
+                let result = match copy {
+                    Some(copy) => self.guarded_copy_call(name, sig, &copy, &values),
+                    None => self.slot_call(name, sig, &values),
+                };
                 self.check_trapped();
                 value_type(m, ty).map(|_| result)
             }

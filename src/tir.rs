@@ -24,6 +24,49 @@ pub struct Function {
     pub body: Expr,
 }
 
+/// Expression nodes a function may have and still be copied into its callers.
+const INLINE_BUDGET: usize = 40;
+
+impl Function {
+    /// Whether callers compiled in the same module may carry a copy of this function
+    /// (`codegen::Inliner`): small, and calling no Ore function (so copies never
+    /// chain or recurse), and nothing with effects beyond the call (`load`, Python).
+    pub fn is_inline_candidate(&self) -> bool {
+        let mut budget = INLINE_BUDGET;
+        leaf_within(&self.body, &mut budget)
+    }
+}
+
+/// Walks `e`, spending one unit of `budget` per node; false once it runs out or on a
+/// node that rules inlining out.
+fn leaf_within(e: &Expr, budget: &mut usize) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Local(_) => true,
+        ExprKind::Break | ExprKind::Continue => true,
+        ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..) => false,
+        ExprKind::Call(Callee::Extern { .. }, args) => args.iter().all(|a| leaf_within(a, budget)),
+        ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Cast(x) | ExprKind::Print(x) | ExprKind::Len(x) => {
+            leaf_within(x, budget)
+        }
+        ExprKind::Return(x) => x.as_deref().is_none_or(|x| leaf_within(x, budget)),
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::While(a, b) => {
+            leaf_within(a, budget) && leaf_within(b, budget)
+        }
+        ExprKind::ArrayNew { value, len } => leaf_within(value, budget) && leaf_within(len, budget),
+        ExprKind::If(c, t, f) => leaf_within(c, budget) && leaf_within(t, budget) && f.as_deref().is_none_or(|f| leaf_within(f, budget)),
+        ExprKind::Block(stmts, tail) => {
+            stmts.iter().all(|s| match s {
+                Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => leaf_within(e, budget),
+                Stmt::AssignIndex { array, index, value } => [array, index, value].iter().all(|e| leaf_within(e, budget)),
+            }) && tail.as_deref().is_none_or(|t| leaf_within(t, budget))
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Expr {
     pub ty: Ty,
@@ -43,7 +86,7 @@ pub enum PyOp {
 
 #[derive(Clone, Debug)]
 pub enum Callee {
-    /// An Ore function of the namespace, called through its lazy entry point.
+    /// An Ore function of the namespace, called through its slot.
     Ore { name: String, sig: FnSig },
     /// A C symbol of the process (libc, a host callback, ...).
     Extern { symbol: String, sig: ExternSig },

@@ -103,3 +103,28 @@ fn ten_thousand_load_unload_cycles_keep_memory_flat() {
     // which LLVM's managers never free) must stay small.
     assert!(growth < 8 * 1024, "RSS grew by {growth} KiB over 10,000 cycles");
 }
+
+/// Small leaf functions called in a loop are copied into the caller (so LLVM can
+/// inline them); the copy stands only while the definition it was made from does.
+#[test]
+fn inlined_copies_give_way_to_redefinitions_and_unloads() {
+    let e = ore::Engine::new(ore::Config::default()).unwrap();
+    let sum = "fn step(i: i64) -> i64 { i * 2 }\nfn sum(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + step(i); i = i + 1; } s }";
+    let first = e.add_module("sum", sum).unwrap();
+    assert_eq!(e.call("sum", &[ore::Value::I64(4)]).unwrap(), ore::Value::I64(12));
+    assert!(e.is_compiled("sum"));
+    assert!(!e.is_compiled("step"), "step ran as sum's inlined copy");
+
+    // A redefinition in another module reaches the already compiled caller.
+    let second = e.add_module("step", "fn step(i: i64) -> i64 { i * 10 }").unwrap();
+    assert_eq!(e.call("sum", &[ore::Value::I64(4)]).unwrap(), ore::Value::I64(60));
+    assert!(e.is_compiled("step"));
+    // Unloading the redefinition leaves `step` undefined: the copy does not come back.
+    e.remove_module(second.id).unwrap();
+    let err = e.call("sum", &[ore::Value::I64(4)]).unwrap_err();
+    assert_eq!(err.to_string(), "runtime error: undefined function step");
+    // Reloading the original module recompiles `sum` with a fresh copy.
+    e.remove_module(first.id).unwrap();
+    e.add_module("sum", sum).unwrap();
+    assert_eq!(e.call("sum", &[ore::Value::I64(4)]).unwrap(), ore::Value::I64(12));
+}

@@ -287,15 +287,28 @@ pub struct ModuleInfo {
     pub functions: Vec<(String, FnSig)>,
 }
 
-/// The word every call to a function goes through: 0 while it is undefined, else
-/// the address to call. Owned by the engine and never freed before it, because its
-/// address is baked into compiled code.
+/// What every call to a function goes through. Owned by the engine and never freed
+/// before it, because its address is baked into compiled code.
 #[derive(Default)]
-struct Slot(AtomicUsize);
+#[repr(C)]
+struct Slot {
+    /// The address to call; 0 while the current definition is not compiled (or
+    /// there is none).
+    code: AtomicUsize,
+    /// The number of the current definition (0: none); inlined copies of the
+    /// function check it (`codegen::SLOT_DEFINITION_OFFSET`).
+    definition: AtomicU64,
+}
+
+const _: () = assert!(std::mem::offset_of!(Slot, definition) == codegen::SLOT_DEFINITION_OFFSET);
 
 /// One definition of a function, by one module.
 struct Version {
     symbol: String,
+    /// Unique in the engine; what the slot's `definition` word holds while current.
+    number: u64,
+    /// Kept for callers in the same module to copy, if small enough.
+    inline: Option<Arc<tir::Function>>,
     module: ModuleId,
     level: OptLevel,
     compiled: AtomicBool,
@@ -556,7 +569,8 @@ impl Engine {
             if let Some(entry) = ns.functions.get_mut(name) {
                 if entry.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)) {
                     entry.current = None;
-                    entry.slot.0.store(0, Relaxed);
+                    entry.slot.code.store(0, Relaxed);
+                    entry.slot.definition.store(0, Relaxed);
                 }
             }
         }
@@ -775,7 +789,7 @@ impl Engine {
             slots.push(values::encode(arg, &call, &mut strings)?);
         }
         // Read after registering the call, so code it reaches cannot be freed under it.
-        let function = match slot.0.load(Relaxed) {
+        let function = match slot.code.load(Relaxed) {
             0 => self.inner.resolve(name)?,
             address => address,
         };
@@ -877,7 +891,8 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
     let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
     for func in &checked.functions {
         let direct = |name: &str| Some(symbol(name));
-        let module = codegen::generate_function(func, &symbol(&func.name), &|_| 0, &direct, options, &triple, &layout);
+        let resolvers = codegen::Resolvers { slots: &|_| 0, direct: &direct, inline: &|_| None };
+        let module = codegen::generate_function(func, &symbol(&func.name), resolvers, options, &triple, &layout);
         program.link_in(module).map_err(Error::External)?;
     }
     program.define_as_abort("ore.rt.");
@@ -917,7 +932,7 @@ impl Inner {
             }
             let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
             // Release: whoever loads the address also sees the linked code.
-            slot.0.store(address, std::sync::atomic::Ordering::Release);
+            slot.code.store(address, std::sync::atomic::Ordering::Release);
             return Ok(address);
         }
     }
@@ -1006,15 +1021,18 @@ impl Inner {
         let mut versions = Vec::with_capacity(functions.len());
         for func in functions {
             let number = self.next_id.fetch_add(1, Relaxed);
+            let func = Arc::new(func);
             let version = Arc::new(Version {
                 symbol: codegen::function_symbol(&func.name, number),
+                number,
+                inline: func.is_inline_candidate().then(|| func.clone()),
                 module: id,
                 level,
                 compiled: AtomicBool::new(false),
                 compile_us: AtomicU64::new(0),
             });
             let name = func.name.clone();
-            self.define_body(dylib, Arc::new(func), version.clone(), Arc::downgrade(me))?;
+            self.define_body(dylib, func, version.clone(), Arc::downgrade(me))?;
             versions.push((name, version));
         }
         self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
@@ -1029,7 +1047,8 @@ impl Inner {
         for (name, version) in &record.versions {
             let entry = ns.functions.get_mut(name).expect("signatures were entered first");
             // Empty: the first call compiles the new version (`Inner::resolve`).
-            entry.slot.0.store(0, Relaxed);
+            entry.slot.code.store(0, Relaxed);
+            entry.slot.definition.store(version.number, Relaxed);
             let Some(old) = entry.current.replace(version.clone()) else { continue };
             if let Some(old_module) = ns.modules.get_mut(&old.module) {
                 old_module.live -= 1;
@@ -1064,18 +1083,24 @@ impl Inner {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
-        // Only with `Unchecked::direct_calls`: callees defined by the same module.
+        // The current definition of a callee, if the same module made it.
         let same_module = |name: &str| {
             let ns = self.namespace.read();
-            let callee = ns.functions.get(name)?.current.as_ref()?;
-            (callee.module == version.module).then(|| callee.symbol.clone())
+            let callee = ns.functions.get(name)?.current.clone()?;
+            (callee.module == version.module).then_some(callee)
         };
+        let direct = |name: &str| same_module(name).map(|v| v.symbol.clone());
+        let inline = |name: &str| {
+            let callee = same_module(name)?;
+            let func = callee.inline.clone()?;
+            Some(codegen::InlineCopy { func, definition: callee.number })
+        };
+        let resolvers = codegen::Resolvers { slots: &slot_address, direct: &direct, inline: &inline };
         let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
         let module = codegen::generate_function(
             func,
             &version.symbol,
-            &slot_address,
-            &same_module,
+            resolvers,
             options,
             self.jit.triple(),
             self.jit.data_layout(),
