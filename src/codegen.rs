@@ -778,18 +778,18 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 for a in args {
                     values.push(value!(self.expr(a)));
                 }
-                if let Some(symbol) = self.options.unchecked.direct_calls.then(|| (self.resolvers.direct)(name)).flatten() {
-                    let callee = m.declare(&symbol, ore_fn_type(m, sig));
-                    let result = m.call(callee, &values);
-                    self.check_trapped();
-                    return value_type(m, ty).map(|_| result);
-                }
                 // Copies only where they pay: calls inside loops. Elsewhere the
                 // callee stays a function of its own, compiled at its first call.
                 let copy = if self.loops.is_empty() { None } else { (self.resolvers.inline)(name) };
-                let result = match copy {
-                    Some(copy) => self.guarded_copy_call(name, sig, &copy, &values),
-                    None => self.slot_call(name, sig, &values),
+                let direct = self.options.unchecked.direct_calls.then(|| (self.resolvers.direct)(name)).flatten();
+                let result = match (copy, direct) {
+                    (Some(copy), Some(_)) => {
+                        let callee = self.copy_of(name, &copy);
+                        m.call(callee, &values)
+                    }
+                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values),
+                    (None, Some(symbol)) => m.call(m.declare(&symbol, ore_fn_type(m, sig)), &values),
+                    (None, None) => self.slot_call(name, sig, &values),
                 };
                 self.check_trapped();
                 value_type(m, ty).map(|_| result)
