@@ -109,18 +109,17 @@ fn time(s: Spread) -> String {
     format!("{} {unit} ({}–{})", f(s.median), f(s.min), f(s.max))
 }
 
-/// Output of a finished command, its wall time and peak RSS.
+/// Output of a finished command and its wall time.
 struct Run {
     stdout: String,
     stderr: String,
     wall: Duration,
-    max_rss_kib: u64,
 }
 
 fn run(program: &Path, args: &[&str]) -> Run {
     use std::io::Read;
     let started = Instant::now();
-    // Reaped by `wait4` below, which also gives the peak RSS.
+    // Reaped by `wait4` below.
     #[allow(clippy::zombie_processes)]
     let mut child = Command::new(program)
         .args(args)
@@ -138,19 +137,18 @@ fn run(program: &Path, args: &[&str]) -> Run {
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter; this is the only wait for
-    // our own child (`Child` is dropped without waiting).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    // SAFETY: this is the only wait for our own child (`Child` is dropped without
+    // waiting, so std does not wait for it too).
+    let reaped = unsafe { libc::waitpid(child.id() as i32, &mut status, 0) };
     let wall = started.elapsed();
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     let ok = reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     assert!(ok, "{} {args:?} failed:\n{stderr}", program.display());
-    Run { stdout, stderr, wall, max_rss_kib: usage.ru_maxrss as u64 }
+    Run { stdout, stderr, wall }
 }
 
-/// `ore run --stats`: the program's `run_us` (time in calls minus compilation).
-fn ore_run_us(suite: &Suite, flags: &[&str], file: &Path, args: &[&str]) -> (f64, String) {
+/// `ore run --stats`: the run, and its statistics line.
+fn ore_stats(suite: &Suite, flags: &[&str], file: &Path, args: &[&str]) -> (Run, serde_json::Value) {
     let mut all = vec!["run", "--stats"];
     all.extend_from_slice(flags);
     let file = file.to_str().unwrap();
@@ -158,6 +156,12 @@ fn ore_run_us(suite: &Suite, flags: &[&str], file: &Path, args: &[&str]) -> (f64
     all.extend_from_slice(args);
     let r = run(&suite.ore, &all);
     let stats: serde_json::Value = serde_json::from_str(r.stderr.lines().last().unwrap()).unwrap();
+    (r, stats)
+}
+
+/// `ore run --stats`: the program's `run_us` (time in calls minus compilation).
+fn ore_run_us(suite: &Suite, flags: &[&str], file: &Path, args: &[&str]) -> (f64, String) {
+    let (r, stats) = ore_stats(suite, flags, file, args);
     (stats["run_us"].as_f64().unwrap(), r.stdout.trim().to_string())
 }
 
@@ -370,8 +374,8 @@ fn lazy_vs_eager(suite: &Suite, report: &mut Report) {
     report.line("");
     report.line(format!(
         "Generated modules of N one-line functions; `main` calls one. Time to first result is the wall time of \
-         `ore run FILE` (process start included: about {} ms for an empty program), peak RSS from `wait4`; \
-         {repeats} repeats, -O2.",
+         `ore run FILE` (process start included: about {} ms for an empty program), peak RSS is the process's \
+         `VmHWM` (`--stats`); {repeats} repeats, -O2.",
         {
             let empty = suite.write("empty.ore", "fn main() -> i64 { 0 }\n");
             let walls: Vec<f64> = (0..repeats).map(|_| run(&suite.ore, &["run", empty.to_str().unwrap()]).wall.as_secs_f64() * 1e3).collect();
@@ -386,14 +390,11 @@ fn lazy_vs_eager(suite: &Suite, report: &mut Report) {
         let file = suite.write(&format!("gen{n}.ore"), &generated_module(n));
         let file = file.to_str().unwrap();
         let measure = |flags: &[&str]| {
-            let mut args = vec!["run"];
-            args.extend_from_slice(flags);
-            args.push(file);
-            let runs: Vec<Run> = (0..repeats).map(|_| run(&suite.ore, &args)).collect();
+            let runs: Vec<(Run, serde_json::Value)> = (0..repeats).map(|_| ore_stats(suite, flags, Path::new(file), &[])).collect();
             let expected = ((n / 2) % 17 + 1) * 3 + (n / 2) % 5;
-            assert!(runs.iter().all(|r| r.stdout.trim() == expected.to_string()));
-            let rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap();
-            (spread(runs.iter().map(|r| r.wall.as_secs_f64() * 1e6).collect()), rss)
+            assert!(runs.iter().all(|(r, _)| r.stdout.trim() == expected.to_string()));
+            let rss = runs.iter().map(|(_, s)| s["peak_rss_kib"].as_u64().unwrap()).max().unwrap();
+            (spread(runs.iter().map(|(r, _)| r.wall.as_secs_f64() * 1e6).collect()), rss)
         };
         let (lazy, lazy_rss) = measure(&[]);
         let (eager, eager_rss) = measure(&["--eager"]);
@@ -692,7 +693,8 @@ fn memory(suite: &Suite, report: &mut Report) {
     let one = suite.write("one.ore", &one);
     let repeats = suite.repeats(3);
     let rss = |file: &Path| -> f64 {
-        spread((0..repeats).map(|_| run(&suite.ore, &["run", "-O0", file.to_str().unwrap()]).max_rss_kib as f64).collect()).median
+        let peaks = (0..repeats).map(|_| ore_stats(suite, &["-O0"], file, &[]).1["peak_rss_kib"].as_f64().unwrap());
+        spread(peaks.collect()).median
     };
     let (every, one) = (rss(&every), rss(&one));
     report.line("## 7. Memory");

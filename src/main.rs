@@ -279,12 +279,23 @@ fn run(args: RunArgs) -> u8 {
     let status = run_main(&engine, file, &args.args, timeout);
     if args.stats {
         output::flush();
-        eprintln!("{}", serde_json::to_string(&engine.stats()).expect("stats serialise"));
+        let mut stats = serde_json::to_value(engine.stats()).expect("stats serialise");
+        stats["peak_rss_kib"] = serde_json::json!(peak_rss_kib());
+        eprintln!("{stats}");
     }
     // The process exits next: freeing every unit and compiled function (about 35 ms
     // for 10,000 functions) is work the OS does for free, as clang's -disable-free.
     std::mem::forget(engine);
     status
+}
+
+/// The process's peak resident set (`VmHWM`). Not `getrusage`: its `ru_maxrss`
+/// carries over the parent's peak across fork and exec, which would make every run
+/// started by a large process (a benchmark driver) look as large as that process.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+    line.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 /// Parses `main`'s integer arguments, reporting usage errors.
