@@ -249,29 +249,27 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
         Ok(o) => o,
         Err(e) => return app.fail(e),
     };
-    let mut body = json!({
-        "stdout": outcome.stdout,
-        "compiled": outcome.compiled,
-        "elapsed_us": outcome.elapsed_us,
-    });
-    if !outcome.stderr.is_empty() {
-        body["stderr"] = json!(outcome.stderr);
-    }
-    if outcome.output_truncated {
-        body["output_truncated"] = json!(true);
-    }
-    match outcome.result {
-        Ok(value) => {
-            body["result"] = value;
-            (StatusCode::OK, Json(body)).into_response()
-        }
+    // The result (or error) first: it is what a reader looks for.
+    let (status, head) = match outcome.result {
+        Ok(value) => (StatusCode::OK, ("result", value)),
         Err(error) => {
             let (status, kind) = classify(&error);
             app.metrics.error(kind);
-            body["error"] = json!({"kind": kind, "message": error.to_string()});
-            (status, Json(body)).into_response()
+            (status, ("error", json!({"kind": kind, "message": error.to_string()})))
         }
+    };
+    let mut body = serde_json::Map::new();
+    body.insert(head.0.into(), head.1);
+    body.insert("stdout".into(), json!(outcome.stdout));
+    if !outcome.stderr.is_empty() {
+        body.insert("stderr".into(), json!(outcome.stderr));
     }
+    if outcome.output_truncated {
+        body.insert("output_truncated".into(), json!(true));
+    }
+    body.insert("compiled".into(), json!(outcome.compiled));
+    body.insert("elapsed_us".into(), json!(outcome.elapsed_us));
+    (status, Json(serde_json::Value::Object(body))).into_response()
 }
 
 async fn delete_module(State(app): State<Shared>, Path((ns, name)): Path<(String, String)>) -> Response {
