@@ -32,7 +32,7 @@ pub struct CallCtx<'h> {
     interrupt: AtomicU32,
     stack_limit: usize,
     error: Option<RuntimeError>,
-    /// The engine that made the call, for `load`.
+    /// The engine that made the call, for `load` and for resolving empty slots.
     host: &'h dyn RuntimeHost,
 }
 
