@@ -61,14 +61,7 @@ impl Client {
             Some(b) => request.send_json(b),
             None => request.call(),
         };
-        let response = match response {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = response.status();
-        let text = response.into_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        reply(response, &format!("{method} {path}"))
     }
 
     fn load(&self, ns: &str, name: &str, source: &str) -> (u16, Value) {
@@ -85,17 +78,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn raw_post(server: &Server, path: &str, body: &str) -> (u16, Value) {
-    let response = ureq::post(&format!("{}{path}", server.base)).set("Content-Type", "application/json").send_string(body);
-    let response = match response {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let status = response.status();
-    (status, serde_json::from_str(&response.into_string().unwrap()).unwrap())
 }
 
 const ARITH: &str = "
@@ -457,4 +439,65 @@ fn use_later(x: i64) -> i64 { later(x) }
     assert_eq!((status, body["result"].clone()), (200, json!(false)));
     assert!(body["stderr"].as_str().unwrap().starts_with("<load>:1:10: error:"), "{body}");
     assert!(body.get("stderr").is_some() && server.call("l", "grow", json!([])).1.get("stderr").is_none());
+}
+
+/// Hostile and malformed requests: every one gets a JSON error with a 4xx status,
+/// and the server keeps serving what was loaded.
+#[test]
+fn hostile_requests_never_break_the_server() {
+    let server = Server::start(&["--max-body-bytes", "100000"]);
+    server.load("h", "m", "fn f(x: i64) -> i64 { x + 1 }");
+    let deep_json = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_ore = format!("fn g() -> i64 {{ {}1{} }}", "(".repeat(5000), ")".repeat(5000));
+    let bodies: Vec<(&str, String)> = vec![
+        ("/v1/namespaces/h/call", String::new()),
+        ("/v1/namespaces/h/call", "\u{0}\u{1}garbage".into()),
+        ("/v1/namespaces/h/call", deep_json.clone()),
+        ("/v1/namespaces/h/call", r#"{"function": "f", "args": [99999999999999999999999]}"#.into()),
+        ("/v1/namespaces/h/call", r#"{"function": "f", "args": [1e400]}"#.into()),
+        ("/v1/namespaces/h/call", r#"{"function": "f", "args": [[1, 2]]}"#.into()),
+        ("/v1/namespaces/h/call", r#"{"function": 7}"#.into()),
+        ("/v1/namespaces/h/call", r#"{"function": "f", "args": [1], "timeout_ms": -5}"#.into()),
+        ("/v1/namespaces/h/modules", r#"{"name": "x", "source": 5}"#.into()),
+        ("/v1/namespaces/h/modules", r#"{"name": "../../etc", "source": ""}"#.into()),
+        ("/v1/namespaces/h/modules", format!(r#"{{"name": "x", "source": "{}"}}"#, "\\u0000".repeat(100))),
+        ("/v1/namespaces/h/modules", serde_json::json!({"name": "deep", "source": deep_ore}).to_string()),
+        ("/v1/namespaces/h/modules", r#"{"name": "x", "source": "fn", "opt_level": 9}"#.into()),
+        ("/v1/namespaces/h/modules", r#"{"name": "x", "source": "fn", "language": "cobol"}"#.into()),
+    ];
+    for (path, body) in &bodies {
+        let (status, reply) = raw_post(&server, path, body);
+        assert!((400..500).contains(&status), "{path} {body:.80}: {status} {reply}");
+        assert!(reply["error"]["kind"].is_string(), "{path} {body:.80}: {reply}");
+    }
+    // Mutations of a valid request, byte by byte.
+    let valid = r#"{"function": "f", "args": [41], "timeout_ms": 1000}"#;
+    for i in 0..valid.len() {
+        for replacement in ["", "\"", "{", "9"] {
+            let body = format!("{}{replacement}{}", &valid[..i], &valid[i + 1..]);
+            let (status, reply) = raw_post(&server, "/v1/namespaces/h/call", &body);
+            assert!(status == 200 || (400..500).contains(&status), "{body}: {status} {reply}");
+        }
+    }
+    assert_eq!(server.call("h", "f", json!([41])).1["result"], 42);
+    assert_eq!(server.request("GET", "/healthz", None).0, 200);
+}
+
+/// Posts `body` as it is.
+fn raw_post(server: &Server, path: &str, body: &str) -> (u16, Value) {
+    let response = ureq::post(&format!("{}{path}", server.base)).set("Content-Type", "application/json").send_string(body);
+    reply(response, path)
+}
+
+/// The status and body of a reply, error statuses included; a body that is not
+/// JSON becomes a JSON string.
+fn reply(response: Result<ureq::Response, ureq::Error>, what: &str) -> (u16, Value) {
+    let response = match response {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{what}: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
