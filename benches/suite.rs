@@ -601,8 +601,11 @@ fn calls(suite: &Suite, report: &mut Report) {
     let capi = ns("same call through the C-API from Rust");
     report.goal("py_call_i64 ≤ 1.5x the same call through the C-API", py / capi <= 1.5, format!("{:.1}x ({py:.0} vs {capi:.0} ns)", py / capi));
     report.line(
-        "`py_call_i64` resolves the callable by name and converts arguments on every call; interning the name and \
-         caching the callable per call site is the next step.",
+        "`py_call_i64` takes the GIL for each call (the C-API loop above holds it throughout), looks the name up \
+         in `__main__` (the name's Python string is made once per process) and calls through vectorcall. What \
+         remains is mostly taking and releasing the GIL: holding it across calls would starve other Python \
+         threads while Ore code runs, and caching the callable per call site would miss a `py_exec` that rebinds \
+         the name.",
     );
     report.line("");
     peer_same_ir(suite, report);

@@ -237,15 +237,18 @@ extern "C" fn ore_rt_py_call(
     v3: i64,
     conversion: i64,
 ) -> i64 {
-    let args = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)].into_iter().take(count.clamp(0, 4) as usize).map(|(t, v)| {
-        match t {
-            py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
-            py_arg::BOOL => python::Arg::Bool(v != 0),
-            py_arg::STR => python::Arg::Str(text(v as *const c_char)),
-            _ => python::Arg::I64(v),
-        }
+    let args = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)].map(|(t, v)| match t {
+        py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
+        py_arg::BOOL => python::Arg::Bool(v != 0),
+        // SAFETY: Ore strings are NUL-terminated (see ore_rt_print_str) and live
+        // for the call.
+        py_arg::STR => python::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
+        _ => python::Arg::I64(v),
     });
-    settle(ctx, python::call(&text(callable), args.collect(), python::Conversion::from_code(conversion)))
+    let args = &args[..count.clamp(0, 4) as usize];
+    // SAFETY: the callable's name is a NUL-terminated literal in the calling code.
+    let path = unsafe { CStr::from_ptr(callable) }.to_string_lossy();
+    settle(ctx, python::call(&path, args, python::Conversion::from_code(conversion)))
 }
 
 thread_local! {

@@ -13,7 +13,8 @@
 use super::{output, RuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule as PyModuleType, PyTuple};
+use pyo3::types::{PyDict, PyModule as PyModuleType, PyString, PyTuple};
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Once;
@@ -166,11 +167,11 @@ impl Conversion {
 }
 
 /// An argument of `py_call`.
-pub enum Arg {
+pub enum Arg<'a> {
     I64(i64),
     F64(f64),
     Bool(bool),
-    Str(String),
+    Str(&'a CStr),
 }
 
 pub fn exec(code: &str) -> Result<(), RuntimeError> {
@@ -185,39 +186,66 @@ pub fn eval(expr: &str, conversion: Conversion) -> Result<i64, RuntimeError> {
 /// then among the builtins, then imported as a module (`"math.gcd"`); each further
 /// name is an attribute, or a submodule to import (`"os.path.join"`).
 fn resolve<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
-    let parts: Vec<&str> = path.split('.').collect();
-    let first = parts[0];
+    let mut parts = path.split('.');
+    let first = parts.next().unwrap_or_default();
     // Names are resolved at every call: `py_exec` may rebind them at any time.
-    let mut object = match main_module(py)?.getattr(first) {
+    let name = interned(py, first);
+    let mut object = match main_module(py)?.getattr(&name) {
         Ok(o) => o,
-        Err(_) => match builtins_module(py)?.getattr(first) {
+        Err(_) => match builtins_module(py)?.getattr(&name) {
             Ok(o) => o,
             Err(_) => py.import(first)?.into_any(),
         },
     };
-    for i in 1..parts.len() {
-        object = match object.getattr(parts[i]) {
+    let mut prefix = first.len();
+    for part in parts {
+        prefix += 1 + part.len();
+        object = match object.getattr(interned(py, part)) {
             Ok(o) => o,
-            Err(e) => py.import(parts[..=i].join(".")).map_err(|_| e)?.into_any(),
+            Err(e) => py.import(&path[..prefix]).map_err(|_| e)?.into_any(),
         };
     }
     Ok(object)
 }
 
+/// `name` as a Python string made once per process: creating one and hashing it
+/// for the lookup was a third of a `py_call`. Names come from call sites; past
+/// `MAX_INTERNED` of them (code loaded without end), new names are made per call.
+fn interned<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    const MAX_INTERNED: usize = 4096;
+    static NAMES: PyOnceLock<parking_lot::Mutex<HashMap<String, Py<PyString>>>> = PyOnceLock::new();
+    let mut names = NAMES.get_or_init(py, Default::default).lock();
+    if let Some(s) = names.get(name) {
+        return s.bind(py).clone();
+    }
+    let s = PyString::intern(py, name);
+    if names.len() < MAX_INTERNED {
+        names.insert(name.to_string(), s.clone().unbind());
+    }
+    s
+}
+
 /// Calls a callable named by a dotted path (see `resolve`).
-pub fn call(path: &str, args: Vec<Arg>, conversion: Conversion) -> Result<i64, RuntimeError> {
+pub fn call(path: &str, args: &[Arg<'_>], conversion: Conversion) -> Result<i64, RuntimeError> {
     with_python(|py| {
         let callable = resolve(py, path)?;
         // These conversions cannot fail (their error type is `Infallible`).
-        let args: Vec<Bound<'_, PyAny>> = args
-            .into_iter()
-            .map(|a| match a {
+        let object = |a: &Arg<'_>| -> Bound<'_, PyAny> {
+            match a {
                 Arg::I64(v) => v.into_pyobject(py).expect("infallible").into_any(),
                 Arg::F64(v) => v.into_pyobject(py).expect("infallible").into_any(),
                 Arg::Bool(v) => v.into_pyobject(py).expect("infallible").to_owned().into_any(),
-                Arg::Str(s) => s.into_pyobject(py).expect("infallible").into_any(),
-            })
-            .collect();
-        conversion.convert(&callable.call1(PyTuple::new(py, args)?)?)
+                Arg::Str(s) => s.to_string_lossy().into_pyobject(py).expect("infallible").into_any(),
+            }
+        };
+        // Rust tuples go through vectorcall, with no argument tuple to build.
+        let result = match args {
+            [] => callable.call0()?,
+            [a] => callable.call1((object(a),))?,
+            [a, b] => callable.call1((object(a), object(b)))?,
+            [a, b, c] => callable.call1((object(a), object(b), object(c)))?,
+            _ => callable.call1(PyTuple::new(py, args.iter().map(object))?)?,
+        };
+        conversion.convert(&result)
     })
 }
