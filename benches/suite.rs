@@ -202,6 +202,10 @@ impl Report {
             python.unwrap_or_default()
         ));
         self.line("Numbers are medians with the range (min–max) over the repeats given in each table.");
+        self.line(
+            "On a shared VM timings move by up to ±15% between runs (nbody's ratio to gcc was 1.18x–1.32x over three \
+             runs); compare within a run, where every comparison is measured side by side.",
+        );
         if suite.quick {
             self.line("**Quick run (`ORE_SUITE_QUICK=1`): fewer repeats; not the reference numbers.**");
         }
