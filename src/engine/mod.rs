@@ -399,6 +399,47 @@ thread_local! {
     };
 }
 
+/// One host call's share of `COMPILED_HERE`; ends on drop too, so a panic cannot
+/// leave the thread recording forever.
+struct Recording {
+    names_before: usize,
+    us_before: u64,
+    done: bool,
+}
+
+impl Recording {
+    fn start() -> Recording {
+        COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls += 1;
+            Recording { names_before: h.names.len(), us_before: h.total_us, done: false }
+        })
+    }
+
+    /// The functions compiled during the call, and the time that took.
+    fn finish(mut self) -> (Vec<String>, u64) {
+        self.done = true;
+        self.end()
+    }
+
+    fn end(&self) -> (Vec<String>, u64) {
+        COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls -= 1;
+            let at = self.names_before.min(h.names.len());
+            (h.names.split_off(at), h.total_us - self.us_before)
+        })
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if !self.done {
+            self.end();
+        }
+    }
+}
+
 thread_local! {
     /// Microseconds spent in materializations nested inside the current one: ORC
     /// may run pending materializations in place while linking another.
@@ -724,11 +765,7 @@ impl Engine {
     /// reports what the call compiled and how long it took.
     pub fn call_with(&self, name: &str, args: &[Value], options: &CallOptions) -> CallReport {
         let start = Instant::now();
-        let (before, compile_before) = COMPILED_HERE.with(|h| {
-            let mut h = h.borrow_mut();
-            h.calls += 1;
-            (h.names.len(), h.total_us)
-        });
+        let recording = Recording::start();
         let (result, output) = match options.capture_output {
             Some(limit) => {
                 let (result, captured) = output::capture(limit, || self.call_inner(name, args, options));
@@ -736,12 +773,7 @@ impl Engine {
             }
             None => (self.call_inner(name, args, options), None),
         };
-        let (compiled, compile_us) = COMPILED_HERE.with(|h| {
-            let mut h = h.borrow_mut();
-            h.calls -= 1;
-            let at = before.min(h.names.len());
-            (h.names.split_off(at), h.total_us - compile_before)
-        });
+        let (compiled, compile_us) = recording.finish();
         let elapsed = start.elapsed();
         let run_us = (elapsed.as_micros() as u64).saturating_sub(compile_us);
         self.inner.counters.run_us.fetch_add(run_us, Relaxed);
@@ -867,12 +899,15 @@ impl RuntimeHost for Engine {
 
 /// Parses and checks a program (`ore check`) without creating a JIT.
 pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
+    check_alone(file, true).map(drop)
+}
+
+/// Parses and checks `file` as the only module of an empty namespace.
+fn check_alone(file: &SourceFile, require_main: bool) -> Result<typeck::CheckedModule, CompileError> {
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
     let ns = Namespace::default();
     let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
-    typeck::check_module(&items, &env, &typeck::Options { require_main: true, allow_python: true })
-        .map_err(|d| file.error(d))?;
-    Ok(())
+    typeck::check_module(&items, &env, &typeck::Options { require_main, allow_python: true }).map_err(|d| file.error(d))
 }
 
 /// The LLVM IR of a whole program as one standalone module, for other tools and
@@ -880,11 +915,7 @@ pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
 /// others directly (no slots, so no addresses of this process), with the usual
 /// checks; runtime functions it would call are defined as `abort()`.
 pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
-    let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
-    let ns = Namespace::default();
-    let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
-    let checked = typeck::check_module(&items, &env, &typeck::Options { require_main: false, allow_python: true })
-        .map_err(|d| file.error(d))?;
+    let checked = check_alone(file, false)?;
     let (triple, layout) = crate::llvm::host_triple_and_layout();
     let program = crate::llvm::ir::IrModule::new(file.name(), &triple, &layout);
     let symbol = |name: &str| format!("ore.{name}");
