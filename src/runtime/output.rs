@@ -35,9 +35,19 @@ thread_local! {
 /// Runs `f`, collecting up to `limit` bytes of what it prints on this thread instead
 /// of writing them to stdout.
 pub fn capture<R>(limit: usize, f: impl FnOnce() -> R) -> (R, Captured) {
+    /// Puts the enclosing capture back, even if `f` panics (threads are reused).
+    struct Restore(Option<Option<Capture>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                CAPTURE.with(|c| c.replace(outer));
+            }
+        }
+    }
     let fresh = Capture { out: Captured::default(), limit };
-    let outer = CAPTURE.with(|c| c.replace(Some(fresh)));
+    let mut restore = Restore(Some(CAPTURE.with(|c| c.replace(Some(fresh)))));
     let result = f();
+    let outer = restore.0.take().expect("taken only here or on drop");
     let mine = CAPTURE.with(|c| c.replace(outer)).expect("capture is restored in order");
     (result, mine.out)
 }
