@@ -219,11 +219,25 @@ fn emit_ir(path: &Path) -> u8 {
             output::write(text.as_bytes());
             0
         }
-        Err(Error::Compile(e)) => {
+        Err(e) => report(e),
+    }
+}
+
+/// Reports an error of the engine on stderr (after what the program printed) and
+/// returns the exit status LANGUAGE.md gives it.
+fn report(e: Error) -> u8 {
+    output::flush();
+    match e {
+        Error::Compile(e) => {
             eprintln!("{e}");
             EXIT_COMPILE_ERROR
         }
-        Err(e) => {
+        // Displays as `runtime error: MESSAGE`.
+        e @ Error::Runtime(_) => {
+            eprintln!("{e}");
+            EXIT_RUNTIME_ERROR
+        }
+        e => {
             eprintln!("error: {e}");
             EXIT_INTERNAL
         }
@@ -381,16 +395,8 @@ fn add_external_code(engine: &Engine, args: &RunArgs) -> Result<(), u8> {
 }
 
 fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String], timeout: Option<std::time::Duration>) -> u8 {
-    match engine.add_program(file) {
-        Ok(_) => {}
-        Err(Error::Compile(e)) => {
-            eprintln!("{e}");
-            return EXIT_COMPILE_ERROR;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INTERNAL;
-        }
+    if let Err(e) = engine.add_program(file) {
+        return report(e);
     }
     let sig = engine.function("main").expect("add_program requires main");
     let values = match main_arguments(sig.params.len(), raw_args, "run") {
@@ -404,16 +410,7 @@ fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String], timeout: Opt
             output::print_line(value.to_string().as_bytes());
             0
         }
-        Err(Error::Runtime(e)) => {
-            output::flush();
-            eprintln!("runtime error: {e}");
-            EXIT_RUNTIME_ERROR
-        }
-        Err(e) => {
-            output::flush();
-            eprintln!("error: {e}");
-            EXIT_INTERNAL
-        }
+        Err(e) => report(e),
     }
 }
 
