@@ -114,6 +114,8 @@ fn limits_refuse_modules_and_change_nothing() {
     e.add_module("one", "fn a() -> i64 { 1 }").unwrap();
     let err = e.add_module("big", &format!("fn b() -> i64 {{ {} }}", "1 + ".repeat(30) + "1")).unwrap_err();
     assert!(matches!(&err, Error::Limit(m) if m.contains("over the limit of 100")), "{err}");
+    let err = e.add_ir("big.ll", &[b' '; 101]).unwrap_err();
+    assert!(matches!(&err, Error::Limit(m) if m == "big.ll: the source is 101 bytes, over the limit of 100"), "{err}");
     let err = e.add_module("deep", "fn b() -> i64 { (((1))) }").unwrap_err().to_string();
     assert!(err.contains("deep:1:15: error: `b` nests 5 levels deep, over the limit of 3"), "{err}");
     let err = e.add_module("many", "fn b() {}\nfn c() {}").unwrap_err();

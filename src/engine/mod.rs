@@ -507,14 +507,7 @@ impl Engine {
         let inner = &self.inner;
         let limits = &inner.config.limits;
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
-        if file.text().len() > limits.max_source_bytes {
-            return Err(Error::Limit(format!(
-                "{}: the source is {} bytes, over the limit of {}",
-                file.name(),
-                file.text().len(),
-                limits.max_source_bytes
-            )));
-        }
+        inner.check_source_size(file.name(), file.text().len())?;
         let start = Instant::now();
         let items = {
             let _span = tracing::debug_span!("parse").entered();
@@ -727,6 +720,7 @@ impl Engine {
     /// LLVM's verifier, not by Ore. Returns the names of its functions.
     pub fn add_ir(&self, name: &str, bytes: &[u8]) -> Result<Vec<String>, Error> {
         let inner = &self.inner;
+        inner.check_source_size(name, bytes.len())?;
         let (triple, layout) = (inner.jit.triple(), inner.jit.data_layout());
         let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout)
             .map_err(|e| Error::External(format!("{name}: {e}")))?;
@@ -939,6 +933,15 @@ fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: O
 }
 
 impl Inner {
+    /// `Limits::max_source_bytes`, for Ore and IR modules alike.
+    fn check_source_size(&self, name: &str, len: usize) -> Result<(), Error> {
+        let max = self.config.limits.max_source_bytes;
+        if len > max {
+            return Err(Error::Limit(format!("{name}: the source is {len} bytes, over the limit of {max}")));
+        }
+        Ok(())
+    }
+
     /// The address of `name`'s current definition, compiled now if it was not, and
     /// stored in its slot so that later calls go straight to it. Called by a call
     /// that found the slot empty; callers are running host calls, so code retired

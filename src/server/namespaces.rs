@@ -316,13 +316,6 @@ impl Registry {
                         request.name
                     )));
                 }
-                if request.source.len() > self.settings.limits.max_source_bytes {
-                    return Err(ServiceError::Limit(format!(
-                        "the source is {} bytes, over the limit of {}",
-                        request.source.len(),
-                        self.settings.limits.max_source_bytes
-                    )));
-                }
                 let functions = engine.add_ir(&request.name, request.source.as_bytes())?;
                 modules.insert(request.name.clone(), LoadedModule::LlvmIr);
                 Ok(functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
