@@ -290,7 +290,9 @@ async fn delete_namespace(State(app): State<Shared>, Path(ns): Path<String>) -> 
 }
 
 async fn functions(State(app): State<Shared>, Path(ns): Path<String>) -> Response {
-    match app.registry.functions(&ns) {
+    // Reading the namespace waits for a module being added to it: off the async workers.
+    let worker = app.clone();
+    match blocking(move || worker.registry.functions(&ns)).await.and_then(|r| r) {
         Ok(list) => Json(json!({"functions": list})).into_response(),
         Err(e) => app.fail(e),
     }
