@@ -11,7 +11,7 @@
 //! returns at once if it is set.
 
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
-use crate::runtime::{py_arg, trap_code, CTX_INTERRUPT_OFFSET, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
+use crate::runtime::{py_arg, py_conversion, trap_code, CTX_INTERRUPT_OFFSET, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
 use crate::syntax::ast::BinOp;
 use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, ExternSig, FnSig, Ty};
@@ -397,6 +397,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let src = value!(self.expr(source));
                 let load = self.runtime_fn("ore.rt.load", &[m.ptr(), m.ptr()], m.i64());
                 let ok = m.call(load, &[self.ctx, src]);
+                // A NULL source is a runtime error.
+                self.check_trapped();
                 Some(m.icmp(IntPredicate::LLVMIntNE, ok, m.const_int(m.i64(), 0)))
             }
             ExprKind::Python(op, args) => self.python(*op, args, e.ty),
@@ -648,10 +650,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let m = self.m;
         let i64t = m.i64();
         let conversion = m.const_int(i64t, match ty {
-            Ty::I64 => 1,
-            Ty::F64 => 2,
-            Ty::Bool => 3,
-            _ => 0,
+            Ty::I64 => py_conversion::I64,
+            Ty::F64 => py_conversion::F64,
+            Ty::Bool => py_conversion::BOOL,
+            Ty::Str => py_conversion::STR,
+            _ => py_conversion::DROP,
         });
         let mut values = Vec::with_capacity(args.len());
         for a in args {
@@ -696,6 +699,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             Ty::I64 => Some(bits),
             Ty::F64 => Some(m.bitcast(bits, m.f64())),
             Ty::Bool => Some(m.icmp(IntPredicate::LLVMIntNE, bits, m.const_int(i64t, 0))),
+            Ty::Str => Some(m.int_to_ptr(bits)),
             _ => None,
         }
     }
@@ -794,7 +798,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 self.check_trapped();
                 value_type(m, ty).map(|_| result)
             }
-            Callee::Extern { symbol, sig } => {
+            Callee::Extern { symbol, sig, host } => {
                 for (a, c) in args.iter().zip(&sig.params) {
                     let v = value!(self.expr(a));
                     values.push(match c {
@@ -806,6 +810,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let params: Vec<Type<'m>> = sig.params.iter().map(|c| c_type(m, *c)).collect();
                 let f = m.declare(symbol, m.fn_type(c_type(m, sig.ret), &params));
                 let result = m.call(f, &values);
+                if *host {
+                    self.check_trapped();
+                }
                 match sig.ret {
                     CType::I32 => Some(m.sext(result, m.i64())),
                     CType::Bool => Some(m.icmp(IntPredicate::LLVMIntNE, result, m.const_int(m.i8(), 0))),

@@ -58,8 +58,16 @@ pub struct SourceFile {
 /// Source lines longer than this are shown as a window around the column.
 const MAX_SHOWN_LINE: usize = 160;
 
+/// The UTF-8 byte-order mark, skipped at the very start of a file (LANGUAGE.md).
+const BYTE_ORDER_MARK: char = '\u{feff}';
+
 impl SourceFile {
-    pub fn new(name: &str, text: String) -> SourceFile {
+    /// A file's text; a leading byte-order mark is dropped, so neither the parser
+    /// nor diagnostic columns see it (editors do not show it either).
+    pub fn new(name: &str, mut text: String) -> SourceFile {
+        if text.starts_with(BYTE_ORDER_MARK) {
+            text.drain(..BYTE_ORDER_MARK.len_utf8());
+        }
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         SourceFile { name: name.to_string(), text, line_starts }
     }

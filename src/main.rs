@@ -54,9 +54,11 @@ struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on every endpoint but /healthz.
     #[arg(long, env = "ORE_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// C functions `extern fn` may name, besides the default math and string list
-    /// (comma-separated, repeatable).
-    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    /// C functions `extern fn` may name, besides the default math and string list:
+    /// a name Ore knows the C signature of (`getpid`), or `NAME:(TYPES) -> TYPE`
+    /// (`frob:(i64, str) -> i32`). Declarations must match the signature exactly.
+    /// Comma-separated, repeatable.
+    #[arg(long, value_name = "ENTRIES")]
     allow_extern: Vec<String>,
     /// Allow the `py_*` built-ins and Python C-API symbols.
     #[arg(long)]
@@ -416,9 +418,14 @@ fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String], timeout: Opt
 
 fn serve(args: ServeArgs) -> u8 {
     use ore::server::{self, namespaces::Settings};
-    let mut allowed: std::collections::BTreeSet<String> =
-        server::DEFAULT_EXTERN_ALLOW_LIST.iter().map(|s| s.to_string()).collect();
-    allowed.extend(args.allow_extern.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    let entries = ore::engine::DEFAULT_EXTERN_ALLOW_LIST.iter().copied().chain(args.allow_extern.iter().map(String::as_str));
+    let allowed = match ore::engine::allow_list(entries) {
+        Ok(list) => list,
+        Err(message) => {
+            eprintln!("error: --allow-extern: {message}");
+            return EXIT_USAGE;
+        }
+    };
     let settings = Settings {
         opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
         policy: ore::Policy { extern_allow_list: Some(allowed), python: args.allow_python },

@@ -88,8 +88,9 @@ pub enum PyOp {
 pub enum Callee {
     /// An Ore function of the namespace, called through its slot.
     Ore { name: String, sig: FnSig },
-    /// A C symbol of the process (libc, a host callback, ...).
-    Extern { symbol: String, sig: ExternSig },
+    /// A C symbol of the process (libc, a host callback, ...); `host`: registered
+    /// by the host, so the call may raise a runtime error.
+    Extern { symbol: String, sig: ExternSig, host: bool },
 }
 
 #[derive(Clone, Debug)]

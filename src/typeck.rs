@@ -17,10 +17,12 @@ pub const BUILTINS: &[&str] = &[
     "py_eval_i64",
     "py_eval_f64",
     "py_eval_bool",
+    "py_eval_str",
     "py_call",
     "py_call_i64",
     "py_call_f64",
     "py_call_bool",
+    "py_call_str",
 ];
 
 /// The most arguments `py_call*` passes to Python.
@@ -35,6 +37,9 @@ pub trait Environment {
     /// Whether the process (or the engine's host functions) provides a C symbol, and
     /// with which signature if the host registered one.
     fn resolve_symbol(&self, name: &str) -> SymbolStatus;
+    /// Whether `name` is a function the host registered: such calls may end the Ore
+    /// call with an error (a panic), so generated code tests for one after them.
+    fn is_host_function(&self, name: &str) -> bool;
 }
 
 pub struct ExistingFunction {
@@ -49,6 +54,8 @@ pub enum SymbolStatus {
     Process,
     /// A host function registered with this signature.
     Host(ExternSig),
+    /// Allowed by the engine's policy with exactly this signature.
+    Pinned(ExternSig),
     /// Exists, but the engine's policy does not let modules call it; says why.
     Forbidden(String),
 }
@@ -214,6 +221,12 @@ impl ModuleChecker<'_> {
             }
             SymbolStatus::Host(host) if host != sig => {
                 return self.error(f.span, format!("host function `{name}` is registered as `{host}`, not `{sig}`"));
+            }
+            SymbolStatus::Pinned(allowed) if allowed != sig => {
+                return self.error(
+                    f.span,
+                    format!("`extern fn {name}` must be declared as `{allowed}` here: this engine's allow-list pins its signature, and `{sig}` differs"),
+                );
             }
             SymbolStatus::Forbidden(why) => {
                 return self.error(f.name.span, format!("`extern fn {name}` is not allowed here: {why}"));
@@ -640,7 +653,8 @@ impl FnChecker<'_, '_> {
             (sig.params.clone(), sig.ret, Callee::Ore { name: name.to_string(), sig })
         } else if let Some(sig) = module.externs.get(name).cloned().or_else(|| module.env.extern_fn(name)) {
             let params = sig.params.iter().map(|c| c.ore_type()).collect();
-            (params, sig.ret.ore_type(), Callee::Extern { symbol: name.to_string(), sig })
+            let host = module.env.is_host_function(name);
+            (params, sig.ret.ore_type(), Callee::Extern { symbol: name.to_string(), sig, host })
         } else {
             return self.error(callee.span, format!("unknown function `{name}`"));
         };
@@ -662,10 +676,12 @@ impl FnChecker<'_, '_> {
             "py_eval_i64" => (tir::PyOp::Eval, Ty::I64),
             "py_eval_f64" => (tir::PyOp::Eval, Ty::F64),
             "py_eval_bool" => (tir::PyOp::Eval, Ty::Bool),
+            "py_eval_str" => (tir::PyOp::Eval, Ty::Str),
             "py_call" => (tir::PyOp::Call, Ty::Unit),
             "py_call_i64" => (tir::PyOp::Call, Ty::I64),
             "py_call_f64" => (tir::PyOp::Call, Ty::F64),
             "py_call_bool" => (tir::PyOp::Call, Ty::Bool),
+            "py_call_str" => (tir::PyOp::Call, Ty::Str),
             _ => return self.error(span, format!("unknown function `{name}`")),
         };
         let checked = if op == tir::PyOp::Call {

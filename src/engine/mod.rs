@@ -27,10 +27,12 @@
 //! No lock is held while JIT'd code runs, so JIT'd code may load more code, compile
 //! functions, and call host callbacks that re-enter the engine.
 
+mod policy;
 mod reclaim;
 mod trampolines;
 mod values;
 
+pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use values::{ClosureParam, ClosureResult, HostFn, HostParam, HostResult, IntoHostClosure, Value};
 
 use crate::codegen;
@@ -101,22 +103,6 @@ pub struct Config {
     pub limits: Limits,
     /// Safety checks to leave out, for measuring their cost only.
     pub unchecked: codegen::Unchecked,
-}
-
-/// What modules of this engine may use.
-#[derive(Clone, Debug)]
-pub struct Policy {
-    /// The C symbols `extern fn` may name; `None` allows every symbol of the
-    /// process and every registered host function.
-    pub extern_allow_list: Option<std::collections::BTreeSet<String>>,
-    /// Whether the `py_*` built-ins and Python C-API symbols may be used.
-    pub python: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy { extern_allow_list: None, python: true }
-    }
 }
 
 /// Bounds on what modules may add; exceeding one is an error, not a crash.
@@ -648,7 +634,7 @@ impl Engine {
             return Err(Error::HostFunctionExists(name.to_string()));
         }
         let sig = F::signature();
-        let closure = Box::new(f.into_closure());
+        let closure = Box::new(f.into_closure(name));
         let address = &*closure as *const runtime::HostClosure as usize;
         let thunk_name = format!("ore.host.{name}");
         let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit.triple(), inner.jit.data_layout());
@@ -725,6 +711,21 @@ impl Engine {
         let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout)
             .map_err(|e| Error::External(format!("{name}: {e}")))?;
         module.verify().map_err(|e| Error::External(format!("{name}: invalid IR: {e}")))?;
+        // Ore's own symbols (the runtime, versions, thunks) resolve inside each
+        // dylib: an IR definition of one would replace Ore's for later modules.
+        if let Some(reserved) = module.global_names(true).into_iter().find(|n| n.starts_with(runtime::RESERVED_PREFIX)) {
+            return Err(Error::External(format!(
+                "{name}: `{reserved}` is a reserved name: IR modules may not define names starting with `{}`",
+                runtime::RESERVED_PREFIX
+            )));
+        }
+        // Python must be running before IR that calls the C-API does, as for Ore code.
+        if let Some(py) = module.global_names(false).into_iter().find(|n| runtime::python::is_python_symbol(n)) {
+            if !inner.config.policy.python {
+                return Err(Error::External(format!("{name}: `{py}` is not allowed here: this engine does not allow Python")));
+            }
+            runtime::python::ensure_initialized();
+        }
         let id = inner.next_id.fetch_add(1, Relaxed);
         module.externalize_locals(&format!(".ore{id}"));
         let functions = module.defined_functions();
@@ -1268,6 +1269,10 @@ impl Environment for NamespaceEnv<'_> {
         self.ns.externs.get(name).cloned()
     }
 
+    fn is_host_function(&self, name: &str) -> bool {
+        self.host.get(name).is_some_and(|h| h.sig.is_some())
+    }
+
     fn resolve_symbol(&self, name: &str) -> SymbolStatus {
         // The host's own functions, objects and IR modules were added on purpose;
         // the policy governs what the process happens to export.
@@ -1279,18 +1284,20 @@ impl Environment for NamespaceEnv<'_> {
         if !self.policy.python && crate::runtime::python::is_python_symbol(name) {
             return SymbolStatus::Forbidden("this engine does not allow Python".into());
         }
-        if let Some(allowed) = &self.policy.extern_allow_list {
-            if !allowed.contains(name) {
-                return SymbolStatus::Forbidden("it is not on this engine's allow-list".into());
-            }
-        }
+        let pinned = match &self.policy.extern_allow_list {
+            Some(allowed) => match allowed.get(name) {
+                Some(sig) => Some(sig.clone()),
+                None => return SymbolStatus::Forbidden("it is not on this engine's allow-list".into()),
+            },
+            None => None,
+        };
         let cname = crate::llvm::c_string(name);
         // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
         let found = unsafe { !libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr()).is_null() };
-        if found {
-            SymbolStatus::Process
-        } else {
-            SymbolStatus::Missing
+        match (found, pinned) {
+            (false, _) => SymbolStatus::Missing,
+            (true, Some(sig)) => SymbolStatus::Pinned(sig),
+            (true, None) => SymbolStatus::Process,
         }
     }
 }

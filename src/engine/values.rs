@@ -178,12 +178,13 @@ impl ClosureParam for bool {
         bits != 0
     }
 }
-/// A `str` argument, copied.
+/// A `str` argument, copied. A NULL `str` (a C function's result) panics, which
+/// ends the Ore call with an error naming the host function.
 impl ClosureParam for String {
     const C_TYPE: CType = CType::Str;
     fn from_slot(bits: u64) -> Self {
         if bits == 0 {
-            return String::new();
+            panic!("null string passed as an argument");
         }
         // SAFETY: Ore passes `str` as a NUL-terminated string alive during the call.
         unsafe { CStr::from_ptr(bits as *const c_char) }.to_string_lossy().into_owned()
@@ -218,7 +219,7 @@ impl ClosureResult for () {
 /// spirit of wasmtime's `Linker::func_wrap`.
 pub trait IntoHostClosure<Params, R> {
     fn signature() -> ExternSig;
-    fn into_closure(self) -> crate::runtime::HostClosure;
+    fn into_closure(self, name: &str) -> crate::runtime::HostClosure;
 }
 
 macro_rules! closure_impl {
@@ -233,9 +234,10 @@ macro_rules! closure_impl {
                 ExternSig { params: vec![$($p::C_TYPE),*], ret: R::C_TYPE }
             }
             #[allow(non_snake_case, unused_mut, unused_variables)]
-            fn into_closure(self) -> crate::runtime::HostClosure {
+            fn into_closure(self, name: &str) -> crate::runtime::HostClosure {
                 let arity = <[&str]>::len(&[$(stringify!($p)),*]);
                 crate::runtime::HostClosure {
+                    name: name.to_string(),
                     arity,
                     call: Box::new(move |slots: &[u64]| {
                         let mut it = slots.iter().copied();

@@ -258,6 +258,17 @@ impl IrModule {
             .collect()
     }
 
+    /// Names of every global the module defines (functions and variables) if
+    /// `defined`, or only declares otherwise.
+    pub fn global_names(&self, defined: bool) -> Vec<String> {
+        self.globals()
+            .into_iter()
+            // SAFETY: declaration query on our own values.
+            .filter(|v| (unsafe { LLVMIsDeclaration(*v) } == 0) == defined)
+            .map(Self::name_of)
+            .collect()
+    }
+
     /// Whether the module defines any global variable.
     pub fn defines_data(&self) -> bool {
         // SAFETY: declaration query on our own values.

@@ -13,6 +13,8 @@ pub const MAX_ARRAY_LEN: i64 = 1 << 32;
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     static ARRAYS: RefCell<Vec<Box<[i64]>>> = const { RefCell::new(Vec::new()) };
+    /// Strings made during the call (`py_eval_str`, `py_call_str`), NUL-terminated.
+    static STRINGS: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
     /// Bytes the arrays of the outermost call may still take.
     static BUDGET: Cell<u64> = const { Cell::new(u64::MAX) };
 }
@@ -34,7 +36,8 @@ pub fn leave() {
     if outermost {
         // Take the arrays out first so no RefCell borrow is held while they drop.
         let arrays = ARRAYS.with(|a| std::mem::take(&mut *a.borrow_mut()));
-        drop(arrays);
+        let strings = STRINGS.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        drop((arrays, strings));
     }
 }
 
@@ -52,18 +55,36 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     if len > MAX_ARRAY_LEN {
         return Err(RuntimeError::OutOfMemory(len));
     }
-    let bytes = (len as u64 + 1) * 8;
+    charge((len as u64 + 1) * 8).map_err(|()| RuntimeError::MemoryLimit(len))?;
+    let mut block = Vec::new();
+    block.try_reserve_exact(len as usize + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
+    block.push(len);
+    Ok(block)
+}
+
+/// Takes `bytes` from the outermost call's budget.
+fn charge(bytes: u64) -> Result<(), ()> {
     BUDGET.with(|b| match b.get().checked_sub(bytes) {
         Some(left) => {
             b.set(left);
             Ok(())
         }
-        None => Err(RuntimeError::MemoryLimit(len)),
-    })?;
+        None => Err(()),
+    })
+}
+
+/// Copies `text` (without NUL bytes) into the arena as a NUL-terminated Ore `str`.
+pub fn alloc_str(text: &[u8]) -> Result<*const std::ffi::c_char, RuntimeError> {
+    let len = text.len() as i64;
+    charge(text.len() as u64 + 1).map_err(|()| RuntimeError::MemoryLimit(len))?;
     let mut block = Vec::new();
-    block.try_reserve_exact(len as usize + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
-    block.push(len);
-    Ok(block)
+    block.try_reserve_exact(text.len() + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
+    block.extend_from_slice(text);
+    block.push(0);
+    let block = block.into_boxed_slice();
+    let ptr = block.as_ptr().cast();
+    STRINGS.with(|s| s.borrow_mut().push(block));
+    Ok(ptr)
 }
 
 pub fn alloc_filled(len: i64, fill: i64) -> Result<*mut i64, RuntimeError> {

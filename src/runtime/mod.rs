@@ -46,6 +46,11 @@ pub trait RuntimeHost {
     fn resolve(&self, name: &str) -> Result<usize, RuntimeError>;
 }
 
+/// Every symbol Ore generates starts with this (runtime functions `ore.rt.*`,
+/// function versions, thunks, trampolines); Ore names cannot contain a `.`, and
+/// external IR may not define such names.
+pub const RESERVED_PREFIX: &str = "ore.";
+
 pub const CTX_TRAPPED_OFFSET: i64 = 0;
 pub const CTX_INTERRUPT_OFFSET: i64 = 4;
 pub const CTX_STACK_LIMIT_OFFSET: i64 = 8;
@@ -83,6 +88,13 @@ pub enum RuntimeError {
     StackOverflow,
     #[error("undefined function {0}")]
     UndefinedFunction(String),
+    /// A NULL `str` (a C function's result, such as `getenv` of an unset variable)
+    /// passed where text is needed: names the built-in or host function.
+    #[error("null string passed to {0}")]
+    NullString(String),
+    /// A registered host closure panicked; the call ends, the engine stays usable.
+    #[error("host function `{function}` panicked: {message}")]
+    HostPanic { function: String, message: String },
     /// A Python exception, or a result that does not convert: `TYPE: MESSAGE`.
     #[error("python: {0}")]
     Python(String),
@@ -162,14 +174,20 @@ extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
 
 /// `load(src)`: compiles more code into the namespace while the caller runs.
 extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
+    let source = match str_arg(source, "load") {
+        Ok(source) => source,
+        Err(e) => return settle(ctx, Err(e)),
+    };
     // No lock is held while JIT'd code runs, so the engine may take its own here.
     let host = unsafe { &*ctx }.host;
-    host.load(&text(source)) as i64
+    host.load(&source) as i64
 }
 
 /// A Rust closure registered as a host function: arguments and result as 8-byte
 /// slots (see `codegen::generate_closure_thunk`).
 pub struct HostClosure {
+    /// The name it is registered under, for errors.
+    pub name: String,
     pub arity: usize,
     pub call: Box<SlotFn>,
 }
@@ -183,17 +201,50 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     // as long as its thunk exists, and the thunk passes `arity` slots.
     let closure = unsafe { &*closure };
     let args = unsafe { std::slice::from_raw_parts(slots, closure.arity) };
-    // A panic must not unwind into JIT'd code: report it and return 0.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args))).unwrap_or_else(|_| {
-        tracing::error!("a host closure panicked; returning 0");
+    // A panic must not unwind into JIT'd code: it ends the Ore call with an error,
+    // raised in the context of the host call running on this thread. Generated code
+    // tests `trapped` after every call to a registered host function.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args))).unwrap_or_else(|payload| {
+        let message = match payload.downcast::<String>() {
+            Ok(s) => *s,
+            Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
+        };
+        raise_in_current(RuntimeError::HostPanic { function: closure.name.clone(), message });
         0
     })
 }
 
-/// Copies a C string argument (an Ore `str`, or a name literal emitted by codegen).
+thread_local! {
+    /// The context of the innermost host call running on this thread, for runtime
+    /// code that is not passed one (host closures, through their thunks).
+    static CURRENT_CTX: std::cell::Cell<*mut CallCtx<'static>> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Raises `error` in the innermost host call on this thread (if any).
+fn raise_in_current(error: RuntimeError) {
+    let ctx = CURRENT_CTX.with(|c| c.get());
+    if ctx.is_null() {
+        tracing::error!("{error} (outside any call from the host)");
+        return;
+    }
+    // SAFETY: CURRENT_CTX is set by `HostCall::invoke` to a context that lives until
+    // it restores the previous value, and the JIT'd code that called us is paused.
+    unsafe { &mut *ctx }.raise(error);
+}
+
+/// Copies a name literal emitted by codegen.
 fn text(s: *const c_char) -> String {
-    // SAFETY: Ore strings are NUL-terminated; see ore_rt_print_str.
+    // SAFETY: codegen emits names as NUL-terminated literals.
     unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
+}
+
+/// Copies an Ore `str` argument of the built-in `what`; NULL is an error.
+fn str_arg(s: *const c_char, what: &str) -> Result<String, RuntimeError> {
+    if s.is_null() {
+        return Err(RuntimeError::NullString(what.to_string()));
+    }
+    // SAFETY: non-NULL Ore strings are NUL-terminated; see ore_rt_print_str.
+    Ok(unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned())
 }
 
 /// Records `result`'s error in the context; returns the value (0 after an error).
@@ -205,12 +256,23 @@ fn settle(ctx: *mut CallCtx, result: Result<i64, RuntimeError>) -> i64 {
 }
 
 extern "C" fn ore_rt_py_exec(ctx: *mut CallCtx, code: *const c_char) {
-    settle(ctx, python::exec(&text(code)).map(|()| 0));
+    settle(ctx, str_arg(code, "py_exec").and_then(|code| python::exec(&code)).map(|()| 0));
 }
 
-/// `py_eval_*`: `conversion` is a `python::Conversion` code; f64 results are bits.
+/// `py_eval_*`: `conversion` is a `py_conversion` code; f64 results are bits, str
+/// results pointers.
 extern "C" fn ore_rt_py_eval(ctx: *mut CallCtx, expr: *const c_char, conversion: i64) -> i64 {
-    settle(ctx, python::eval(&text(expr), python::Conversion::from_code(conversion)))
+    let result = str_arg(expr, "py_eval").and_then(|expr| python::eval(&expr, python::Conversion::from_code(conversion)));
+    settle(ctx, result)
+}
+
+/// How a `py_eval*`/`py_call*` result is converted, as generated code passes it.
+pub mod py_conversion {
+    pub const DROP: i64 = 0;
+    pub const I64: i64 = 1;
+    pub const F64: i64 = 2;
+    pub const BOOL: i64 = 3;
+    pub const STR: i64 = 4;
 }
 
 /// Tags of `py_call` arguments, as generated code passes them.
@@ -237,18 +299,22 @@ extern "C" fn ore_rt_py_call(
     v3: i64,
     conversion: i64,
 ) -> i64 {
-    let args = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)].map(|(t, v)| match t {
+    let count = count.clamp(0, 4) as usize;
+    let tagged = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)];
+    if tagged[..count].iter().any(|&(t, v)| t == py_arg::STR && v == 0) || callable.is_null() {
+        return settle(ctx, Err(RuntimeError::NullString("py_call".into())));
+    }
+    let args = tagged.map(|(t, v)| match t {
         py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
         py_arg::BOOL => python::Arg::Bool(v != 0),
-        // SAFETY: Ore strings are NUL-terminated (see ore_rt_print_str) and live
-        // for the call.
+        // SAFETY: non-NULL (checked above) Ore strings are NUL-terminated (see
+        // ore_rt_print_str) and live for the call.
         py_arg::STR => python::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
         _ => python::Arg::I64(v),
     });
-    let args = &args[..count.clamp(0, 4) as usize];
-    // SAFETY: the callable's name is a NUL-terminated literal in the calling code.
+    // SAFETY: non-NULL (checked above) and NUL-terminated, as every Ore string.
     let path = unsafe { CStr::from_ptr(callable) }.to_string_lossy();
-    settle(ctx, python::call(&path, args, python::Conversion::from_code(conversion)))
+    settle(ctx, python::call(&path, &args[..count], python::Conversion::from_code(conversion)))
 }
 
 thread_local! {
@@ -336,12 +402,16 @@ impl HostCall {
         let mut ret = 0u64;
         let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
         {
-            // One raw pointer for JIT'd code and the watchdog alike; the guard is
-            // dropped at the end of this block, while `ctx` lives.
+            // One raw pointer for JIT'd code, the watchdog and host closures alike;
+            // the guard is dropped at the end of this block, while `ctx` lives.
             let ctx_ptr: *mut CallCtx = &mut ctx;
             let _armed =
                 deadline::effective(deadline).map(|d| deadline::arm(std::ptr::addr_of!((*ctx_ptr).interrupt), d));
+            // The lifetime is erased only for the thread-local; it is restored to
+            // the outer call's context before `ctx` dies.
+            let outer = CURRENT_CTX.with(|c| c.replace(ctx_ptr.cast()));
             entry(function, ctx_ptr, args.as_ptr(), &mut ret);
+            CURRENT_CTX.with(|c| c.set(outer));
         }
         match ctx.error.take() {
             Some(e) => Err(e),

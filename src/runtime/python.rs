@@ -143,14 +143,18 @@ pub enum Conversion {
     I64,
     F64,
     Bool,
+    /// A `str` without NUL, copied into the call's arena (it lives as long as arrays).
+    Str,
 }
 
 impl Conversion {
     pub fn from_code(code: i64) -> Conversion {
+        use super::py_conversion as code_of;
         match code {
-            1 => Conversion::I64,
-            2 => Conversion::F64,
-            3 => Conversion::Bool,
+            code_of::I64 => Conversion::I64,
+            code_of::F64 => Conversion::F64,
+            code_of::BOOL => Conversion::Bool,
+            code_of::STR => Conversion::Str,
             _ => Conversion::Drop,
         }
     }
@@ -162,6 +166,14 @@ impl Conversion {
             Conversion::I64 => value.extract::<i64>()?,
             Conversion::F64 => value.extract::<f64>()?.to_bits() as i64,
             Conversion::Bool => value.is_truthy()? as i64,
+            Conversion::Str => {
+                let text = value.cast::<PyString>()?.to_str()?;
+                if text.contains('\0') {
+                    return Err(pyo3::exceptions::PyValueError::new_err("the result contains a NUL character"));
+                }
+                super::arena::alloc_str(text.as_bytes())
+                    .map_err(|e| pyo3::exceptions::PyMemoryError::new_err(e.to_string()))? as i64
+            }
         })
     }
 }

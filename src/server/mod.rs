@@ -29,15 +29,6 @@ use std::time::Duration;
 
 pub use store::Store;
 
-/// What `extern fn` may name when the operator adds nothing (`--allow-extern`):
-/// C functions that only compute from their arguments. Nothing here reads or writes
-/// files, memory through pointers, the environment, or the process's state.
-pub const DEFAULT_EXTERN_ALLOW_LIST: &[&str] = &[
-    "labs", "llabs", "fabs", "sqrt", "cbrt", "pow", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
-    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "round", "trunc", "fmod", "hypot",
-    "fmin", "fmax", "strlen", "strcmp", "atol", "atoll", "atof",
-];
-
 /// Stack of the threads calls run on: Ore recursion gets this much room before
 /// `stack overflow` (committed only as used).
 const CALL_STACK_BYTES: usize = 16 << 20;

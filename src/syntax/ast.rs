@@ -179,6 +179,22 @@ impl Block {
         });
         stmt_depth.chain(self.tail.iter().map(|e| e.depth)).max().unwrap_or(0)
     }
+
+    /// The statement's or tail's expression that gives the block its depth.
+    pub fn deepest(&self) -> Option<&Expr> {
+        let exprs = self.stmts.iter().map(|s| match s {
+            Stmt::Let { init, .. } => init,
+            Stmt::Assign { target, value } => {
+                if target.depth >= value.depth {
+                    target
+                } else {
+                    value
+                }
+            }
+            Stmt::Expr { expr, .. } => expr,
+        });
+        exprs.chain(self.tail.as_deref()).max_by_key(|e| e.depth)
+    }
 }
 
 impl Expr {

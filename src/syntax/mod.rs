@@ -61,10 +61,13 @@ pub fn paren(mut e: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>> {
     Ok(e)
 }
 
-/// `-e`: folds into an integer literal, so `-9223372036854775808` is representable.
+/// `-e`: a minus written directly before an integer literal folds into it, so
+/// `-9223372036854775808` is representable. Any other operand (a literal that is
+/// already negative, as in `-(-9223372036854775808)` or `- -1`) is negated at run
+/// time, with wrapping.
 pub fn negate(operand: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>> {
     match operand.kind {
-        ExprKind::Int(v) => node(ExprKind::Int(-v), l, r),
+        ExprKind::Int(v) if v >= 0 => node(ExprKind::Int(-v), l, r),
         _ => node(ExprKind::Unary(UnOp::Neg, operand), l, r),
     }
 }
@@ -87,7 +90,13 @@ pub fn block(mut stmts: Vec<Stmt>, mut tail: Option<Box<Expr>>, l: usize, r: usi
     }
     let block = Block { stmts, tail, span: Span::new(l, r) };
     if block.depth() >= MAX_NESTING {
-        return user_error(block.span, format!("block nests too deeply (more than {MAX_NESTING} levels)"));
+        // Point at what crossed the limit: the deepest statement or expression
+        // inside, not the block's own `{` (which may be a whole function away).
+        let (span, what) = match block.deepest() {
+            Some(e) if !matches!(e.kind, ExprKind::Block(_)) => (e.span, "expression"),
+            _ => (block.span, "block"),
+        };
+        return user_error(span, format!("{what} nests too deeply (more than {MAX_NESTING} levels)"));
     }
     Ok(block)
 }

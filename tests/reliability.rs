@@ -1,0 +1,217 @@
+//! Regression tests of the reliability and security issue: forged `extern fn`
+//! signatures, reserved runtime names, NULL strings, Python from IR, panicking
+//! host functions. Each failed (or crashed the process) before its fix.
+
+use ore::engine::{allow_list, known_signature, DEFAULT_EXTERN_ALLOW_LIST};
+use ore::runtime::RuntimeError;
+use ore::types::CType;
+use ore::{Config, Engine, Error, Policy, Value};
+use std::process::Command;
+
+/// An engine with the server's default policy: the default allow-list, no Python.
+fn server_like_engine() -> Engine {
+    let policy = Policy { extern_allow_list: Some(allow_list(DEFAULT_EXTERN_ALLOW_LIST.iter().copied()).unwrap()), python: false };
+    Engine::new(Config { policy, ..Config::default() }).unwrap()
+}
+
+fn ore_name(c: CType) -> &'static str {
+    match c {
+        CType::I64 => "i64",
+        CType::I32 => "i32",
+        CType::F64 => "f64",
+        CType::Bool => "bool",
+        CType::Str => "str",
+        CType::Ptr => "ptr",
+        CType::Unit => "()",
+    }
+}
+
+fn declaration(name: &str, params: &[CType], ret: CType) -> String {
+    let params: Vec<String> = params.iter().enumerate().map(|(i, p)| format!("p{i}: {}", ore_name(*p))).collect();
+    let ret = if ret == CType::Unit { String::new() } else { format!(" -> {}", ore_name(ret)) };
+    format!("extern fn {name}({}){ret};", params.join(", "))
+}
+
+/// Every shape a tenant could forge from a real signature: each parameter and the
+/// result swapped between integer, string and pointer types, one parameter more,
+/// one fewer.
+fn forgeries(params: &[CType], ret: CType) -> Vec<(Vec<CType>, CType)> {
+    let swaps = |c: CType| -> Vec<CType> {
+        [CType::I64, CType::I32, CType::F64, CType::Str, CType::Ptr].into_iter().filter(|o| *o != c).collect()
+    };
+    let mut out = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        for other in swaps(*p) {
+            let mut forged = params.to_vec();
+            forged[i] = other;
+            out.push((forged, ret));
+        }
+    }
+    for other in swaps(ret) {
+        out.push((params.to_vec(), other));
+    }
+    let mut longer = params.to_vec();
+    longer.push(CType::I64);
+    out.push((longer, ret));
+    if !params.is_empty() {
+        out.push((params[..params.len() - 1].to_vec(), ret));
+    }
+    out
+}
+
+#[test]
+fn every_default_extern_is_pinned_to_its_c_signature() {
+    let engine = server_like_engine();
+    let mut refused = 0;
+    for name in DEFAULT_EXTERN_ALLOW_LIST {
+        let sig = known_signature(name).unwrap();
+        // Forgeries first: once declared, a name keeps its first signature anyway.
+        for (params, ret) in forgeries(&sig.params, sig.ret) {
+            let forged = declaration(name, &params, ret);
+            let err = engine.add_module("forged", &forged).expect_err(&forged).to_string();
+            let wanted = format!("forged:1:1: error: `extern fn {name}` must be declared as `{sig}` here");
+            assert!(err.contains(&wanted), "{forged}\n{err}");
+            refused += 1;
+        }
+        let good = declaration(name, &sig.params, sig.ret);
+        engine.add_module("good", &good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    assert!(refused > 300, "only {refused} forgeries tried");
+}
+
+#[test]
+fn a_namespace_cannot_even_compile_a_read_of_memory() {
+    // The attacks of the issue: a string's address out of `labs`, memory read through
+    // `llabs` and `strlen` at chosen addresses.
+    let engine = server_like_engine();
+    for attack in [
+        "extern fn labs(x: str) -> i64;\nfn leak() -> i64 { labs(\"secret\") }",
+        "extern fn llabs(x: i64) -> str;\nfn peek(a: i64) -> str { llabs(a) }",
+        "extern fn strlen(p: i64) -> i64;\nfn crash() -> i64 { strlen(16) }",
+        "extern fn atof(p: ptr) -> f64;\nfn f(p: ptr) -> f64 { atof(p) }",
+        "extern fn getenv(name: str) -> str;",
+    ] {
+        let err = engine.add_module("attack", attack).expect_err(attack);
+        assert!(matches!(err, Error::Compile(_)), "{attack}: {err}");
+    }
+    assert!(engine.functions().is_empty(), "nothing of the attacks was added");
+}
+
+#[test]
+fn an_operator_may_allow_a_function_with_its_exact_signature() {
+    let list = allow_list(["getpid", "strtol:(str, ptr, i32) -> i64"]).unwrap();
+    let engine = Engine::new(Config { policy: Policy { extern_allow_list: Some(list), python: false }, ..Config::default() }).unwrap();
+    engine.add_module("ok", "extern fn getpid() -> i32;\nfn pid() -> i64 { getpid() }").unwrap();
+    assert_eq!(engine.call("pid", &[]).unwrap(), Value::I64(std::process::id() as i64));
+    let err = engine.add_module("no", "extern fn strtol(s: str, end: i64, base: i32) -> i64;").unwrap_err().to_string();
+    assert!(err.contains("must be declared as `extern fn(str, ptr, i32) -> i64`"), "{err}");
+    engine.add_module("ok2", "extern fn strtol(s: str, end: ptr, base: i32) -> i64;").unwrap();
+    // Not listed at all.
+    let err = engine.add_module("no", "extern fn sqrt(x: f64) -> f64;").unwrap_err().to_string();
+    assert!(err.contains("`extern fn sqrt` is not allowed here: it is not on this engine's allow-list"), "{err}");
+}
+
+#[test]
+fn ir_modules_cannot_replace_the_runtime() {
+    let engine = Engine::new(Config::default()).unwrap();
+    engine.add_module("m", "fn div(a: i64, b: i64) -> i64 { a / b }").unwrap();
+    for name in ["ore.rt.trap", "ore.rt.array_new", "ore.div.v1", "ore.host.x", "ore.tramp.x"] {
+        let ir = format!("define void @\"{name}\"(ptr %ctx, i64 %a, i64 %b, i64 %c) {{\n  ret void\n}}\n");
+        let err = engine.add_ir("evil", ir.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains(&format!("evil: `{name}` is a reserved name")), "{err}");
+    }
+    let ir = "@\"ore.rt.data\" = global i64 0\n";
+    assert!(engine.add_ir("evil", ir.as_bytes()).unwrap_err().to_string().contains("reserved name"));
+    // The runtime is still Ore's.
+    engine.add_module("m2", "fn div2(a: i64, b: i64) -> i64 { a / b }").unwrap();
+    let err = engine.call("div2", &[Value::I64(10), Value::I64(0)]).unwrap_err();
+    assert!(matches!(err, Error::Runtime(RuntimeError::DivisionByZero)), "{err}");
+}
+
+#[test]
+fn a_panicking_host_closure_ends_the_call_with_an_error() {
+    let engine = Engine::new(Config::default()).unwrap();
+    engine
+        .register_closure("checked_sqrt", |x: i64| -> i64 {
+            if x < 0 {
+                panic!("negative input {x}");
+            }
+            (x as f64).sqrt() as i64
+        })
+        .unwrap();
+    engine
+        .add_module(
+            "m",
+            "extern fn checked_sqrt(x: i64) -> i64;
+             fn deep(n: i64, x: i64) -> i64 { if n == 0 { checked_sqrt(x) + 1000 } else { deep(n - 1, x) + 1 } }
+             fn after(x: i64) -> i64 { checked_sqrt(x); print(\"not reached\"); 0 }",
+        )
+        .unwrap();
+    assert_eq!(engine.call("deep", &[Value::I64(3), Value::I64(16)]).unwrap(), Value::I64(1007));
+    for (f, args) in [("deep", vec![Value::I64(5), Value::I64(-4)]), ("after", vec![Value::I64(-1)])] {
+        let err = engine.call(f, &args).unwrap_err();
+        match &err {
+            Error::Runtime(RuntimeError::HostPanic { function, message }) => {
+                assert_eq!(function, "checked_sqrt");
+                assert!(message.starts_with("negative input -"), "{message}");
+            }
+            other => panic!("{f}: expected a host panic error, got {other:?}"),
+        }
+        assert!(err.to_string().starts_with("runtime error: host function `checked_sqrt` panicked: negative input"), "{err}");
+    }
+    // The engine stays usable.
+    assert_eq!(engine.call("deep", &[Value::I64(2), Value::I64(9)]).unwrap(), Value::I64(1005));
+}
+
+#[test]
+fn a_null_string_into_a_host_closure_is_an_error() {
+    let engine = Engine::new(Config::default()).unwrap();
+    engine.register_closure("shout", |s: String| -> i64 { s.len() as i64 }).unwrap();
+    engine
+        .add_module("m", "extern fn getenv(n: str) -> str;\nextern fn shout(s: str) -> i64;\nfn f() -> i64 { shout(getenv(\"ORE_UNSET_VARIABLE_FOR_TEST\")) }")
+        .unwrap();
+    let err = engine.call("f", &[]).unwrap_err().to_string();
+    assert!(err.contains("host function `shout` panicked: null string passed as an argument"), "{err}");
+}
+
+/// IR that uses the Python C-API, in a process where nothing started Python: it
+/// must start it (as for Ore code), not crash. A fresh `ore` process, since any
+/// test in this binary may have started Python already.
+#[test]
+fn ir_calling_python_starts_the_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let ir = r#"
+declare i32 @PyGILState_Ensure()
+declare void @PyGILState_Release(i32)
+declare ptr @PyLong_FromLong(i64)
+declare i64 @PyLong_AsLong(ptr)
+declare void @Py_DecRef(ptr)
+
+define i64 @through_python(i64 %x) {
+  %g = call i32 @PyGILState_Ensure()
+  %o = call ptr @PyLong_FromLong(i64 %x)
+  %v = call i64 @PyLong_AsLong(ptr %o)
+  call void @Py_DecRef(ptr %o)
+  call void @PyGILState_Release(i32 %g)
+  %r = add i64 %v, 1
+  ret i64 %r
+}
+"#;
+    std::fs::write(dir.path().join("py.ll"), ir).unwrap();
+    std::fs::write(dir.path().join("prog.ore"), "extern fn through_python(x: i64) -> i64;\nfn main() -> i64 { through_python(41) }\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ore"))
+        .current_dir(dir.path())
+        .args(["run", "--link", "py.ll", "prog.ore"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+}
+
+#[test]
+fn ir_calling_python_is_refused_where_python_is_not_allowed() {
+    let engine = server_like_engine();
+    let ir = "declare ptr @PyLong_FromLong(i64)\ndefine ptr @f(i64 %x) {\n  %o = call ptr @PyLong_FromLong(i64 %x)\n  ret ptr %o\n}\n";
+    let err = engine.add_ir("py", ir.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("py: `PyLong_FromLong` is not allowed here: this engine does not allow Python"), "{err}");
+}
