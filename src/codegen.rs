@@ -175,6 +175,8 @@ struct FnCodegen<'m, 'f> {
     options: Options,
     /// Inlined copies of callees defined in this module so far, by callee name.
     copies: HashMap<String, Function<'m>>,
+    /// Expression nodes this function may still inline (`tir::INLINE_NODES_PER_FUNCTION`).
+    inline_budget: usize,
     ctx: Value<'m>,
     /// One stack slot per local (none for unit-typed locals).
     locals: Vec<Option<Value<'m>>>,
@@ -214,7 +216,19 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let ctx = m.param(llvm_fn, 0);
         let copies = HashMap::new();
         let mut cg =
-            FnCodegen { m, func, resolvers, options, copies, ctx, locals, loops: Vec::new(), unwind: None, llvm_fn };
+            FnCodegen {
+                m,
+                func,
+                resolvers,
+                options,
+                copies,
+                inline_budget: tir::INLINE_NODES_PER_FUNCTION,
+                ctx,
+                locals,
+                loops: Vec::new(),
+                unwind: None,
+                llvm_fn,
+            };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
@@ -785,6 +799,14 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 // Copies only where they pay: calls inside loops. Elsewhere the
                 // callee stays a function of its own, compiled at its first call.
                 let copy = if self.loops.is_empty() { None } else { (self.resolvers.inline)(name) };
+                let copy = copy.filter(|c| {
+                    let cost = c.func.inline_cost().unwrap_or(usize::MAX);
+                    let fits = cost <= self.inline_budget;
+                    if fits {
+                        self.inline_budget -= cost;
+                    }
+                    fits
+                });
                 let direct = self.options.unchecked.direct_calls.then(|| (self.resolvers.direct)(name)).flatten();
                 let result = match (copy, direct) {
                     (Some(copy), Some(_)) => {

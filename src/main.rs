@@ -102,6 +102,24 @@ struct ServeArgs {
     /// Bytes of `print` output one call may return (the rest is dropped).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_output_bytes: usize,
+    /// Modules one call may add with `load` (what they replace is freed when the call ends).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_loads_per_call: u32,
+    /// Calls running at once; one more is answered 503 `busy`.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_concurrent_calls: u64,
+    /// Bytes the arrays of all running calls may take together.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    max_total_array_bytes: u64,
+    /// Open connections; one more is closed at once.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Time a client has to send a request's head (headers).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Time a client has to send a request's body.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    body_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -440,12 +458,20 @@ fn serve(args: ServeArgs) -> u8 {
         max_timeout: std::time::Duration::from_millis(args.max_timeout_ms),
         max_array_bytes: args.max_array_bytes,
         max_output_bytes: args.max_output_bytes,
+        max_loads_per_call: args.max_loads_per_call,
     };
     let options = server::ServeOptions {
         listen: args.listen,
         token: args.token.filter(|t| !t.is_empty()),
         settings,
         max_body_bytes: args.max_body_bytes,
+        connections: server::ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            header_timeout: std::time::Duration::from_millis(args.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(args.body_timeout_ms),
+        },
+        max_concurrent_calls: args.max_concurrent_calls as usize,
+        max_total_array_bytes: args.max_total_array_bytes,
         grace: std::time::Duration::from_millis(args.grace_ms),
         state: args.state,
     };

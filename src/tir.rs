@@ -27,13 +27,40 @@ pub struct Function {
 /// Expression nodes a function may have and still be copied into its callers.
 const INLINE_BUDGET: usize = 40;
 
+/// Expression nodes of copies one function may inline in all: LLVM's compile time
+/// grows faster than linearly in a function's size, so without a bound a loop with
+/// thousands of calls to a small function took minutes to compile (N = 2,000 calls:
+/// 36 s). Call sites past the budget call through the slot.
+pub const INLINE_NODES_PER_FUNCTION: usize = 1000;
+
+/// Expression nodes above which a function is compiled at -O0 whatever its level:
+/// LLVM's optimiser and register allocator take time superlinear in a function's
+/// size (a loop body of 4,000 calls: 17 s at -O2 against 0.5 s at -O0; 330 calls,
+/// about this bound: 0.5 s at -O2), so a huge function is not worth optimising at
+/// its first call. HotSpot, for the same reason, does not compile methods over
+/// 8,000 bytecodes at all. The largest function of the benchmark programs (nbody's
+/// `main`) has 241 nodes.
+pub const HUGE_FUNCTION_NODES: usize = 2000;
+
 impl Function {
+    /// Whether the function is over `HUGE_FUNCTION_NODES`.
+    pub fn is_huge(&self) -> bool {
+        let mut budget = HUGE_FUNCTION_NODES;
+        !self.body.within(&mut budget)
+    }
+
     /// Whether callers compiled in the same module may carry a copy of this function
     /// (`codegen::Inliner`): small, and calling no Ore function (so copies never
     /// chain or recurse), and nothing with effects beyond the call (`load`, Python).
     pub fn is_inline_candidate(&self) -> bool {
+        self.inline_cost().is_some()
+    }
+
+    /// The expression nodes of an inline candidate: what one copy spends of its
+    /// caller's `INLINE_NODES_PER_FUNCTION`.
+    pub fn inline_cost(&self) -> Option<usize> {
         let mut budget = INLINE_BUDGET;
-        leaf_within(&self.body, &mut budget)
+        leaf_within(&self.body, &mut budget).then_some(INLINE_BUDGET - budget)
     }
 }
 
@@ -72,6 +99,61 @@ pub struct Expr {
     pub ty: Ty,
     pub span: Span,
     pub kind: ExprKind,
+}
+
+impl Expr {
+    /// Calls `f` on each direct subexpression, in evaluation order.
+    pub fn for_each_child<'e>(&'e self, mut f: impl FnMut(&'e Expr)) {
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::Local(_)
+            | ExprKind::Break
+            | ExprKind::Continue => {}
+            ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Cast(x) | ExprKind::Print(x) | ExprKind::Len(x) | ExprKind::Load(x) => f(x),
+            ExprKind::Return(x) => x.iter().for_each(|x| f(x)),
+            ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::While(a, b) => {
+                f(a);
+                f(b);
+            }
+            ExprKind::ArrayNew { value, len } => {
+                f(value);
+                f(len);
+            }
+            ExprKind::Call(_, args) | ExprKind::Python(_, args) => args.iter().for_each(f),
+            ExprKind::If(c, t, e) => {
+                f(c);
+                f(t);
+                e.iter().for_each(|e| f(e));
+            }
+            ExprKind::Block(stmts, tail) => {
+                for s in stmts {
+                    match s {
+                        Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => f(e),
+                        Stmt::AssignIndex { array, index, value } => {
+                            f(value);
+                            f(array);
+                            f(index);
+                        }
+                    }
+                }
+                tail.iter().for_each(|t| f(t));
+            }
+        }
+    }
+
+    /// Whether the tree has at most `budget` nodes; spends one unit per node.
+    fn within(&self, budget: &mut usize) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        let mut ok = true;
+        self.for_each_child(|c| ok = ok && c.within(budget));
+        ok
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -215,3 +215,78 @@ fn ir_calling_python_is_refused_where_python_is_not_allowed() {
     let err = engine.add_ir("py", ir.as_bytes()).unwrap_err().to_string();
     assert!(err.contains("py: `PyLong_FromLong` is not allowed here: this engine does not allow Python"), "{err}");
 }
+
+/// A module whose `f` takes a while to compile at -O2 (a long body, below the
+/// huge-function bound).
+fn slow_to_compile(k: i64) -> String {
+    let body: String = (0..250).map(|i| format!(" s = s + (x * {i} + {k}) / (x + {}) ;", i + 1)).collect();
+    format!("fn f(x: i64) -> i64 {{ var s = 0;{body} s }}")
+}
+
+#[test]
+fn a_call_compiles_its_function_once_while_replacements_keep_coming() {
+    let engine = Engine::new(Config::default()).unwrap();
+    engine.add_module("m", &slow_to_compile(0)).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let replacer = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut k = 1;
+            let mut old = None;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let info = engine.add_module("m", &slow_to_compile(k)).unwrap();
+                if let Some(old) = old.replace(info.id) {
+                    engine.remove_module(old).unwrap();
+                }
+                k += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            k
+        })
+    };
+    for _ in 0..3 {
+        let report = engine.call_with("f", &[Value::I64(3)], &ore::CallOptions::default());
+        assert!(report.result.is_ok(), "{:?}", report.result);
+        let compiles = report.compiled.iter().filter(|n| *n == "f").count();
+        assert_eq!(compiles, 1, "one call compiled `f` {compiles} times");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(replacer.join().unwrap() > 3, "the replacements ran during the calls");
+}
+
+/// `count` calls of a small leaf function inside one loop.
+fn calls_in_a_loop(count: usize) -> String {
+    let body: String = (0..count).map(|k| format!(" s = s + leaf(i + {k});")).collect();
+    format!("fn leaf(x: i64) -> i64 {{ x * 2 + 1 }}\nfn main() -> i64 {{ var s = 0; var i = 0; while i < 10 {{{body} i = i + 1; }} s }}\n")
+}
+
+#[test]
+fn inlined_copies_have_a_budget_per_function() {
+    // At -O0 LLVM inlines nothing, so every use of the copy is still a call. `leaf`
+    // is 6 nodes; a function may inline 1,000 nodes (`tir::INLINE_NODES_PER_FUNCTION`).
+    assert_eq!(ore::tir::INLINE_NODES_PER_FUNCTION, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.ore"), calls_in_a_loop(300)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "-O0", "--emit", "ir", "p.ore"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let expected: i64 = (0..10).map(|i| (0..300).map(|k| 2 * (i + k) + 1).sum::<i64>()).sum();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected.to_string());
+    let ir = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(ir.matches("call i64 @ore.copy.leaf").count(), 166, "copies past the budget call through the slot");
+}
+
+#[test]
+fn a_huge_function_is_compiled_at_o0() {
+    let engine = Engine::new(Config { profile: true, ..Config::default() }).unwrap();
+    // About 6 nodes a statement: 1,000 statements are over `tir::HUGE_FUNCTION_NODES`.
+    engine.add_module("m", &calls_in_a_loop(1000)).unwrap();
+    let expected: i64 = (0..10).map(|i| (0..1000).map(|k| 2 * (i + k) + 1).sum::<i64>()).sum();
+    assert_eq!(engine.call("main", &[]).unwrap(), Value::I64(expected));
+    let levels: Vec<(String, u8)> = engine.compile_records().into_iter().map(|r| (r.function, r.opt_level)).collect();
+    // `leaf` is compiled too: the calls past the inlining budget go through its slot.
+    assert_eq!(levels, [("main".to_string(), 0), ("leaf".to_string(), 2)], "huge `main` at -O0, small `leaf` at -O2");
+    engine.add_module("small", &calls_in_a_loop(10).replace("main", "small_main").replace("leaf", "small_leaf")).unwrap();
+    engine.call("small_main", &[]).unwrap();
+    assert_eq!(engine.compile_records()[2].function, "small_main");
+    assert_eq!(engine.compile_records()[2].opt_level, 2);
+}

@@ -1,84 +1,12 @@
 //! `ore serve`, end to end: each test starts the real server on an ephemeral
 //! loopback port and talks to it over HTTP with a real client (ureq).
 
+mod common;
+
+use common::server::{reply, Client, Server};
+use std::process::Command;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    client: Client,
-}
-
-/// Talks to a server, with or without a token.
-#[derive(Clone)]
-struct Client {
-    base: String,
-    token: Option<String>,
-}
-
-impl std::ops::Deref for Server {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
-
-impl Server {
-    fn start(flags: &[&str]) -> Server {
-        Server::start_with_token(flags, None)
-    }
-
-    fn start_with_token(flags: &[&str], token: Option<&str>) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ore"));
-        command.args(["serve", "--listen", "127.0.0.1:0"]).args(flags).env_remove("ORE_TOKEN");
-        if let Some(t) = token {
-            command.env("ORE_TOKEN", t);
-        }
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("ore serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Server { child, client: Client { base: format!("http://{address}"), token: token.map(str::to_string) } }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        self.child.wait().unwrap()
-    }
-}
-
-impl Client {
-    fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = ureq::request(method, &format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            request = request.set("Authorization", &format!("Bearer {t}"));
-        }
-        let response = match body {
-            Some(b) => request.send_json(b),
-            None => request.call(),
-        };
-        reply(response, &format!("{method} {path}"))
-    }
-
-    fn load(&self, ns: &str, name: &str, source: &str) -> (u16, Value) {
-        self.request("POST", &format!("/v1/namespaces/{ns}/modules"), Some(json!({"name": name, "source": source})))
-    }
-
-    fn call(&self, ns: &str, function: &str, args: Value) -> (u16, Value) {
-        self.request("POST", &format!("/v1/namespaces/{ns}/call"), Some(json!({"function": function, "args": args})))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const ARITH: &str = "
 fn add(a: i64, b: i64) -> i64 { print(a); print(b); a + b }
@@ -487,17 +415,4 @@ fn hostile_requests_never_break_the_server() {
 fn raw_post(server: &Server, path: &str, body: &str) -> (u16, Value) {
     let response = ureq::post(&format!("{}{path}", server.base)).set("Content-Type", "application/json").send_string(body);
     reply(response, path)
-}
-
-/// The status and body of a reply, error statuses included; a body that is not
-/// JSON becomes a JSON string.
-fn reply(response: Result<ureq::Response, ureq::Error>, what: &str) -> (u16, Value) {
-    let response = match response {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{what}: {e}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

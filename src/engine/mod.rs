@@ -135,6 +135,9 @@ pub struct CallOptions {
     /// Bytes all arrays of the call may take together; more is the runtime error
     /// `memory limit exceeded`.
     pub max_array_bytes: Option<u64>,
+    /// Modules the call may add with `load` (code they replace is freed only when
+    /// the call ends); more is the runtime error `load limit exceeded`.
+    pub max_loads: Option<u32>,
 }
 
 /// What one call did.
@@ -315,6 +318,9 @@ struct FunctionEntry {
 struct ModuleRecord {
     /// Holds all of the module's code.
     dylib: Dylib,
+    /// Added by `load`: nobody can name it to remove it, so its record goes once
+    /// all its functions are replaced.
+    anonymous: bool,
     versions: Vec<(String, Arc<Version>)>,
     /// How many of `versions` are still the current definition; at 0 the code is
     /// retired.
@@ -481,15 +487,15 @@ impl Engine {
 
     /// `add_module`, with the module's functions optimised and compiled at `level`.
     pub fn add_module_at(&self, name: &str, source: &str, level: OptLevel) -> Result<ModuleInfo, Error> {
-        self.add(SourceFile::new(name, source.to_string()), false, level)
+        self.add(SourceFile::new(name, source.to_string()), false, level, false)
     }
 
     /// Like `add_module`, but also requires a `main` that `ore run` can call.
     pub fn add_program(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
-        self.add(file, true, self.inner.config.opt_level)
+        self.add(file, true, self.inner.config.opt_level, false)
     }
 
-    fn add(&self, file: SourceFile, require_main: bool, level: OptLevel) -> Result<ModuleInfo, Error> {
+    fn add(&self, file: SourceFile, require_main: bool, level: OptLevel, anonymous: bool) -> Result<ModuleInfo, Error> {
         let inner = &self.inner;
         let limits = &inner.config.limits;
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
@@ -548,7 +554,7 @@ impl Engine {
             }
         }
         let record = match inner.define_versions(id, level, checked.functions, &self.inner) {
-            Ok(record) => record,
+            Ok(record) => ModuleRecord { anonymous, ..record },
             Err(e) => {
                 // A module that fails changes nothing.
                 checked.externs.iter().for_each(|(name, _)| drop(ns.externs.remove(name)));
@@ -792,7 +798,7 @@ impl Engine {
         let _span = tracing::debug_span!("call", function = name).entered();
         let deadline = options.timeout.map(|t| Instant::now() + t);
         let epoch = inner.reclaimer.enter();
-        let result = self.invoke(name, &sig, &slot, trampoline, args, deadline, options.max_array_bytes);
+        let result = self.invoke(name, &sig, &slot, trampoline, args, deadline, options);
         inner.free(inner.reclaimer.exit(epoch));
         result
     }
@@ -806,9 +812,9 @@ impl Engine {
         trampoline: usize,
         args: &[Value],
         deadline: Option<Instant>,
-        max_array_bytes: Option<u64>,
+        options: &CallOptions,
     ) -> Result<Value, Error> {
-        let call = HostCall::enter(max_array_bytes);
+        let call = HostCall::enter(options.max_array_bytes, options.max_loads);
         // Strings passed as `str` must outlive the call.
         let mut strings = Vec::new();
         let mut slots = Vec::with_capacity(args.len());
@@ -820,6 +826,11 @@ impl Engine {
             0 => self.inner.resolve(name)?,
             address => address,
         };
+        // The deadline covers compiling: a compile that outlived it ends the call
+        // (compiles inside the call are caught by the checks of the code they made).
+        if runtime::deadline::effective(deadline).is_some_and(|d| Instant::now() >= d) {
+            return Err(RuntimeError::Timeout.into());
+        }
         // SAFETY: the trampoline was generated for `sig`, `function` is a definition
         // of `name` (of that signature: redefinitions must keep it), and `slots`
         // encodes `args`, checked against `sig`, as the trampoline reads them;
@@ -882,7 +893,8 @@ impl RuntimeHost for Engine {
     }
 
     fn load(&self, source: &str) -> bool {
-        match self.add_module("<load>", source) {
+        let file = SourceFile::new("<load>", source.to_string());
+        match self.add(file, false, self.inner.config.opt_level, true) {
             Ok(_) => true,
             Err(e) => {
                 output::diagnostic(&e.to_string());
@@ -947,29 +959,30 @@ impl Inner {
     /// stored in its slot so that later calls go straight to it. Called by a call
     /// that found the slot empty; callers are running host calls, so code retired
     /// meanwhile is not freed under them.
+    ///
+    /// Compiles at most once: if a redefinition or unload lands during the compile,
+    /// the call still runs the version it compiled (it began before the change, so
+    /// either version is a correct answer) without publishing it. Retrying instead
+    /// could go on for as long as replacements keep coming.
     fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
-        loop {
-            let current = |ns: &Namespace| {
-                let entry = ns.functions.get(name)?;
-                let version = entry.current.clone()?;
-                let dylib = ns.modules.get(&version.module)?.dylib;
-                Some((version, dylib, entry.slot.clone()))
-            };
-            let (version, dylib, slot) =
-                current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
-            let found = self.jit.lookup_all(dylib, std::slice::from_ref(&version.symbol));
-            // Publish only if this is still the current definition: a redefinition
-            // (under the write lock) empties the slot, and must not be undone here.
-            let ns = self.namespace.read();
-            let still_current = current(&ns).is_some_and(|(v, _, _)| Arc::ptr_eq(&v, &version));
-            if !still_current {
-                continue;
-            }
-            let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
+        let current = |ns: &Namespace| {
+            let entry = ns.functions.get(name)?;
+            let version = entry.current.clone()?;
+            let dylib = ns.modules.get(&version.module)?.dylib;
+            Some((version, dylib, entry.slot.clone()))
+        };
+        let (version, dylib, slot) =
+            current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
+        let found = self.jit.lookup_all(dylib, std::slice::from_ref(&version.symbol));
+        let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
+        // Publish only if this is still the current definition: a redefinition
+        // (under the write lock) empties the slot, and must not be undone here.
+        let ns = self.namespace.read();
+        if current(&ns).is_some_and(|(v, _, _)| Arc::ptr_eq(&v, &version)) {
             // Release: whoever loads the address also sees the linked code.
             slot.code.store(address, std::sync::atomic::Ordering::Release);
-            return Ok(address);
         }
+        Ok(address)
     }
 
     fn slot(&self, name: &str) -> Arc<Slot> {
@@ -1072,7 +1085,7 @@ impl Inner {
         }
         self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
         let live = versions.len();
-        Ok(ModuleRecord { dylib, versions, live })
+        Ok(ModuleRecord { dylib, anonymous: false, versions, live })
     }
 
     /// Makes a module's versions the current definitions; returns replaced code that
@@ -1089,12 +1102,21 @@ impl Inner {
                 old_module.live -= 1;
                 if old_module.live == 0 {
                     free.extend(self.reclaimer.retire(old_module.dylib));
+                    // Nothing of it can run again: keep no more than `remove_module`
+                    // needs (it empties no slot for a module with nothing live).
+                    old_module.versions = Vec::new();
+                    if old_module.anonymous {
+                        ns.modules.remove(&old.module);
+                    }
                 }
             }
         }
         // A module of declarations only has nothing that can run: retire it now.
         if record.live == 0 {
             free.extend(self.reclaimer.retire(record.dylib));
+            if record.anonymous {
+                return free;
+            }
         }
         ns.modules.insert(id, record);
         free
@@ -1141,7 +1163,8 @@ impl Inner {
             self.jit.data_layout(),
         );
         let irgen = micros(start);
-        let Some(total) = self.compile(&func.name, irgen, mr, module, version.level) else { return };
+        let level = if func.is_huge() { OptLevel::O0 } else { version.level };
+        let Some(total) = self.compile(&func.name, irgen, mr, module, level) else { return };
         version.compile_us.store(total, Relaxed);
         version.compiled.store(true, Relaxed);
     }

@@ -4,8 +4,30 @@
 //! thread-local arena emptied when that call ends. The outermost call may limit the
 //! bytes its arrays take in all (`enter`); going over is a runtime error.
 
+//!
+//! Besides each call's budget, one process-wide cap bounds the bytes that the
+//! arenas of all threads hold at once (`set_process_limit`), so that many calls,
+//! each within its own budget, cannot exhaust the machine together.
+
 use super::RuntimeError;
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Bytes held by the arenas of every thread.
+static PROCESS_BYTES: AtomicU64 = AtomicU64::new(0);
+/// The most `PROCESS_BYTES` may reach.
+static PROCESS_LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Caps the bytes that arrays and strings of all calls in the process may take
+/// together; going over is the runtime error `memory limit exceeded`.
+pub fn set_process_limit(bytes: u64) {
+    PROCESS_LIMIT.store(bytes, Relaxed);
+}
+
+/// Bytes the arenas of all threads hold now.
+pub fn process_bytes() -> u64 {
+    PROCESS_BYTES.load(Relaxed)
+}
 
 /// Arrays longer than this are refused with an error instead of risking the process.
 pub const MAX_ARRAY_LEN: i64 = 1 << 32;
@@ -17,15 +39,18 @@ thread_local! {
     static STRINGS: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
     /// Bytes the arrays of the outermost call may still take.
     static BUDGET: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// Bytes this thread's arena holds, counted in `PROCESS_BYTES`.
+    static HELD: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Starts a host call; `limit` (bytes of arrays) counts only for an outermost call,
-/// since nested calls share its arena.
-pub fn enter(limit: Option<u64>) {
+/// since nested calls share its arena. Returns whether it is the outermost.
+pub fn enter(limit: Option<u64>) -> bool {
     let outermost = DEPTH.with(|d| d.replace(d.get() + 1)) == 0;
     if outermost {
         BUDGET.with(|b| b.set(limit.unwrap_or(u64::MAX)));
     }
+    outermost
 }
 
 pub fn leave() {
@@ -38,6 +63,7 @@ pub fn leave() {
         let arrays = ARRAYS.with(|a| std::mem::take(&mut *a.borrow_mut()));
         let strings = STRINGS.with(|s| std::mem::take(&mut *s.borrow_mut()));
         drop((arrays, strings));
+        PROCESS_BYTES.fetch_sub(HELD.with(|h| h.replace(0)), Relaxed);
     }
 }
 
@@ -62,15 +88,16 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     Ok(block)
 }
 
-/// Takes `bytes` from the outermost call's budget.
+/// Takes `bytes` from the outermost call's budget and from the process's cap.
 fn charge(bytes: u64) -> Result<(), ()> {
-    BUDGET.with(|b| match b.get().checked_sub(bytes) {
-        Some(left) => {
-            b.set(left);
-            Ok(())
-        }
-        None => Err(()),
-    })
+    let left = BUDGET.with(Cell::get).checked_sub(bytes).ok_or(())?;
+    let limit = PROCESS_LIMIT.load(Relaxed);
+    PROCESS_BYTES
+        .fetch_update(Relaxed, Relaxed, |held| held.checked_add(bytes).filter(|&total| total <= limit))
+        .map_err(drop)?;
+    HELD.with(|h| h.set(h.get() + bytes));
+    BUDGET.with(|b| b.set(left));
+    Ok(())
 }
 
 /// Copies `text` (without NUL bytes) into the arena as a NUL-terminated Ore `str`.

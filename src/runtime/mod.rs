@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicU32;
 use std::time::Instant;
 
-pub use arena::MAX_ARRAY_LEN;
+pub use arena::{process_bytes as process_array_bytes, set_process_limit as set_process_array_limit, MAX_ARRAY_LEN};
 
 /// The context passed as the hidden first argument of every Ore function.
 /// Generated code reads `trapped` (offset 0), `interrupt` (offset 4) and
@@ -81,6 +81,9 @@ pub enum RuntimeError {
     /// The call's arrays would take more than its limit (`CallOptions::max_array_bytes`).
     #[error("memory limit exceeded: cannot allocate an array of {0} elements")]
     MemoryLimit(i64),
+    /// The call ran `load` more often than its limit (`CallOptions::max_loads`).
+    #[error("load limit exceeded: a call may load at most {0} modules")]
+    LoadLimit(u32),
     /// The call ran past its deadline (`CallOptions::timeout`).
     #[error("timeout: the call ran past its deadline")]
     Timeout,
@@ -172,12 +175,24 @@ extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
     }
 }
 
+thread_local! {
+    /// `load`s the outermost host call on this thread may still run, and its limit.
+    static LOADS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((u32::MAX, u32::MAX)) };
+}
+
 /// `load(src)`: compiles more code into the namespace while the caller runs.
 extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
     let source = match str_arg(source, "load") {
         Ok(source) => source,
         Err(e) => return settle(ctx, Err(e)),
     };
+    // Code that `load` replaces is freed only after the outermost call ends, so
+    // without a bound one call could fill memory with replaced code.
+    let (left, limit) = LOADS.with(|l| l.get());
+    if left == 0 {
+        return settle(ctx, Err(RuntimeError::LoadLimit(limit)));
+    }
+    LOADS.with(|l| l.set((left - 1, limit)));
     // No lock is held while JIT'd code runs, so the engine may take its own here.
     let host = unsafe { &*ctx }.host;
     host.load(&source) as i64
@@ -370,9 +385,14 @@ pub struct HostCall {
 }
 
 impl HostCall {
-    /// Starts a call whose arrays may take `max_array_bytes` in all (when outermost).
-    pub fn enter(max_array_bytes: Option<u64>) -> HostCall {
-        arena::enter(max_array_bytes);
+    /// Starts a call whose arrays may take `max_array_bytes` in all, and which may
+    /// `load` `max_loads` modules (both counted for the outermost call on the thread,
+    /// which nested calls share).
+    pub fn enter(max_array_bytes: Option<u64>, max_loads: Option<u32>) -> HostCall {
+        if arena::enter(max_array_bytes) {
+            let limit = max_loads.unwrap_or(u32::MAX);
+            LOADS.with(|l| l.set((limit, limit)));
+        }
         HostCall { _not_send: PhantomData }
     }
 

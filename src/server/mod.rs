@@ -6,6 +6,7 @@
 //! else. The state and the rules live in `namespaces`; `store` persists modules,
 //! `metrics` renders Prometheus text. docs/SERVER.md is the user's guide.
 
+mod listen;
 mod metrics;
 pub mod namespaces;
 mod store;
@@ -27,6 +28,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use listen::ConnectionLimits;
 pub use store::Store;
 
 /// Stack of the threads calls run on: Ore recursion gets this much room before
@@ -41,15 +43,29 @@ pub struct ServeOptions {
     pub token: Option<String>,
     pub settings: Settings,
     pub max_body_bytes: usize,
+    pub connections: ConnectionLimits,
+    /// Calls running at once; one more is answered 503 `busy`.
+    pub max_concurrent_calls: usize,
+    /// Bytes the arrays of all running calls may take together.
+    pub max_total_array_bytes: u64,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     pub grace: Duration,
     pub state: Option<PathBuf>,
 }
 
+/// How long after a call's deadline the server answers `timeout` itself, if the
+/// engine has not (it cannot while a compile runs: compiles are not interruptible,
+/// and finish in the background).
+const DEADLINE_SLACK: Duration = Duration::from_millis(20);
+
 struct App {
     registry: Registry,
     metrics: Metrics,
     token: Option<String>,
+    /// One permit per call that may run; held by the call's blocking task, so a
+    /// call answered `timeout` while it still compiles keeps its permit until done.
+    call_permits: Arc<tokio::sync::Semaphore>,
+    max_concurrent_calls: usize,
 }
 
 type Shared = Arc<App>;
@@ -68,7 +84,16 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
         None => None,
     };
     let registry = Registry::new(options.settings.clone(), store).map_err(|e| e.to_string())?;
-    let app = Arc::new(App { registry, metrics: Metrics::default(), token: options.token.clone() });
+    crate::runtime::set_process_array_limit(options.max_total_array_bytes);
+    let descriptors = listen::raise_descriptor_limit();
+    tracing::info!(descriptors, "open file limit");
+    let app = Arc::new(App {
+        registry,
+        metrics: Metrics::default(),
+        token: options.token.clone(),
+        call_permits: Arc::new(tokio::sync::Semaphore::new(options.max_concurrent_calls)),
+        max_concurrent_calls: options.max_concurrent_calls,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ore-serve")
@@ -88,21 +113,16 @@ async fn serve(app: Shared, options: ServeOptions) -> Result<(), String> {
     tracing::info!(%address, "serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(app.clone(), options.max_body_bytes)).with_graceful_shutdown({
-        let mut stop = stop_rx.clone();
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }
-    });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    let router = router(app.clone(), options.max_body_bytes, options.connections.body_timeout);
+    let mut server = std::pin::pin!(listen::serve(listener, router, options.connections, stop_rx));
     tokio::select! {
-        result = &mut server => return result.map_err(|e| e.to_string()),
+        () = &mut server => return Ok(()),
         () = shutdown_signal() => {}
     }
     tracing::info!(grace_ms = options.grace.as_millis() as u64, "shutting down: no new connections");
     let _ = stop_tx.send(true);
     tokio::select! {
-        result = &mut server => result.map_err(|e| e.to_string()),
+        () = &mut server => Ok(()),
         () = tokio::time::sleep(options.grace) => {
             let running = app.metrics.calls_in_flight.load(Relaxed);
             tracing::warn!(running, "grace period over; exiting with calls still running");
@@ -120,7 +140,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn router(app: Shared, max_body_bytes: usize) -> Router {
+fn router(app: Shared, max_body_bytes: usize, body_timeout: Duration) -> Router {
     let api = Router::new()
         .route("/v1/namespaces/{ns}/modules", post(add_module))
         .route("/v1/namespaces/{ns}/modules/{name}", delete(delete_module))
@@ -134,6 +154,7 @@ fn router(app: Shared, max_body_bytes: usize) -> Router {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |request, next| listen::read_body_within(body_timeout, max_body_bytes, request, next)))
         .with_state(app)
 }
 
@@ -156,6 +177,7 @@ fn classify(error: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::Runtime(RuntimeError::Timeout) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
         ServiceError::Runtime(_) => (StatusCode::UNPROCESSABLE_ENTITY, "runtime"),
         ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ServiceError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
     }
 }
 
@@ -231,10 +253,26 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
         Ok(r) => r,
         Err(e) => return app.fail(e),
     };
+    let timeout = match app.registry.call_timeout(&request) {
+        Ok(t) => t,
+        Err(e) => return app.fail(e),
+    };
+    let Ok(permit) = app.call_permits.clone().try_acquire_owned() else {
+        let busy = ServiceError::Busy(format!("the server is running its limit of {} calls; retry later", app.max_concurrent_calls));
+        return app.fail(busy);
+    };
     app.metrics.calls.fetch_add(1, Relaxed);
     app.metrics.calls_in_flight.fetch_add(1, Relaxed);
     let worker = app.clone();
-    let outcome = blocking(move || worker.registry.call(&ns, request)).await.and_then(|r| r);
+    let task = blocking(move || {
+        let _permit = permit;
+        worker.registry.call(&ns, request)
+    });
+    // The engine answers `timeout` itself at the deadline, except while compiling.
+    let outcome = match tokio::time::timeout(timeout + DEADLINE_SLACK, task).await {
+        Ok(joined) => joined.and_then(|r| r),
+        Err(_) => Err(ServiceError::Runtime(crate::runtime::RuntimeError::Timeout)),
+    };
     app.metrics.calls_in_flight.fetch_sub(1, Relaxed);
     let outcome = match outcome {
         Ok(o) => o,

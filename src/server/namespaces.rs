@@ -29,6 +29,8 @@ pub struct Settings {
     pub max_timeout: Duration,
     pub max_array_bytes: u64,
     pub max_output_bytes: usize,
+    /// Modules one call may add with `load`.
+    pub max_loads_per_call: u32,
 }
 
 /// Why a request failed; the HTTP layer maps each kind to a status.
@@ -53,6 +55,9 @@ pub enum ServiceError {
     Runtime(RuntimeError),
     #[error("{0}")]
     Internal(String),
+    /// The server is running as many calls as it may.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<engine::Error> for ServiceError {
@@ -356,6 +361,18 @@ impl Registry {
         Ok(self.namespace(ns)?.engine.functions().into_iter().map(FunctionDesc::from_info).collect())
     }
 
+    /// The deadline a call gets: its `timeout_ms`, or the server's default.
+    pub fn call_timeout(&self, request: &CallRequest) -> Result<Duration, ServiceError> {
+        match request.timeout_ms {
+            None => Ok(self.settings.default_timeout),
+            Some(ms) if Duration::from_millis(ms) > self.settings.max_timeout => Err(ServiceError::BadRequest(format!(
+                "timeout_ms {ms} is over the server's maximum of {}",
+                self.settings.max_timeout.as_millis()
+            ))),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+        }
+    }
+
     /// Runs a call to its end, on the calling thread (a blocking one).
     pub fn call(&self, ns: &str, request: CallRequest) -> Result<CallOutcome, ServiceError> {
         let namespace = self.namespace(ns)?;
@@ -374,20 +391,12 @@ impl Registry {
             .enumerate()
             .map(|(i, (json, ty))| from_json(json, *ty).map_err(|why| ServiceError::BadRequest(format!("argument {} of `{name}`: {why}", i + 1))))
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout = match request.timeout_ms {
-            None => self.settings.default_timeout,
-            Some(ms) if Duration::from_millis(ms) > self.settings.max_timeout => {
-                return Err(ServiceError::BadRequest(format!(
-                    "timeout_ms {ms} is over the server's maximum of {}",
-                    self.settings.max_timeout.as_millis()
-                )))
-            }
-            Some(ms) => Duration::from_millis(ms),
-        };
+        let timeout = self.call_timeout(&request)?;
         let options = CallOptions {
             timeout: Some(timeout),
             capture_output: Some(self.settings.max_output_bytes),
             max_array_bytes: Some(self.settings.max_array_bytes),
+            max_loads: Some(self.settings.max_loads_per_call),
         };
         let report = engine.call_with(name, &args, &options);
         let captured = report.output.unwrap_or_default();
