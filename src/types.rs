@@ -81,6 +81,27 @@ fn write_signature(f: &mut fmt::Formatter<'_>, prefix: &str, params: &[impl fmt:
     write!(f, ") -> {ret}")
 }
 
+/// `NAME(p0: T0, p1: T1) -> R;`, the result left out when it is unit.
+fn declaration(name: &str, params: &[impl fmt::Display], ret: impl fmt::Display + PartialEq<&'static str>) -> String {
+    let params: Vec<String> = params.iter().enumerate().map(|(i, p)| format!("p{i}: {p}")).collect();
+    let ret = if ret == "()" { String::new() } else { format!(" -> {ret}") };
+    format!("{name}({}){ret};", params.join(", "))
+}
+
+impl FnSig {
+    /// Ore source declaring a function `name` of this signature.
+    pub fn declaration(&self, name: &str) -> String {
+        format!("fn {}", declaration(name, &self.params, self.ret.to_string()))
+    }
+}
+
+impl ExternSig {
+    /// Ore source declaring a C function `name` of this signature.
+    pub fn declaration(&self, name: &str) -> String {
+        format!("extern fn {}", declaration(name, &self.params, self.ret.to_string()))
+    }
+}
+
 impl fmt::Display for FnSig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_signature(f, "fn", &self.params, self.ret)

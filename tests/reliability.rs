@@ -247,8 +247,9 @@ fn a_call_compiles_its_function_once_while_replacements_keep_coming() {
     for _ in 0..3 {
         let report = engine.call_with("f", &[Value::I64(3)], &ore::CallOptions::default());
         assert!(report.result.is_ok(), "{:?}", report.result);
+        // None if the slot still held the version a call before compiled.
         let compiles = report.compiled.iter().filter(|n| *n == "f").count();
-        assert_eq!(compiles, 1, "one call compiled `f` {compiles} times");
+        assert!(compiles <= 1, "one call compiled `f` {compiles} times");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(replacer.join().unwrap() > 3, "the replacements ran during the calls");

@@ -535,8 +535,11 @@ impl Engine {
             )));
         }
         let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
+        let mut new_externs = Vec::new();
         for (name, sig) in &checked.externs {
-            ns.externs.insert(name.clone(), sig.clone());
+            if ns.externs.insert(name.clone(), sig.clone()).is_none() {
+                new_externs.push(name);
+            }
         }
         let mut entered = Vec::new();
         for s in &checked.signatures {
@@ -557,7 +560,7 @@ impl Engine {
             Ok(record) => ModuleRecord { anonymous, ..record },
             Err(e) => {
                 // A module that fails changes nothing.
-                checked.externs.iter().for_each(|(name, _)| drop(ns.externs.remove(name)));
+                new_externs.iter().for_each(|name| drop(ns.externs.remove(*name)));
                 entered.iter().for_each(|name| drop(ns.functions.remove(name)));
                 return Err(e);
             }
@@ -607,9 +610,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes the current definition of `name`, as unloading its module would for
+    /// this one function: calls are then the runtime error `undefined function NAME`
+    /// until a module defines it again. Its code is freed once no call runs it.
+    pub fn undefine(&self, name: &str) -> Result<(), Error> {
+        let inner = &self.inner;
+        let mut ns = inner.namespace.write();
+        let entry = ns.functions.get_mut(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
+        let Some(old) = entry.current.take() else { return Ok(()) };
+        entry.slot.code.store(0, Relaxed);
+        entry.slot.definition.store(0, Relaxed);
+        let free = inner.release(&mut ns, &old);
+        drop(ns);
+        inner.free(free);
+        Ok(())
+    }
+
     /// The signature of a function of the namespace.
     pub fn function(&self, name: &str) -> Option<FnSig> {
         self.inner.namespace.read().functions.get(name).map(|f| f.sig.clone())
+    }
+
+    /// Every `extern fn` the namespace's modules have declared, by name.
+    pub fn externs(&self) -> Vec<(String, ExternSig)> {
+        let mut list: Vec<_> = self.inner.namespace.read().externs.iter().map(|(n, s)| (n.clone(), s.clone())).collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
     }
 
     /// Whether the current definition of `name` has been compiled.
@@ -1098,18 +1124,7 @@ impl Inner {
             entry.slot.code.store(0, Relaxed);
             entry.slot.definition.store(version.number, Relaxed);
             let Some(old) = entry.current.replace(version.clone()) else { continue };
-            if let Some(old_module) = ns.modules.get_mut(&old.module) {
-                old_module.live -= 1;
-                if old_module.live == 0 {
-                    free.extend(self.reclaimer.retire(old_module.dylib));
-                    // Nothing of it can run again: keep no more than `remove_module`
-                    // needs (it empties no slot for a module with nothing live).
-                    old_module.versions = Vec::new();
-                    if old_module.anonymous {
-                        ns.modules.remove(&old.module);
-                    }
-                }
-            }
+            free.extend(self.release(ns, &old));
         }
         // A module of declarations only has nothing that can run: retire it now.
         if record.live == 0 {
@@ -1119,6 +1134,24 @@ impl Inner {
             }
         }
         ns.modules.insert(id, record);
+        free
+    }
+
+    /// Counts `old`, no longer current, out of its module; returns the module's code
+    /// if that retired it and it is safe to free already.
+    fn release(&self, ns: &mut Namespace, old: &Version) -> Vec<Dylib> {
+        let Some(module) = ns.modules.get_mut(&old.module) else { return Vec::new() };
+        module.live -= 1;
+        if module.live > 0 {
+            return Vec::new();
+        }
+        let free = self.reclaimer.retire(module.dylib);
+        // Nothing of it can run again: keep no more than `remove_module` needs (it
+        // empties no slot for a module with nothing live).
+        module.versions = Vec::new();
+        if module.anonymous {
+            ns.modules.remove(&old.module);
+        }
         free
     }
 

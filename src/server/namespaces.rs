@@ -6,7 +6,7 @@
 //! name, call or replace a function of another. Each module inside it still gets its
 //! own JITDylib. Engines share nothing but the process (and Python, if allowed).
 
-use super::store::{Store, StoredModule};
+use super::store::{Store, StoredModule, StoredName, StoredNamespace};
 use crate::diagnostics::CompileError;
 use crate::engine::{self, CallOptions, Engine, FunctionInfo, ModuleId, OptLevel, Stats, Value};
 use crate::runtime::RuntimeError;
@@ -176,8 +176,20 @@ enum LoadedModule {
 
 struct Namespace {
     engine: Engine,
-    /// Held while a module is added or removed, so replacing one is atomic.
-    modules: Mutex<HashMap<String, LoadedModule>>,
+    /// Held while a module is added or removed and its row written, so replacing one
+    /// is atomic and the state file always agrees with memory.
+    modules: Mutex<Modules>,
+}
+
+#[derive(Default)]
+struct Modules {
+    by_name: HashMap<String, LoadedModule>,
+    /// Set (under this lock) when the namespace is deleted: an add that waited for
+    /// the lock then starts over in a new namespace of the same name, so an add
+    /// and a delete are linearisable and nothing is written for a deleted one.
+    deleted: bool,
+    /// Names the state file holds, and whether each had a definition there.
+    stored_names: HashMap<String, bool>,
 }
 
 pub struct Registry {
@@ -203,25 +215,59 @@ fn check_name(what: &str, name: &str) -> Result<(), ServiceError> {
 }
 
 impl Registry {
-    /// A registry, with the modules of `store` loaded again (compiled lazily).
+    /// A registry, with the modules of `store` loaded again (compiled lazily). A
+    /// module that cannot be restored stops start-up with an error naming it.
     pub fn new(settings: Settings, store: Option<Store>) -> Result<Registry, ServiceError> {
         let stored = match &store {
-            Some(s) => s.modules().map_err(|e| ServiceError::Internal(format!("reading the state file: {e}")))?,
+            Some(s) => s.namespaces().map_err(|e| ServiceError::Internal(format!("reading the state file: {e}")))?,
             None => Vec::new(),
         };
         let registry = Registry { settings, namespaces: RwLock::default(), store, retired: Mutex::default() };
-        for m in stored {
-            let Some(language) = Language::parse(&m.language) else {
-                tracing::error!(namespace = %m.namespace, module = %m.name, "stored module has unknown language {:?}", m.language);
-                continue;
-            };
-            let request = ModuleRequest { name: m.name.clone(), source: m.source, language, opt_level: m.opt_level };
-            match registry.add_module_inner(&m.namespace, request, false) {
-                Ok(_) => tracing::info!(namespace = %m.namespace, module = %m.name, "restored"),
-                Err(e) => tracing::error!(namespace = %m.namespace, module = %m.name, "cannot restore: {e}"),
-            }
+        for namespace in stored {
+            registry.restore(namespace)?;
         }
         Ok(registry)
+    }
+
+    /// Replays one stored namespace: IR modules first (Ore modules' `extern fn`s
+    /// name their functions), then every name it knew, then its Ore modules in the
+    /// order they were last written (see `store`).
+    fn restore(&self, stored: StoredNamespace) -> Result<(), ServiceError> {
+        let ns = &stored.name;
+        let failed = |what: &str, e: ServiceError| {
+            ServiceError::Internal(format!("cannot restore {what} of namespace `{ns}` from the state file: {e}"))
+        };
+        let namespace = self.namespace_or_create(ns).map_err(|e| failed("the namespace", e))?;
+        let mut modules = namespace.modules.lock();
+        let (ir, ore): (Vec<_>, Vec<_>) = stored.modules.into_iter().partition(|m| m.language == Language::LlvmIr.as_str());
+        for m in &ir {
+            self.restore_module(&namespace.engine, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
+        }
+        if !stored.names.is_empty() {
+            let declarations: Vec<&str> = stored.names.iter().map(|n| n.declaration.as_str()).collect();
+            let engine = &namespace.engine;
+            engine.add_module("<restored declarations>", &declarations.join("\n")).map_err(|e| failed("the declarations", e.into()))?;
+        }
+        for m in &ore {
+            self.restore_module(&namespace.engine, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
+        }
+        // Functions whose last definition was unloaded stay undefined, even where an
+        // older module that was replayed defines them.
+        for n in stored.names.iter().filter(|n| !n.defined) {
+            namespace.engine.undefine(&n.name).map_err(|e| failed(&format!("function `{}`", n.name), e.into()))?;
+        }
+        modules.stored_names = stored.names.into_iter().map(|n| (n.name, n.defined)).collect();
+        tracing::info!(namespace = %ns, modules = modules.by_name.len(), "restored");
+        Ok(())
+    }
+
+    fn restore_module(&self, engine: &Engine, modules: &mut Modules, m: &StoredModule) -> Result<(), ServiceError> {
+        let language = Language::parse(&m.language).ok_or_else(|| ServiceError::Internal(format!("unknown language {:?}", m.language)))?;
+        if language == Language::LlvmIr && !self.settings.allow_llvm_ir {
+            return Err(ServiceError::Forbidden("it is LLVM IR, and the server was started without --allow-llvm-ir".into()));
+        }
+        let request = ModuleRequest { name: m.name.clone(), source: m.source.clone(), language, opt_level: m.opt_level };
+        self.load(engine, modules, &request).map(drop)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -261,68 +307,88 @@ impl Registry {
 
     /// Adds (or replaces) a module; returns the functions it defines or declares.
     pub fn add_module(&self, ns: &str, request: ModuleRequest) -> Result<Vec<FunctionDesc>, ServiceError> {
-        self.add_module_inner(ns, request, true)
-    }
-
-    fn add_module_inner(&self, ns: &str, request: ModuleRequest, persist: bool) -> Result<Vec<FunctionDesc>, ServiceError> {
         check_name("namespace", ns)?;
         check_name("module", &request.name)?;
-        let level = match request.opt_level {
-            None => self.settings.opt_level,
-            Some(l) => OptLevel::new(l)
-                .ok_or_else(|| ServiceError::BadRequest(format!("opt_level must be 0 to 3, not {l}")))?,
-        };
         if request.language == Language::LlvmIr && !self.settings.allow_llvm_ir {
             return Err(ServiceError::Forbidden(
                 "LLVM IR modules are trusted code: start the server with --allow-llvm-ir".into(),
             ));
         }
-        let namespace = self.namespace_or_create(ns)?;
-        let result = self.load(&namespace, &request, level);
-        if result.is_err() {
-            // A namespace created for a module that failed is not kept.
-            let mut all = self.namespaces.write();
-            if namespace.modules.lock().is_empty() && all.get(ns).is_some_and(|n| Arc::ptr_eq(n, &namespace)) {
-                all.remove(ns);
+        loop {
+            let namespace = self.namespace_or_create(ns)?;
+            let mut modules = namespace.modules.lock();
+            if modules.deleted {
+                // Deleted while this add waited: it comes after the delete.
+                continue;
+            }
+            let result = self.load(&namespace.engine, &mut modules, &request);
+            match &result {
+                // A namespace created for a module that failed is not kept.
+                Err(_) if modules.by_name.is_empty() => self.forget(ns, &namespace, &mut modules),
+                Err(_) => {}
+                Ok(_) => self.persist(ns, &namespace.engine, &mut modules, Ok(&request))?,
             }
             return result;
         }
-        if persist {
-            if let Some(store) = &self.store {
-                let stored = StoredModule {
-                    namespace: ns.to_string(),
-                    name: request.name.clone(),
-                    language: request.language.as_str().to_string(),
-                    opt_level: request.opt_level,
-                    source: request.source,
-                };
-                store.put(&stored).map_err(|e| ServiceError::Internal(format!("module loaded but not saved: {e}")))?;
-            }
-        }
-        result
     }
 
-    fn load(&self, namespace: &Namespace, request: &ModuleRequest, level: OptLevel) -> Result<Vec<FunctionDesc>, ServiceError> {
-        let mut modules = namespace.modules.lock();
-        let engine = &namespace.engine;
+    /// Writes a module that was just loaded (`Ok`) or unloaded (`Err(name)`), with
+    /// the names of the namespace that are new or changed since the last write.
+    /// Caller holds the namespace's module lock.
+    fn persist(&self, ns: &str, engine: &Engine, modules: &mut Modules, module: Result<&ModuleRequest, &str>) -> Result<(), ServiceError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let changed: Vec<StoredName> =
+            names(engine).into_iter().filter(|n| modules.stored_names.get(&n.name) != Some(&n.defined)).collect();
+        let stored = module.map(|request| StoredModule {
+            name: request.name.clone(),
+            language: request.language.as_str().to_string(),
+            opt_level: request.opt_level,
+            source: request.source.clone(),
+        });
+        let written = match &stored {
+            Ok(m) => store.write(ns, Ok(m), &changed),
+            Err(name) => store.write(ns, Err(name), &changed),
+        };
+        written.map_err(|e| ServiceError::Internal(format!("done, but not saved in the state file: {e}")))?;
+        modules.stored_names.extend(changed.into_iter().map(|n| (n.name, n.defined)));
+        Ok(())
+    }
+
+    /// Removes `namespace` from the registry (if it is still the one registered as
+    /// `ns`) and marks it deleted. Caller holds its module lock: lock order is a
+    /// namespace's modules, then the registry.
+    fn forget(&self, ns: &str, namespace: &Arc<Namespace>, modules: &mut Modules) {
+        modules.deleted = true;
+        let mut all = self.namespaces.write();
+        if all.get(ns).is_some_and(|n| Arc::ptr_eq(n, namespace)) {
+            all.remove(ns);
+        }
+    }
+
+    /// Loads or replaces a module in `engine`. Caller holds the module lock.
+    fn load(&self, engine: &Engine, modules: &mut Modules, request: &ModuleRequest) -> Result<Vec<FunctionDesc>, ServiceError> {
+        let level = match request.opt_level {
+            None => self.settings.opt_level,
+            Some(l) => OptLevel::new(l).ok_or_else(|| ServiceError::BadRequest(format!("opt_level must be 0 to 3, not {l}")))?,
+        };
         match request.language {
             Language::Ore => {
                 let info = engine.add_module_at(&request.name, &request.source, level)?;
                 // The new module is in place first, so its functions never go missing.
-                if let Some(LoadedModule::Ore(old)) = modules.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
+                if let Some(LoadedModule::Ore(old)) = modules.by_name.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
                     engine.remove_module(old)?;
                 }
                 Ok(info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect())
             }
             Language::LlvmIr => {
-                if modules.contains_key(&request.name) {
+                if modules.by_name.contains_key(&request.name) {
                     return Err(ServiceError::Conflict(format!(
                         "module `{}` exists, and LLVM IR modules cannot be replaced",
                         request.name
                     )));
                 }
                 let functions = engine.add_ir(&request.name, request.source.as_bytes())?;
-                modules.insert(request.name.clone(), LoadedModule::LlvmIr);
+                modules.by_name.insert(request.name.clone(), LoadedModule::LlvmIr);
                 Ok(functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
             }
         }
@@ -331,7 +397,7 @@ impl Registry {
     pub fn delete_module(&self, ns: &str, name: &str) -> Result<(), ServiceError> {
         let namespace = self.namespace(ns)?;
         let mut modules = namespace.modules.lock();
-        match modules.get(name) {
+        match modules.by_name.get(name) {
             None => return Err(ServiceError::NotFound(format!("no module `{name}` in namespace `{ns}`"))),
             Some(LoadedModule::LlvmIr) => {
                 return Err(ServiceError::Conflict(format!(
@@ -340,20 +406,26 @@ impl Registry {
             }
             Some(LoadedModule::Ore(id)) => namespace.engine.remove_module(*id)?,
         }
-        modules.remove(name);
-        if let Some(store) = &self.store {
-            store.delete_module(ns, name).map_err(|e| ServiceError::Internal(format!("unloaded but not saved: {e}")))?;
-        }
-        Ok(())
+        modules.by_name.remove(name);
+        self.persist(ns, &namespace.engine, &mut modules, Err(name))
     }
 
     /// Forgets a namespace. Calls running in it finish first (they hold its engine).
     pub fn delete_namespace(&self, ns: &str) -> Result<(), ServiceError> {
-        let removed = self.namespaces.write().remove(ns).ok_or_else(|| ServiceError::NotFound(format!("no namespace `{ns}`")))?;
-        add_stats(&mut self.retired.lock(), &removed.engine.stats());
-        if let Some(store) = &self.store {
-            store.delete_namespace(ns).map_err(|e| ServiceError::Internal(format!("deleted but not saved: {e}")))?;
+        let namespace = self.namespace(ns)?;
+        let mut modules = namespace.modules.lock();
+        if modules.deleted {
+            return Err(ServiceError::NotFound(format!("no namespace `{ns}`")));
         }
+        // The rows go first, under the lock every write of this namespace takes: no
+        // row of it can be written after this, and a new namespace of the same name
+        // can only be created once this one is out of the registry, below.
+        if let Some(store) = &self.store {
+            store.delete_namespace(ns).map_err(|e| ServiceError::Internal(format!("cannot delete from the state file: {e}")))?;
+        }
+        self.forget(ns, &namespace, &mut modules);
+        drop(modules);
+        add_stats(&mut self.retired.lock(), &namespace.engine.stats());
         Ok(())
     }
 
@@ -419,6 +491,17 @@ impl Registry {
         }
         (total, all.len())
     }
+}
+
+/// Every name `engine`'s namespace knows, as the state file keeps it.
+fn names(engine: &Engine) -> Vec<StoredName> {
+    let functions = engine.functions().into_iter().map(|f| StoredName {
+        declaration: f.sig.declaration(&f.name),
+        defined: f.state != engine::FunctionState::Undefined,
+        name: f.name,
+    });
+    let externs = engine.externs().into_iter().map(|(name, sig)| StoredName { declaration: sig.declaration(&name), defined: true, name });
+    functions.chain(externs).collect()
 }
 
 fn add_stats(total: &mut Stats, s: &Stats) {
