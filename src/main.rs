@@ -195,7 +195,12 @@ fn main() -> ExitCode {
     init_tracing();
     let worker = std::thread::Builder::new().name("ore-main".into()).stack_size(RUN_STACK_SIZE);
     let status = worker.spawn(move || match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => {
+            let status = run(args);
+            // On the thread that started Python: threading's main thread.
+            ore::runtime::python::finish();
+            status
+        }
         Command::Check { file } => check(&file),
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),

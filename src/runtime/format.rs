@@ -12,8 +12,14 @@ pub fn python_repr(x: f64) -> String {
     if x == 0.0 {
         return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-5".
-    let sci = format!("{x:e}");
+    // Rust's `{:e}` gives the shortest round-trip digits ("-1.2345e-5"), but where
+    // two strings of that length round-trip and the value lies exactly halfway
+    // between them it rounds up, and Python to even (`94188835846944.625` is
+    // `94188835846944.62`). The value correctly rounded to that many digits is
+    // Python's answer, and Rust's fixed-precision formatting rounds exactly, half to
+    // even.
+    let digits = format!("{x:e}").split('e').next().map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    let sci = format!("{:.*e}", digits - 1, x);
     let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
@@ -67,6 +73,9 @@ mod tests {
             (1.2345678901234567e17, "1.2345678901234566e+17"),
             (100.0, "100.0"),
             (3.25, "3.25"),
+            // Ties between two shortest strings go to the even digit, as in Python.
+            (94188835846944.625, "94188835846944.62"),
+            (33362295447245.5625, "33362295447245.562"),
         ];
         for (x, want) in cases {
             assert_eq!(python_repr(*x), *want, "repr of {x:?}");

@@ -44,6 +44,23 @@ pub fn ensure_initialized() {
     });
 }
 
+/// At the end of a program whose interpreter Ore started: waits for Python's
+/// non-daemon threads, as CPython itself does at exit (`threading._shutdown`), so
+/// their work and output are not lost. Does nothing when the host owns Python.
+/// Call it on the thread that started the interpreter: `threading` takes that one
+/// for the main thread, and `_shutdown` waits for every other.
+pub fn finish() {
+    if !REDIRECTED.load(Relaxed) {
+        return;
+    }
+    Python::attach(|py| {
+        if let Err(e) = py.import("threading").and_then(|t| t.call_method0("_shutdown")) {
+            tracing::error!("waiting for Python threads: {e}");
+        }
+    });
+    output::flush();
+}
+
 #[pyfunction]
 fn write_stdout(text: &str) -> usize {
     output::write(text.as_bytes());
