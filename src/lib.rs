@@ -13,6 +13,7 @@ pub mod codegen;
 pub mod diagnostics;
 pub mod engine;
 pub mod llvm;
+pub mod reference;
 pub mod runtime;
 pub mod server;
 pub mod syntax;

@@ -1,7 +1,8 @@
 //! Bad input never crashes: mutated versions of the conformance programs go through
-//! the parser and checker, and those that still check are compiled (eagerly, not
-//! run) so code generation and LLVM see unusual but valid programs too. Any panic
-//! or abort fails the test; compile errors are the expected outcome.
+//! the parser and checker, and those that still check are compiled (eagerly) so
+//! code generation and LLVM see unusual but valid programs too, and run (in a
+//! subprocess, under a deadline) so the runtime sees them. Any panic, abort or
+//! signal fails the test; compile and runtime errors are the expected outcomes.
 
 use ore::{Config, Engine, SourceFile};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -56,19 +57,25 @@ fn mutate(source: &str, rng: &mut Rng) -> String {
     chars.into_iter().collect()
 }
 
-#[test]
-fn mutated_programs_never_crash_the_compiler() {
+/// The conformance programs, by file name; with `python`, those using Python too.
+fn conformance_sources(python: bool) -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
     let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
         .expect("conformance dir")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "ore"))
-        // Python programs are excluded: checking them does not run Python, but
-        // compiling them would start it in this test process for nothing.
-        .filter(|e| !e.file_name().to_string_lossy().starts_with("python"))
+        .filter(|e| python || !e.file_name().to_string_lossy().starts_with("python"))
         .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
         .collect();
     sources.sort();
+    sources
+}
+
+#[test]
+fn mutated_programs_never_crash_the_compiler() {
+    // Python programs are excluded: checking them does not run Python, but
+    // compiling them would start it in this test process for nothing.
+    let sources = conformance_sources(false);
     let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
     let (mut checked, mut compiled) = (0, 0);
     for (name, source) in &sources {
@@ -94,4 +101,49 @@ fn mutated_programs_never_crash_the_compiler() {
     }
     eprintln!("{checked} mutants checked, {compiled} compiled");
     assert!(compiled > 500, "too few mutants compile ({compiled}) for this test to mean much");
+}
+
+/// Exit statuses `ore run` may end with on any input: success, compile error,
+/// runtime error (a timeout included), usage error.
+const CLEAN_EXITS: [i32; 4] = [0, 1, 2, 64];
+
+#[test]
+fn mutated_programs_that_check_run_without_crashing() {
+    let sources = conformance_sources(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x5EED_0F_0DD_BA11);
+    // A few checked mutants of every program, run two at a time.
+    let mut runs = Vec::new();
+    for (name, source) in &sources {
+        let mut found = 0;
+        for _ in 0..40 {
+            let mutant = mutate(source, &mut rng);
+            if found < 3 && ore::check_program(&SourceFile::new(name, mutant.clone())).is_ok() {
+                let path = dir.path().join(format!("{}-{found}.ore", name.trim_end_matches(".ore")));
+                std::fs::write(&path, &mutant).unwrap();
+                runs.push((path, mutant));
+                found += 1;
+            }
+        }
+    }
+    let (a, b) = runs.split_at(runs.len() / 2);
+    std::thread::scope(|scope| {
+        for half in [a, b] {
+            scope.spawn(move || {
+                for (path, mutant) in half {
+                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ore"))
+                        .args(["run", "--timeout", "300"])
+                        .arg(path)
+                        .stdin(std::process::Stdio::null())
+                        .output()
+                        .unwrap();
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let clean = out.status.code().is_some_and(|c| CLEAN_EXITS.contains(&c)) && !stderr.contains("panicked");
+                    assert!(clean, "{}: {:?}\n{stderr}\n{mutant}", path.display(), out.status);
+                }
+            });
+        }
+    });
+    eprintln!("{} checked mutants run", runs.len());
+    assert!(runs.len() > 150, "too few mutants check ({}) for this test to mean much", runs.len());
 }
