@@ -103,6 +103,10 @@ pub struct Config {
     pub limits: Limits,
     /// Safety checks to leave out, for measuring their cost only.
     pub unchecked: codegen::Unchecked,
+    /// Run LLVM's verifier on every generated function before optimising it (the
+    /// fuzz targets do): invalid IR then fails the compile with the verifier's
+    /// message instead of being undefined behaviour in LLVM.
+    pub verify_ir: bool,
 }
 
 /// Bounds on what modules may add; exceeding one is an error, not a crash.
@@ -1219,7 +1223,8 @@ impl Inner {
         let mut object = None;
         let total = exclusive_micros(|| {
             let start = Instant::now();
-            let compiled = module.optimize(level.level()).and_then(|()| {
+            let verified = if self.config.verify_ir { module.verify().map_err(|e| format!("invalid IR generated: {e}")) } else { Ok(()) };
+            let compiled = verified.and_then(|()| module.optimize(level.level())).and_then(|()| {
                 optimize_us = micros(start);
                 if let Some(kind) = self.config.emit {
                     dump(&module, function, kind, level);
