@@ -33,9 +33,7 @@ fn main() {
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = format!("http://{}", line.trim().trim_start_matches("listening on "));
     let source = "fn inc(x: i64) -> i64 { x + 1 }\nfn spin() { while true {} }";
-    ureq::post(&format!("{base}/v1/namespaces/bench/modules"))
-        .send_json(json!({"name": "m", "source": source}))
-        .expect("module loads");
+    ureq::post(&format!("{base}/v1/namespaces/bench/modules")).send_json(json!({"name": "m", "source": source})).expect("module loads");
     let call_url = format!("{base}/v1/namespaces/bench/call");
     let bare_url = bare_axum_server();
 
@@ -113,10 +111,8 @@ fn bare_axum_server() -> String {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let app = axum::Router::new().route(
-                "/call",
-                axum::routing::post(|_: axum::body::Bytes| async { axum::Json(json!({"result": 42})) }),
-            );
+            let app =
+                axum::Router::new().route("/call", axum::routing::post(|_: axum::body::Bytes| async { axum::Json(json!({"result": 42})) }));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(listener, app).await.unwrap();

@@ -261,10 +261,8 @@ struct FirstCall {
 
 fn first_call(suite: &Suite, report: &mut Report) {
     let big = two_hundred_lines();
-    let cases: [(&str, &str, &str, Vec<Value>); 2] = [
-        ("trivial", "fn f() -> i64 { 1 }", "f", vec![]),
-        ("~200 lines", big.as_str(), "big", vec![Value::I64(3)]),
-    ];
+    let cases: [(&str, &str, &str, Vec<Value>); 2] =
+        [("trivial", "fn f() -> i64 { 1 }", "f", vec![]), ("~200 lines", big.as_str(), "big", vec![Value::I64(3)])];
     let repeats = suite.repeats(41);
     let mut rows = Vec::new();
     for level in [0u8, 1, 2] {
@@ -324,12 +322,21 @@ fn first_call(suite: &Suite, report: &mut Report) {
         };
         report.line(format!(
             "| {} | O{} | {:.0} µs | {:.0} µs | {} | {ratio} |",
-            r.label, r.level, r.wall.median, r.wall.p99, time(r.compile)
+            r.label,
+            r.level,
+            r.wall.median,
+            r.wall.p99,
+            time(r.compile)
         ));
     }
     for (opt, s) in &llvmlite {
         match s {
-            Some(s) => report.line(format!("| llvmlite LLJIT, trivial | codegen O{opt} | {:.0} µs | {:.0} µs | {} | 1.00x |", s.median, s.p99, time(*s))),
+            Some(s) => report.line(format!(
+                "| llvmlite LLJIT, trivial | codegen O{opt} | {:.0} µs | {:.0} µs | {} | 1.00x |",
+                s.median,
+                s.p99,
+                time(*s)
+            )),
             None => report.line(format!("| llvmlite LLJIT | codegen O{opt} | not installed | | | |")),
         }
     }
@@ -346,8 +353,16 @@ fn first_call(suite: &Suite, report: &mut Report) {
     );
     report.line("");
     let trivial = |level: u8| rows.iter().find(|r| r.label == "trivial" && r.level == level).unwrap();
-    report.goal("first call of a trivial function ≤ 0.15 ms at O0", trivial(0).wall.median <= 150.0, format!("{:.0} µs", trivial(0).wall.median));
-    report.goal("first call of a trivial function ≤ 0.8 ms at O2", trivial(2).wall.median <= 800.0, format!("{:.0} µs", trivial(2).wall.median));
+    report.goal(
+        "first call of a trivial function ≤ 0.15 ms at O0",
+        trivial(0).wall.median <= 150.0,
+        format!("{:.0} µs", trivial(0).wall.median),
+    );
+    report.goal(
+        "first call of a trivial function ≤ 0.8 ms at O2",
+        trivial(2).wall.median <= 800.0,
+        format!("{:.0} µs", trivial(2).wall.median),
+    );
 
     plot_bars(
         &suite.root.join("docs/perf/first_call.png"),
@@ -383,7 +398,8 @@ fn lazy_vs_eager(suite: &Suite, report: &mut Report) {
          `VmHWM` (`--stats`); {repeats} repeats, -O2.",
         {
             let empty = suite.write("empty.ore", "fn main() -> i64 { 0 }\n");
-            let walls: Vec<f64> = (0..repeats).map(|_| run(&suite.ore, &["run", empty.to_str().unwrap()]).wall.as_secs_f64() * 1e3).collect();
+            let walls: Vec<f64> =
+                (0..repeats).map(|_| run(&suite.ore, &["run", empty.to_str().unwrap()]).wall.as_secs_f64() * 1e3).collect();
             format!("{:.0}", spread(walls).median)
         }
     ));
@@ -535,8 +551,7 @@ fn steady_state(suite: &Suite, report: &mut Report) {
     report.line(format!("| program | {} |", header.join(" | ")));
     report.line(format!("| --- |{}", " ---: |".repeat(header.len())));
     for (name, ore) in &costs {
-        let cells: Vec<String> =
-            ore.iter().skip(1).map(|v| format!("{:+.1}%", (v.median / ore[0].median - 1.0) * 100.0)).collect();
+        let cells: Vec<String> = ore.iter().skip(1).map(|v| format!("{:+.1}%", (v.median / ore[0].median - 1.0) * 100.0)).collect();
         report.line(format!("| {name} | {} |", cells.join(" | ")));
     }
     report.line("");
@@ -600,11 +615,20 @@ fn calls(suite: &Suite, report: &mut Report) {
     report.line("```");
     report.line("");
     let ns = |label: &str| -> f64 {
-        interop.lines().find(|l| l.starts_with(label)).and_then(|l| l[label.len()..].split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        interop
+            .lines()
+            .find(|l| l.starts_with(label))
+            .and_then(|l| l[label.len()..].split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
     };
     let py = ns("py_call_i64 round trip (Ore -> Python)");
     let capi = ns("same call through the C-API from Rust");
-    report.goal("py_call_i64 ≤ 1.5x the same call through the C-API", py / capi <= 1.5, format!("{:.1}x ({py:.0} vs {capi:.0} ns)", py / capi));
+    report.goal(
+        "py_call_i64 ≤ 1.5x the same call through the C-API",
+        py / capi <= 1.5,
+        format!("{:.1}x ({py:.0} vs {capi:.0} ns)", py / capi),
+    );
     report.line(
         "`py_call_i64` takes the GIL for each call (the C-API loop above holds it throughout), looks the name up \
          in `__main__` (the name's Python string is made once per process) and calls through vectorcall. What \
@@ -796,9 +820,11 @@ fn plot_bars(path: &Path, title: &str, bars: &[(String, f64)]) {
         }))
         .unwrap();
     chart
-        .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
-            Text::new(format!("{v:.2}"), (SegmentValue::CenterOf(i), *v + top * 0.02), ("sans-serif", 15))
-        }))
+        .draw_series(
+            bars.iter()
+                .enumerate()
+                .map(|(i, (_, v))| Text::new(format!("{v:.2}"), (SegmentValue::CenterOf(i), *v + top * 0.02), ("sans-serif", 15))),
+        )
         .unwrap();
     root.present().unwrap();
 }
@@ -817,8 +843,7 @@ fn plot_lines(path: &Path, points: &[(usize, f64, f64)]) {
         .unwrap();
     chart.configure_mesh().label_style(("sans-serif", 15)).x_desc("functions").y_desc("ms").draw().unwrap();
     for (label, color, pick) in [("lazy", BLUE, 1usize), ("eager", RED, 2usize)] {
-        let series: Vec<(f64, f64)> =
-            points.iter().map(|p| (p.0 as f64, if pick == 1 { p.1 } else { p.2 } / 1e3)).collect();
+        let series: Vec<(f64, f64)> = points.iter().map(|p| (p.0 as f64, if pick == 1 { p.1 } else { p.2 } / 1e3)).collect();
         chart
             .draw_series(LineSeries::new(series.clone(), color.stroke_width(3)))
             .unwrap()

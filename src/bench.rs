@@ -146,10 +146,7 @@ fn print_table(report: &Report) {
         report.file, report.opt_level, report.repeats, t.min, t.median, t.p99
     );
     println!("first-call compile time per function, microseconds (medians; total also min and p99):");
-    println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "function", "total", "min", "p99", "irgen", "optimize", "codegen", "link"
-    );
+    println!("{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}", "function", "total", "min", "p99", "irgen", "optimize", "codegen", "link");
     for r in &report.functions {
         println!(
             "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",

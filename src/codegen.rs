@@ -215,20 +215,19 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
         let ctx = m.param(llvm_fn, 0);
         let copies = HashMap::new();
-        let mut cg =
-            FnCodegen {
-                m,
-                func,
-                resolvers,
-                options,
-                copies,
-                inline_budget: tir::INLINE_NODES_PER_FUNCTION,
-                ctx,
-                locals,
-                loops: Vec::new(),
-                unwind: None,
-                llvm_fn,
-            };
+        let mut cg = FnCodegen {
+            m,
+            func,
+            resolvers,
+            options,
+            copies,
+            inline_budget: tir::INLINE_NODES_PER_FUNCTION,
+            ctx,
+            locals,
+            loops: Vec::new(),
+            unwind: None,
+            llvm_fn,
+        };
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
@@ -663,13 +662,16 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     fn python(&mut self, op: PyOp, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
         let m = self.m;
         let i64t = m.i64();
-        let conversion = m.const_int(i64t, match ty {
-            Ty::I64 => py_conversion::I64,
-            Ty::F64 => py_conversion::F64,
-            Ty::Bool => py_conversion::BOOL,
-            Ty::Str => py_conversion::STR,
-            _ => py_conversion::DROP,
-        });
+        let conversion = m.const_int(
+            i64t,
+            match ty {
+                Ty::I64 => py_conversion::I64,
+                Ty::F64 => py_conversion::F64,
+                Ty::Bool => py_conversion::BOOL,
+                Ty::Str => py_conversion::STR,
+                _ => py_conversion::DROP,
+            },
+        );
         let mut values = Vec::with_capacity(args.len());
         for a in args {
             values.push(value!(self.expr(a)));
@@ -701,8 +703,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                     call_args.push(bits);
                 }
                 call_args.push(conversion);
-                let params: Vec<Type<'m>> =
-                    [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat_n(i64t, 10)).collect();
+                let params: Vec<Type<'m>> = [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat_n(i64t, 10)).collect();
                 let call = self.runtime_fn("ore.rt.py_call", &params, i64t);
                 Some(m.call(call, &call_args))
             }
@@ -751,11 +752,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let word = (self.resolvers.slots)(name) + SLOT_DEFINITION_OFFSET;
         let current = m.load_atomic(m.i64(), 8, m.int_to_ptr(m.const_int(m.i64(), word as i64)));
         let same = m.icmp(IntPredicate::LLVMIntEQ, current, m.const_int(m.i64(), copy.definition as i64));
-        let (copy_bb, slot_bb, join_bb) = (
-            m.append_block(self.llvm_fn, "copy"),
-            m.append_block(self.llvm_fn, "redefined"),
-            m.append_block(self.llvm_fn, "joined"),
-        );
+        let (copy_bb, slot_bb, join_bb) =
+            (m.append_block(self.llvm_fn, "copy"), m.append_block(self.llvm_fn, "redefined"), m.append_block(self.llvm_fn, "joined"));
         m.cond_br(same, copy_bb, slot_bb);
         m.position_at_end(copy_bb);
         let callee = self.copy_of(name, copy);

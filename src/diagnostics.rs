@@ -116,10 +116,8 @@ impl SourceFile {
         // Copy tabs so the caret lines up under the source in any terminal.
         let indent: String = shown.chars().take(caret_col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let carets = "^".repeat(span_chars.clamp(1, shown.chars().count().saturating_sub(caret_col - 1).max(1)));
-        let rendered = format!(
-            "{}:{}:{}: error: {}\n{} | {}\n{} | {}{}",
-            self.name, line, column, diag.message, gutter, shown, pad, indent, carets
-        );
+        let rendered =
+            format!("{}:{}:{}: error: {}\n{} | {}\n{} | {}{}", self.name, line, column, diag.message, gutter, shown, pad, indent, carets);
         LocatedDiagnostic { file: self.name.clone(), line, column, message: diag.message.clone(), rendered }
     }
 

@@ -452,11 +452,7 @@ fn serve(args: ServeArgs) -> u8 {
     let settings = Settings {
         opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
         policy: ore::Policy { extern_allow_list: Some(allowed), python: args.allow_python },
-        limits: ore::Limits {
-            max_source_bytes: args.max_source_bytes,
-            max_nesting: args.max_nesting,
-            max_functions: args.max_functions,
-        },
+        limits: ore::Limits { max_source_bytes: args.max_source_bytes, max_nesting: args.max_nesting, max_functions: args.max_functions },
         allow_llvm_ir: args.allow_llvm_ir,
         max_namespaces: args.max_namespaces,
         default_timeout: std::time::Duration::from_millis(args.default_timeout_ms),

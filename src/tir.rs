@@ -76,13 +76,9 @@ fn leaf_within(e: &Expr, budget: &mut usize) -> bool {
         ExprKind::Break | ExprKind::Continue => true,
         ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..) => false,
         ExprKind::Call(Callee::Extern { .. }, args) => args.iter().all(|a| leaf_within(a, budget)),
-        ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Cast(x) | ExprKind::Print(x) | ExprKind::Len(x) => {
-            leaf_within(x, budget)
-        }
+        ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Cast(x) | ExprKind::Print(x) | ExprKind::Len(x) => leaf_within(x, budget),
         ExprKind::Return(x) => x.as_deref().is_none_or(|x| leaf_within(x, budget)),
-        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::While(a, b) => {
-            leaf_within(a, budget) && leaf_within(b, budget)
-        }
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::While(a, b) => leaf_within(a, budget) && leaf_within(b, budget),
         ExprKind::ArrayNew { value, len } => leaf_within(value, budget) && leaf_within(len, budget),
         ExprKind::If(c, t, f) => leaf_within(c, budget) && leaf_within(t, budget) && f.as_deref().is_none_or(|f| leaf_within(f, budget)),
         ExprKind::Block(stmts, tail) => {
@@ -198,7 +194,10 @@ pub enum ExprKind {
     /// For `Call`, the first argument is the callable's name.
     Python(PyOp, Vec<Expr>),
     Len(Box<Expr>),
-    ArrayNew { value: Box<Expr>, len: Box<Expr> },
+    ArrayNew {
+        value: Box<Expr>,
+        len: Box<Expr>,
+    },
     Index(Box<Expr>, Box<Expr>),
     Block(Vec<Stmt>, Option<Box<Expr>>),
     If(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
@@ -217,6 +216,10 @@ pub enum Stmt {
     Let(LocalId, Expr),
     Assign(LocalId, Expr),
     /// `array[index] = value`; `value` is evaluated first.
-    AssignIndex { array: Expr, index: Expr, value: Expr },
+    AssignIndex {
+        array: Expr,
+        index: Expr,
+        value: Expr,
+    },
     Expr(Expr),
 }

@@ -116,8 +116,7 @@ pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) ->
             }
         }
     }
-    module.uses_python = checker.uses_python.get()
-        || module.externs.iter().any(|(name, _)| crate::runtime::python::is_python_symbol(name));
+    module.uses_python = checker.uses_python.get() || module.externs.iter().any(|(name, _)| crate::runtime::python::is_python_symbol(name));
     if checker.diags.is_empty() {
         Ok(module)
     } else {
@@ -168,10 +167,8 @@ impl ModuleChecker<'_> {
         if let Some(existing) = self.env.function(name) {
             // Same signature: this module replaces (or declares again) the function.
             if existing.sig != sig {
-                let message = format!(
-                    "`{name}` is `{sig}` here, but `{}` where it was first declared, at {}",
-                    existing.sig, existing.origin
-                );
+                let message =
+                    format!("`{name}` is `{sig}` here, but `{}` where it was first declared, at {}", existing.sig, existing.origin);
                 return self.error(f.span, message);
             }
         }
@@ -303,8 +300,7 @@ impl ModuleChecker<'_> {
             TypeExpr::Named(id) => match CType::from_name(&id.name) {
                 Some(c) => Some(c),
                 None => {
-                    let message =
-                        format!("`{}` is not allowed in an `extern fn`; use i64, i32, f64, bool, str or ptr", id.name);
+                    let message = format!("`{}` is not allowed in an `extern fn`; use i64, i32, f64, bool, str or ptr", id.name);
                     self.error(id.span, message);
                     None
                 }
@@ -450,9 +446,7 @@ impl FnChecker<'_, '_> {
             ExprKind::Str(s) => Self::typed(Ty::Str, span, tir::ExprKind::Str(s.clone())),
             ExprKind::Name(name) => match self.lookup(name) {
                 Some(id) => Self::typed(self.locals[id].ty, span, tir::ExprKind::Local(id)),
-                None if self.callable(name) => {
-                    self.error(span, format!("`{name}` is a function; call it with `{name}(...)`"))
-                }
+                None if self.callable(name) => self.error(span, format!("`{name}` is a function; call it with `{name}(...)`")),
                 None => self.error(span, format!("unknown variable `{name}`")),
             },
             ExprKind::Unary(op, operand) => self.unary(*op, operand, span),
@@ -474,9 +468,7 @@ impl FnChecker<'_, '_> {
                 let value = self.expr(value);
                 let len = self.expect(len, Ty::I64);
                 match Ty::array_of(value.ty) {
-                    Some(ty) => {
-                        Self::typed(ty, span, tir::ExprKind::ArrayNew { value: Box::new(value), len: Box::new(len) })
-                    }
+                    Some(ty) => Self::typed(ty, span, tir::ExprKind::ArrayNew { value: Box::new(value), len: Box::new(len) }),
                     None if value.ty == Ty::Never => poisoned(span),
                     None => self.error(value.span, format!("array elements must be `i64` or `f64`, not `{}`", value.ty)),
                 }
@@ -604,10 +596,8 @@ impl FnChecker<'_, '_> {
             },
             other => return self.error(other.span(), "`as` converts between i64, f64 and bool only"),
         };
-        let allowed = matches!(
-            (operand.ty, target_ty),
-            (Ty::Never, _) | (Ty::I64, Ty::F64) | (Ty::F64, Ty::I64) | (Ty::Bool, Ty::I64)
-        ) || operand.ty == target_ty;
+        let allowed = matches!((operand.ty, target_ty), (Ty::Never, _) | (Ty::I64, Ty::F64) | (Ty::F64, Ty::I64) | (Ty::Bool, Ty::I64))
+            || operand.ty == target_ty;
         if !allowed {
             return self.error(span, format!("cannot cast `{}` to `{target_ty}`", operand.ty));
         }
@@ -718,10 +708,7 @@ impl FnChecker<'_, '_> {
         let then = self.block(then);
         let Some(els) = els else {
             if !fits(then.ty, Ty::Unit) {
-                self.error(
-                    then_span,
-                    format!("an `if` without `else` must have type `()`, but this block has type `{}`", then.ty),
-                );
+                self.error(then_span, format!("an `if` without `else` must have type `()`, but this block has type `{}`", then.ty));
             }
             return Self::typed(Ty::Unit, span, tir::ExprKind::If(Box::new(cond), Box::new(then), None));
         };
@@ -740,9 +727,7 @@ impl FnChecker<'_, '_> {
             let checked = self.stmt(stmt);
             diverges |= match &checked {
                 tir::Stmt::Let(_, e) | tir::Stmt::Assign(_, e) | tir::Stmt::Expr(e) => e.ty == Ty::Never,
-                tir::Stmt::AssignIndex { array, index, value } => {
-                    [array, index, value].iter().any(|e| e.ty == Ty::Never)
-                }
+                tir::Stmt::AssignIndex { array, index, value } => [array, index, value].iter().any(|e| e.ty == Ty::Never),
             };
             stmts.push(checked);
         }

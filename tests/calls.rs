@@ -78,7 +78,8 @@ fn output_is_captured_per_call_and_truncated_at_its_limit() {
 #[test]
 fn array_memory_is_limited_per_call() {
     let e = Engine::new(Config::default()).unwrap();
-    e.add_module("a", "fn make(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + len([1; n]); i = i + 1; } t }").unwrap();
+    e.add_module("a", "fn make(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + len([1; n]); i = i + 1; } t }")
+        .unwrap();
     let options = CallOptions { max_array_bytes: Some(80_000), ..CallOptions::default() };
     // Ten arrays of 999 elements (plus their length words) fit; eleven do not.
     assert_eq!(e.call_with("make", &[Value::I64(999), Value::I64(10)], &options).result.unwrap(), Value::I64(9990));

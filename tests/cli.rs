@@ -159,9 +159,8 @@ fn negative_main_arguments_are_not_flags() {
 #[test]
 fn output_stays_in_program_order_through_a_pipe() {
     // Ore's print and C's stdio share one buffer: interleaving survives a pipe.
-    let prog = Program::new(
-        "extern fn puts(s: str) -> i32;\nfn main() { var i = 0; while i < 300 { print(i); puts(\"c\"); i = i + 1; } }\n",
-    );
+    let prog =
+        Program::new("extern fn puts(s: str) -> i32;\nfn main() { var i = 0; while i < 300 { print(i); puts(\"c\"); i = i + 1; } }\n");
     let out = ore(&["run", prog.path()]);
     let expected: String = (0..300).map(|i| format!("{i}\nc\n")).collect();
     assert_eq!(stdout(&out), expected);
@@ -259,9 +258,8 @@ fn demo_example_runs() {
 
 #[test]
 fn bench_reports_each_reached_function_and_silences_the_program() {
-    let prog = Program::new(
-        "fn used(x: i64) -> i64 { x * 2 }\nfn unused() -> i64 { 1 }\nfn main(n: i64) -> i64 { print(12345); used(n) }\n",
-    );
+    let prog =
+        Program::new("fn used(x: i64) -> i64 { x * 2 }\nfn unused() -> i64 { 1 }\nfn main(n: i64) -> i64 { print(12345); used(n) }\n");
     let out = ore(&["bench", "--repeat", "3", prog.path(), "4"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = stdout(&out);
@@ -311,9 +309,7 @@ fn run_timeout_interrupts_main() {
 
 #[test]
 fn emit_ir_prints_one_standalone_module() {
-    let prog = Program::new(
-        "fn fib(n: i64) -> i64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }\nfn main() -> i64 { fib(10) }\n",
-    );
+    let prog = Program::new("fn fib(n: i64) -> i64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }\nfn main() -> i64 { fib(10) }\n");
     let out = ore(&["emit-ir", prog.path()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let ir = stdout(&out);

@@ -38,10 +38,7 @@ fn calls_with_every_value_type() {
     assert_eq!(e.call("greeting", &[]).unwrap(), Value::Str("hello".into()));
     assert_eq!(e.call("length", &[Value::Str("four".into())]).unwrap(), Value::I64(4));
     assert_eq!(e.call("total", &[Value::ArrayI64(vec![1, 2, 3, 4])]).unwrap(), Value::I64(10));
-    assert_eq!(
-        e.call("doubled", &[Value::ArrayF64(vec![0.5, -1.0])]).unwrap(),
-        Value::ArrayF64(vec![1.0, -2.0])
-    );
+    assert_eq!(e.call("doubled", &[Value::ArrayF64(vec![0.5, -1.0])]).unwrap(), Value::ArrayF64(vec![1.0, -2.0]));
     assert_eq!(e.call("unit", &[]).unwrap(), Value::Unit);
 }
 
@@ -119,7 +116,8 @@ fn later_modules_see_earlier_functions() {
     assert_eq!(e.call("user", &[]).unwrap(), Value::I64(15));
     let err = e.add_module("four", "\nfn base(x: i64) -> i64;").unwrap_err();
     assert!(
-        err.to_string().contains("four:2:1: error: `base` is `fn(i64) -> i64` here, but `fn() -> i64` where it was first declared, at one:1:1"),
+        err.to_string()
+            .contains("four:2:1: error: `base` is `fn(i64) -> i64` here, but `fn() -> i64` where it was first declared, at one:1:1"),
         "{err}"
     );
 }
@@ -152,10 +150,7 @@ fn registered_host_functions_are_callable_through_extern() {
         err.to_string().contains("wrong:1:1: error: host function `host_is_positive` is registered as `extern fn(i64) -> bool`"),
         "{err}"
     );
-    assert!(matches!(
-        e.register("host_is_positive", host_is_positive as extern "C" fn(i64) -> bool),
-        Err(Error::HostFunctionExists(_))
-    ));
+    assert!(matches!(e.register("host_is_positive", host_is_positive as extern "C" fn(i64) -> bool), Err(Error::HostFunctionExists(_))));
 }
 
 #[test]
@@ -181,8 +176,7 @@ pub extern "C" fn ore_test_exported_triple(x: i64) -> i64 {
 #[test]
 fn exported_rust_functions_are_found_by_name() {
     let e = engine();
-    e.add_module("m", "extern fn ore_test_exported_triple(x: i64) -> i64;\nfn go() -> i64 { ore_test_exported_triple(14) }")
-        .unwrap();
+    e.add_module("m", "extern fn ore_test_exported_triple(x: i64) -> i64;\nfn go() -> i64 { ore_test_exported_triple(14) }").unwrap();
     assert_eq!(e.call("go", &[]).unwrap(), Value::I64(42));
 }
 
@@ -224,9 +218,7 @@ fn concurrent_calls_compile_and_run_correctly() {
     let e = engine();
     let mut src = String::new();
     for i in 0..16 {
-        src.push_str(&format!(
-            "fn work{i}(n: i64) -> i64 {{ var s = 0; var k = 0; while k < n {{ s = s + k * {i}; k = k + 1; }} s }}\n"
-        ));
+        src.push_str(&format!("fn work{i}(n: i64) -> i64 {{ var s = 0; var k = 0; while k < n {{ s = s + k * {i}; k = k + 1; }} s }}\n"));
     }
     e.add_module("many", &src).unwrap();
     std::thread::scope(|scope| {

@@ -14,8 +14,7 @@ fn closures_with_state_and_strings_are_host_functions() {
     let total = Arc::new(AtomicI64::new(0));
     let sink = total.clone();
     e.register_closure("add_to_total", move |x: i64| sink.fetch_add(x, Ordering::Relaxed) + x).unwrap();
-    e.register_closure("shout_len", |s: String, twice: bool| -> i64 { s.len() as i64 * if twice { 2 } else { 1 } })
-        .unwrap();
+    e.register_closure("shout_len", |s: String, twice: bool| -> i64 { s.len() as i64 * if twice { 2 } else { 1 } }).unwrap();
     e.register_closure("half", |x: f64| x / 2.0).unwrap();
     e.register_closure("nothing", || {}).unwrap();
     e.add_module(

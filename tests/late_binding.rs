@@ -109,7 +109,8 @@ fn ten_thousand_load_unload_cycles_keep_memory_flat() {
 #[test]
 fn inlined_copies_give_way_to_redefinitions_and_unloads() {
     let e = ore::Engine::new(ore::Config::default()).unwrap();
-    let sum = "fn step(i: i64) -> i64 { i * 2 }\nfn sum(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + step(i); i = i + 1; } s }";
+    let sum =
+        "fn step(i: i64) -> i64 { i * 2 }\nfn sum(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + step(i); i = i + 1; } s }";
     let first = e.add_module("sum", sum).unwrap();
     assert_eq!(e.call("sum", &[ore::Value::I64(4)]).unwrap(), ore::Value::I64(12));
     assert!(e.is_compiled("sum"));

@@ -36,9 +36,8 @@ fn declaration(name: &str, params: &[CType], ret: CType) -> String {
 /// result swapped between integer, string and pointer types, one parameter more,
 /// one fewer.
 fn forgeries(params: &[CType], ret: CType) -> Vec<(Vec<CType>, CType)> {
-    let swaps = |c: CType| -> Vec<CType> {
-        [CType::I64, CType::I32, CType::F64, CType::Str, CType::Ptr].into_iter().filter(|o| *o != c).collect()
-    };
+    let swaps =
+        |c: CType| -> Vec<CType> { [CType::I64, CType::I32, CType::F64, CType::Str, CType::Ptr].into_iter().filter(|o| *o != c).collect() };
     let mut out = Vec::new();
     for (i, p) in params.iter().enumerate() {
         for other in swaps(*p) {
@@ -198,12 +197,10 @@ define i64 @through_python(i64 %x) {
 }
 "#;
     std::fs::write(dir.path().join("py.ll"), ir).unwrap();
-    std::fs::write(dir.path().join("prog.ore"), "extern fn through_python(x: i64) -> i64;\nfn main() -> i64 { through_python(41) }\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ore"))
-        .current_dir(dir.path())
-        .args(["run", "--link", "py.ll", "prog.ore"])
-        .output()
+    std::fs::write(dir.path().join("prog.ore"), "extern fn through_python(x: i64) -> i64;\nfn main() -> i64 { through_python(41) }\n")
         .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "--link", "py.ll", "prog.ore"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
 }
@@ -268,7 +265,8 @@ fn inlined_copies_have_a_budget_per_function() {
     assert_eq!(ore::tir::INLINE_NODES_PER_FUNCTION, 1000);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.ore"), calls_in_a_loop(300)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "-O0", "--emit", "ir", "p.ore"]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "-O0", "--emit", "ir", "p.ore"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let expected: i64 = (0..10).map(|i| (0..300).map(|k| 2 * (i + k) + 1).sum::<i64>()).sum();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected.to_string());

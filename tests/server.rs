@@ -4,8 +4,8 @@
 mod common;
 
 use common::server::{reply, Client, Server};
-use std::process::Command;
 use serde_json::{json, Value};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ARITH: &str = "
@@ -206,7 +206,8 @@ fn extern_functions_are_limited_to_the_allow_list() {
     assert!(body["error"]["message"].as_str().unwrap().contains("does not allow Python"), "{body}");
     assert_eq!(server.load("x", "py", "extern fn PyRun_SimpleString(code: str) -> i32;").0, 400);
     let ir = "define i64 @twice(i64 %x) {\n  %r = mul i64 %x, 2\n  ret i64 %r\n}\n";
-    let (status, body) = server.request("POST", "/v1/namespaces/x/modules", Some(json!({"name": "ir", "source": ir, "language": "llvm-ir"})));
+    let (status, body) =
+        server.request("POST", "/v1/namespaces/x/modules", Some(json!({"name": "ir", "source": ir, "language": "llvm-ir"})));
     assert_eq!((status, body["error"]["kind"].as_str()), (403, Some("forbidden")));
 
     let open = Server::start(&["--allow-extern", "getpid,abs", "--allow-python", "--allow-llvm-ir"]);
@@ -238,11 +239,7 @@ fn bearer_token_guards_everything_but_healthz() {
     assert_eq!(wrong.call("t", "f", json!([])).0, 401);
 
     // Only loopback may go without a token.
-    let out = Command::new(env!("CARGO_BIN_EXE_ore"))
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .env_remove("ORE_TOKEN")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ore")).args(["serve", "--listen", "0.0.0.0:0"]).env_remove("ORE_TOKEN").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 0.0.0.0:0 without a token"));
 }
@@ -250,12 +247,18 @@ fn bearer_token_guards_everything_but_healthz() {
 #[test]
 fn limits_give_clear_errors() {
     let server = Server::start(&[
-        "--max-source-bytes", "200",
-        "--max-nesting", "4",
-        "--max-functions", "3",
-        "--max-array-bytes", "8000",
-        "--max-body-bytes", "1000",
-        "--max-output-bytes", "10",
+        "--max-source-bytes",
+        "200",
+        "--max-nesting",
+        "4",
+        "--max-functions",
+        "3",
+        "--max-array-bytes",
+        "8000",
+        "--max-body-bytes",
+        "1000",
+        "--max-output-bytes",
+        "10",
     ]);
     let (status, body) = server.load("l", "big", &format!("fn f() -> i64 {{ {} }}", "1 + ".repeat(60) + "1"));
     assert_eq!((status, body["error"]["kind"].as_str()), (400, Some("limit")), "{body}");
@@ -270,7 +273,16 @@ fn limits_give_clear_errors() {
     assert_eq!((status, body["error"]["kind"].as_str()), (400, Some("limit")), "{body}");
 
     server.request("DELETE", "/v1/namespaces/l", None);
-    assert_eq!(server.load("l", "arrays", "fn alloc(n: i64) -> i64 { let a = [0; n]; len(a) }\nfn chatty() { var i = 0; while i < 100 { print(i); i = i + 1; } }").0, 201);
+    assert_eq!(
+        server
+            .load(
+                "l",
+                "arrays",
+                "fn alloc(n: i64) -> i64 { let a = [0; n]; len(a) }\nfn chatty() { var i = 0; while i < 100 { print(i); i = i + 1; } }"
+            )
+            .0,
+        201
+    );
     assert_eq!(server.call("l", "alloc", json!([900])).1["result"], 900);
     let (status, body) = server.call("l", "alloc", json!([1000]));
     assert_eq!(status, 422, "{body}");
@@ -347,9 +359,7 @@ fn metrics_are_prometheus_text() {
     ] {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
     }
-    let bytes = |name: &str| -> f64 {
-        text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap()
-    };
+    let bytes = |name: &str| -> f64 { text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap() };
     assert!(bytes("ore_jit_code_bytes_total ") > 0.0);
     assert!(bytes("ore_resident_memory_bytes ") > 1e6);
 }

@@ -130,7 +130,8 @@ fn half_sent_requests_do_not_starve_the_server() {
     }
     // A body cut short gets a timeout answer.
     let mut cut = TcpStream::connect(&server.address).unwrap();
-    cut.write_all(b"POST /v1/namespaces/x/call HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"fun").unwrap();
+    cut.write_all(b"POST /v1/namespaces/x/call HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"fun")
+        .unwrap();
     cut.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut answer = String::new();
     let _ = cut.read_to_string(&mut answer);

@@ -144,7 +144,7 @@ fn adding_a_module_races_deleting_its_namespace_linearisably() {
 fn every_acknowledged_write_survives_kill_9() {
     let (_dir, state) = state_file();
     let mut acknowledged: BTreeMap<String, bool> = BTreeMap::new(); // module -> present
-    // The write in flight at each kill: it may or may not have landed.
+                                                                    // The write in flight at each kill: it may or may not have landed.
     let mut in_flight: Vec<String> = Vec::new();
     let mut rng = Rng(42);
     let mut next = 0;
@@ -158,7 +158,12 @@ fn every_acknowledged_write_survives_kill_9() {
             .unwrap_or_default();
         for (module, alive) in acknowledged.iter().filter(|(m, _)| !in_flight.contains(m)) {
             let function = module.replace('m', "f");
-            assert_eq!(present.contains(&function), *alive, "round {round}: {module} should be {}", if *alive { "present" } else { "gone" });
+            assert_eq!(
+                present.contains(&function),
+                *alive,
+                "round {round}: {module} should be {}",
+                if *alive { "present" } else { "gone" }
+            );
         }
         // Nothing that was never asked for.
         let unasked: Vec<&String> = present

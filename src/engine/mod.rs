@@ -722,15 +722,13 @@ impl Engine {
     /// callable through `extern fn` from modules added afterwards. Returns their names.
     pub fn add_object(&self, name: &str, bytes: &[u8]) -> Result<Vec<String>, Error> {
         let inner = &self.inner;
-        let symbols = crate::llvm::orc::object_symbols(bytes)
-            .map_err(|e| Error::External(format!("`{name}` is not an object file: {e}")))?;
+        let symbols =
+            crate::llvm::orc::object_symbols(bytes).map_err(|e| Error::External(format!("`{name}` is not an object file: {e}")))?;
         let dylib = inner.external_dylib()?;
         inner.jit.add_object(dylib, bytes, name)?;
         // Looking each up links the object; local symbols are not found, and skipped.
-        let found: Vec<(String, usize)> = symbols
-            .into_iter()
-            .filter_map(|s| inner.jit.lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0])))
-            .collect();
+        let found: Vec<(String, usize)> =
+            symbols.into_iter().filter_map(|s| inner.jit.lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0]))).collect();
         let names = found.iter().map(|(n, _)| n.clone()).collect();
         inner.add_host_symbols(found)?;
         Ok(names)
@@ -744,8 +742,7 @@ impl Engine {
         let inner = &self.inner;
         inner.check_source_size(name, bytes.len())?;
         let (triple, layout) = (inner.jit.triple(), inner.jit.data_layout());
-        let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout)
-            .map_err(|e| Error::External(format!("{name}: {e}")))?;
+        let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout).map_err(|e| Error::External(format!("{name}: {e}")))?;
         module.verify().map_err(|e| Error::External(format!("{name}: invalid IR: {e}")))?;
         // Ore's own symbols (the runtime, versions, thunks) resolve inside each
         // dylib: an IR definition of one would replace Ore's for later modules.
@@ -1001,8 +998,7 @@ impl Inner {
             let dylib = ns.modules.get(&version.module)?.dylib;
             Some((version, dylib, entry.slot.clone()))
         };
-        let (version, dylib, slot) =
-            current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
+        let (version, dylib, slot) = current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
         let found = self.jit.lookup_all(dylib, std::slice::from_ref(&version.symbol));
         let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
         // Publish only if this is still the current definition: a redefinition
@@ -1191,14 +1187,7 @@ impl Inner {
         };
         let resolvers = codegen::Resolvers { slots: &slot_address, direct: &direct, inline: &inline };
         let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
-        let module = codegen::generate_function(
-            func,
-            &version.symbol,
-            resolvers,
-            options,
-            self.jit.triple(),
-            self.jit.data_layout(),
-        );
+        let module = codegen::generate_function(func, &version.symbol, resolvers, options, self.jit.triple(), self.jit.data_layout());
         let irgen = micros(start);
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };
         let Some(total) = self.compile(&func.name, irgen, mr, module, level) else { return };

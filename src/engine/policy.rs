@@ -78,9 +78,9 @@ pub const KNOWN_C_FUNCTIONS: &[(&str, &str)] = &[
 /// every Ore `str` a module can hold under this list is a valid NUL-terminated
 /// string (no listed function returns `str` or takes or returns `ptr`).
 pub const DEFAULT_EXTERN_ALLOW_LIST: &[&str] = &[
-    "labs", "llabs", "fabs", "sqrt", "cbrt", "pow", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
-    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "round", "trunc", "fmod", "hypot",
-    "fmin", "fmax", "strlen", "strcmp", "atol", "atoll", "atof",
+    "labs", "llabs", "fabs", "sqrt", "cbrt", "pow", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin",
+    "acos", "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "round", "trunc", "fmod", "hypot", "fmin", "fmax", "strlen",
+    "strcmp", "atol", "atoll", "atof",
 ];
 
 /// The signature of a function of `KNOWN_C_FUNCTIONS`.

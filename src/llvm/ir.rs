@@ -11,11 +11,11 @@
 
 use super::target::with_host_target_machine;
 use super::{c_string, owned_message, take_buffer};
-use llvm_sys::target_machine::{LLVMCodeGenFileType, LLVMTargetMachineEmitToMemoryBuffer};
-use llvm_sys::transforms::pass_builder::{LLVMCreatePassBuilderOptions, LLVMDisposePassBuilderOptions, LLVMRunPasses};
 use llvm_sys::core::*;
 use llvm_sys::orc2::*;
 use llvm_sys::prelude::*;
+use llvm_sys::target_machine::{LLVMCodeGenFileType, LLVMTargetMachineEmitToMemoryBuffer};
+use llvm_sys::transforms::pass_builder::{LLVMCreatePassBuilderOptions, LLVMDisposePassBuilderOptions, LLVMRunPasses};
 use llvm_sys::{LLVMIntPredicate, LLVMLinkage, LLVMRealPredicate};
 use std::ffi::CStr;
 use std::marker::PhantomData;
@@ -605,9 +605,7 @@ impl IrModule {
     }
     pub fn call_indirect<'m>(&'m self, fn_ty: Type<'m>, callee: Value<'m>, args: &[Value<'m>]) -> Value<'m> {
         let mut raw: Vec<LLVMValueRef> = args.iter().map(|a| a.0).collect();
-        self.value(unsafe {
-            LLVMBuildCall2(self.builder, fn_ty.0, callee.0, raw.as_mut_ptr(), raw.len() as u32, name_ptr())
-        })
+        self.value(unsafe { LLVMBuildCall2(self.builder, fn_ty.0, callee.0, raw.as_mut_ptr(), raw.len() as u32, name_ptr()) })
     }
     pub fn br(&self, dest: Block<'_>) {
         unsafe { LLVMBuildBr(self.builder, dest.0) };

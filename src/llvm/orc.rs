@@ -78,10 +78,7 @@ impl Jit {
         let (triple, data_layout) = unsafe {
             let es = LLVMOrcLLJITGetExecutionSession(lljit);
             LLVMOrcExecutionSessionSetErrorReporter(es, report_session_error, std::ptr::null_mut());
-            (
-                CStr::from_ptr(LLVMOrcLLJITGetTripleString(lljit)).to_owned(),
-                CStr::from_ptr(LLVMOrcLLJITGetDataLayoutStr(lljit)).to_owned(),
-            )
+            (CStr::from_ptr(LLVMOrcLLJITGetTripleString(lljit)).to_owned(), CStr::from_ptr(LLVMOrcLLJITGetDataLayoutStr(lljit)).to_owned())
         };
         // SAFETY: the managers are ours to dispose (see Drop).
         let ism = unsafe { LLVMOrcCreateLocalIndirectStubsManager(triple.as_ptr()) };
@@ -137,12 +134,7 @@ impl Jit {
         // instance belongs to exactly one JITDylib.
         unsafe {
             let prefix = LLVMOrcLLJITGetGlobalPrefix(self.lljit);
-            check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
-                &mut generator,
-                prefix,
-                None,
-                std::ptr::null_mut(),
-            ))?;
+            check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&mut generator, prefix, None, std::ptr::null_mut()))?;
             LLVMOrcJITDylibAddGenerator(dylib.0, generator);
         }
         Ok(())
@@ -204,8 +196,7 @@ impl Jit {
                 .collect();
             // SAFETY: the reexports MU takes the interned names; LCTM and ISM outlive
             // it (they are disposed only when the Jit is).
-            let unit =
-                unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
+            let unit = unsafe { LLVMOrcLazyReexports(self.lctm, self.ism, dylib.0, aliases.as_mut_ptr(), aliases.len()) };
             self.define(dylib, unit)?;
         }
         Ok(())
@@ -217,11 +208,7 @@ impl Jit {
         let cname = c_string(name);
         // SAFETY: the buffer copies `bytes`; LLJIT takes the buffer.
         check(unsafe {
-            let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                cname.as_ptr(),
-            );
+            let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
             LLVMOrcLLJITAddObjectFile(self.lljit, dylib.0, buffer)
         })
     }
@@ -231,9 +218,7 @@ impl Jit {
     pub fn create_dylib(&self, name: &str) -> Dylib {
         let cname = c_string(name);
         // SAFETY: the session owns the new dylib; the name is copied.
-        Dylib(unsafe {
-            LLVMOrcExecutionSessionCreateBareJITDylib(LLVMOrcLLJITGetExecutionSession(self.lljit), cname.as_ptr())
-        })
+        Dylib(unsafe { LLVMOrcExecutionSessionCreateBareJITDylib(LLVMOrcLLJITGetExecutionSession(self.lljit), cname.as_ptr()) })
     }
 
     /// Removes every definition in `dylib` and frees its code. The dylib stays
@@ -348,12 +333,7 @@ struct PendingLookup {
     done: LookupDone,
 }
 
-extern "C" fn lookup_finished(
-    err: llvm_sys::error::LLVMErrorRef,
-    result: LLVMOrcCSymbolMapPairs,
-    count: usize,
-    ctx: *mut c_void,
-) {
+extern "C" fn lookup_finished(err: llvm_sys::error::LLVMErrorRef, result: LLVMOrcCSymbolMapPairs, count: usize, ctx: *mut c_void) {
     // SAFETY: `ctx` is the Box leaked by `lookup_async`; ORC calls this exactly once.
     let pending = unsafe { Box::from_raw(ctx.cast::<PendingLookup>()) };
     let outcome = check(err).map(|()| {

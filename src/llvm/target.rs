@@ -63,15 +63,8 @@ pub(super) fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
         }
         let cpu = LLVMGetHostCPUName();
         let features = LLVMGetHostCPUFeatures();
-        let tm = LLVMCreateTargetMachine(
-            target,
-            triple,
-            cpu,
-            features,
-            level,
-            LLVMRelocMode::LLVMRelocPIC,
-            LLVMCodeModel::LLVMCodeModelSmall,
-        );
+        let tm =
+            LLVMCreateTargetMachine(target, triple, cpu, features, level, LLVMRelocMode::LLVMRelocPIC, LLVMCodeModel::LLVMCodeModelSmall);
         owned_message(triple);
         owned_message(cpu);
         owned_message(features);

@@ -92,9 +92,7 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
 fn charge(bytes: u64) -> Result<(), ()> {
     let left = BUDGET.with(Cell::get).checked_sub(bytes).ok_or(())?;
     let limit = PROCESS_LIMIT.load(Relaxed);
-    PROCESS_BYTES
-        .fetch_update(Relaxed, Relaxed, |held| held.checked_add(bytes).filter(|&total| total <= limit))
-        .map_err(drop)?;
+    PROCESS_BYTES.fetch_update(Relaxed, Relaxed, |held| held.checked_add(bytes).filter(|&total| total <= limit)).map_err(drop)?;
     HELD.with(|h| h.set(h.get() + bytes));
     BUDGET.with(|b| b.set(left));
     Ok(())

@@ -40,10 +40,7 @@ impl Watchdog {
         static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
         WATCHDOG.get_or_init(|| {
             let dog: &'static Watchdog = Box::leak(Box::new(Watchdog { table: Mutex::default(), wake: Condvar::new() }));
-            std::thread::Builder::new()
-                .name("ore-deadlines".into())
-                .spawn(move || dog.run())
-                .expect("cannot start the deadline thread");
+            std::thread::Builder::new().name("ore-deadlines".into()).spawn(move || dog.run()).expect("cannot start the deadline thread");
             dog
         })
     }

@@ -353,7 +353,6 @@ pub fn lazy_call_failed_handler() -> usize {
     ore_rt_lazy_call_failed as *const () as usize
 }
 
-
 /// The runtime's symbols, defined as absolute addresses in every JITDylib.
 pub fn symbols() -> Vec<(&'static str, usize)> {
     vec![
@@ -417,16 +416,14 @@ impl HostCall {
         args: &[u64],
         deadline: Option<Instant>,
     ) -> Result<u64, RuntimeError> {
-        let mut ctx =
-            CallCtx { trapped: 0, interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: None, host };
+        let mut ctx = CallCtx { trapped: 0, interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: None, host };
         let mut ret = 0u64;
         let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
         {
             // One raw pointer for JIT'd code, the watchdog and host closures alike;
             // the guard is dropped at the end of this block, while `ctx` lives.
             let ctx_ptr: *mut CallCtx = &mut ctx;
-            let _armed =
-                deadline::effective(deadline).map(|d| deadline::arm(std::ptr::addr_of!((*ctx_ptr).interrupt), d));
+            let _armed = deadline::effective(deadline).map(|d| deadline::arm(std::ptr::addr_of!((*ctx_ptr).interrupt), d));
             // The lifetime is erased only for the thread-local; it is restored to
             // the outer call's context before `ctx` dies.
             let outer = CURRENT_CTX.with(|c| c.replace(ctx_ptr.cast()));

@@ -188,8 +188,7 @@ impl Conversion {
                 if text.contains('\0') {
                     return Err(pyo3::exceptions::PyValueError::new_err("the result contains a NUL character"));
                 }
-                super::arena::alloc_str(text.as_bytes())
-                    .map_err(|e| pyo3::exceptions::PyMemoryError::new_err(e.to_string()))? as i64
+                super::arena::alloc_str(text.as_bytes()).map_err(|e| pyo3::exceptions::PyMemoryError::new_err(e.to_string()))? as i64
             }
         })
     }

@@ -73,8 +73,7 @@ pub async fn read_body_within(timeout: Duration, max_bytes: usize, request: Requ
     let body = match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_bytes)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if too_large {
                 super::error_response(StatusCode::PAYLOAD_TOO_LARGE, "limit", format!("request body over {max_bytes} bytes"))
             } else {

@@ -33,12 +33,16 @@ impl Metrics {
         let one = |v: f64| vec![(String::new(), v)];
         metric("ore_calls_total", "counter", "Calls of Ore functions over HTTP.", &one(self.calls.load(Relaxed) as f64));
         metric("ore_calls_in_flight", "gauge", "Calls running now.", &one(self.calls_in_flight.load(Relaxed) as f64));
-        let errors: Vec<(String, f64)> =
-            self.errors.lock().iter().map(|(kind, n)| (format!("{{kind=\"{kind}\"}}"), *n as f64)).collect();
+        let errors: Vec<(String, f64)> = self.errors.lock().iter().map(|(kind, n)| (format!("{{kind=\"{kind}\"}}"), *n as f64)).collect();
         metric("ore_errors_total", "counter", "Failed requests, by error kind.", &errors);
         metric("ore_functions_compiled_total", "counter", "Functions compiled (each definition once).", &one(stats.compiled as f64));
         metric("ore_functions_defined_total", "counter", "Function definitions added.", &one(stats.functions as f64));
-        metric("ore_jit_code_bytes_total", "counter", "Bytes of object code compiled (freed code included).", &one(stats.code_bytes as f64));
+        metric(
+            "ore_jit_code_bytes_total",
+            "counter",
+            "Bytes of object code compiled (freed code included).",
+            &one(stats.code_bytes as f64),
+        );
         metric("ore_namespaces", "gauge", "Namespaces loaded.", &one(namespaces as f64));
         metric("ore_resident_memory_bytes", "gauge", "Resident set size of the server process.", &one(resident_bytes() as f64));
 

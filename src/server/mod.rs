@@ -104,9 +104,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
 }
 
 async fn serve(app: Shared, options: ServeOptions) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let listener = tokio::net::TcpListener::bind(options.listen).await.map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening on {address}");
     crate::runtime::output::flush();
@@ -186,11 +184,9 @@ impl App {
         let (status, kind) = classify(&error);
         self.metrics.error(kind);
         match error {
-            ServiceError::Compile(e) => (
-                status,
-                Json(json!({"error": {"kind": kind, "message": e.to_string(), "diagnostics": e.diagnostics}})),
-            )
-                .into_response(),
+            ServiceError::Compile(e) => {
+                (status, Json(json!({"error": {"kind": kind, "message": e.to_string(), "diagnostics": e.diagnostics}}))).into_response()
+            }
             other => error_response(status, kind, other.to_string()),
         }
     }
@@ -220,8 +216,7 @@ async fn authenticate(
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
             app.metrics.error("unauthorized");
-            let mut response =
-                error_response(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token".into());
+            let mut response = error_response(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token".into());
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return response;
         }

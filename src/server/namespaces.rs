@@ -202,15 +202,11 @@ pub struct Registry {
 
 /// Names of namespaces and modules: they appear in URLs and logs.
 fn check_name(what: &str, name: &str) -> Result<(), ServiceError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    let ok = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(())
     } else {
-        Err(ServiceError::BadRequest(format!(
-            "invalid {what} name {name:?}: use 1 to 64 of A-Z a-z 0-9 _ - ."
-        )))
+        Err(ServiceError::BadRequest(format!("invalid {what} name {name:?}: use 1 to 64 of A-Z a-z 0-9 _ - .")))
     }
 }
 
@@ -287,10 +283,7 @@ impl Registry {
             return Ok(found.clone());
         }
         if all.len() >= self.settings.max_namespaces {
-            return Err(ServiceError::Limit(format!(
-                "the server holds {} namespaces, its limit",
-                self.settings.max_namespaces
-            )));
+            return Err(ServiceError::Limit(format!("the server holds {} namespaces, its limit", self.settings.max_namespaces)));
         }
         let config = engine::Config {
             opt_level: self.settings.opt_level,
@@ -310,9 +303,7 @@ impl Registry {
         check_name("namespace", ns)?;
         check_name("module", &request.name)?;
         if request.language == Language::LlvmIr && !self.settings.allow_llvm_ir {
-            return Err(ServiceError::Forbidden(
-                "LLVM IR modules are trusted code: start the server with --allow-llvm-ir".into(),
-            ));
+            return Err(ServiceError::Forbidden("LLVM IR modules are trusted code: start the server with --allow-llvm-ir".into()));
         }
         loop {
             let namespace = self.namespace_or_create(ns)?;
@@ -450,9 +441,7 @@ impl Registry {
         let namespace = self.namespace(ns)?;
         let engine = &namespace.engine;
         let name = &request.function;
-        let sig = engine
-            .function(name)
-            .ok_or_else(|| ServiceError::NotFound(format!("no function `{name}` in namespace `{ns}`")))?;
+        let sig = engine.function(name).ok_or_else(|| ServiceError::NotFound(format!("no function `{name}` in namespace `{ns}`")))?;
         if request.args.len() != sig.params.len() {
             return Err(engine::Error::Arity { name: name.clone(), expected: sig.params.len(), given: request.args.len() }.into());
         }
@@ -461,7 +450,9 @@ impl Registry {
             .iter()
             .zip(&sig.params)
             .enumerate()
-            .map(|(i, (json, ty))| from_json(json, *ty).map_err(|why| ServiceError::BadRequest(format!("argument {} of `{name}`: {why}", i + 1))))
+            .map(|(i, (json, ty))| {
+                from_json(json, *ty).map_err(|why| ServiceError::BadRequest(format!("argument {} of `{name}`: {why}", i + 1)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let timeout = self.call_timeout(&request)?;
         let options = CallOptions {

@@ -155,11 +155,22 @@ pub struct Block {
 
 #[derive(Clone, Debug)]
 pub enum Stmt {
-    Let { mutable: bool, name: Ident, ty: Option<TypeExpr>, init: Expr },
+    Let {
+        mutable: bool,
+        name: Ident,
+        ty: Option<TypeExpr>,
+        init: Expr,
+    },
     /// `target = value;` where target is a name or an index expression.
-    Assign { target: Expr, value: Expr },
+    Assign {
+        target: Expr,
+        value: Expr,
+    },
     /// An expression statement; `semi` tells whether it ended with `;`.
-    Expr { expr: Expr, semi: bool },
+    Expr {
+        expr: Expr,
+        semi: bool,
+    },
 }
 
 impl ExprKind {

@@ -105,10 +105,7 @@ pub fn block(mut stmts: Vec<Stmt>, mut tail: Option<Box<Expr>>, l: usize, r: usi
 pub fn parse(text: &str) -> Result<Vec<Item>, Diagnostic> {
     let tokens = Token::lexer(text).spanned().map(|(tok, range)| match tok {
         Ok(tok) => Ok((range.start, tok, range.end)),
-        Err(err) => Err(SyntaxError {
-            span: Span::new(range.start, range.end),
-            message: err.message(&text[range.clone()]),
-        }),
+        Err(err) => Err(SyntaxError { span: Span::new(range.start, range.end), message: err.message(&text[range.clone()]) }),
     });
     grammar::ModuleParser::new().parse(tokens).map_err(|err| to_diagnostic(err, text.len()))
 }
@@ -127,9 +124,7 @@ fn to_diagnostic(err: ParseError<usize, Token, SyntaxError>, end: usize) -> Diag
             }
             Diagnostic::new(Span::new(l, r), message)
         }
-        ParseError::ExtraToken { token: (l, tok, r) } => {
-            Diagnostic::new(Span::new(l, r), format!("unexpected {}", lexer::describe(&tok)))
-        }
+        ParseError::ExtraToken { token: (l, tok, r) } => Diagnostic::new(Span::new(l, r), format!("unexpected {}", lexer::describe(&tok))),
     }
 }
 

@@ -186,7 +186,13 @@ impl Generator {
     /// and then) or after.
     fn late_binding(&mut self, ctx: &mut Ctx) -> String {
         let name = self.fresh("late");
-        let mut inner = Ctx { vars: vec![Var { name: "x".into(), ty: Ty::I64, mutable: false }], loops: 0, func: usize::MAX - 1, ret: Ty::I64, depth: 2 };
+        let mut inner = Ctx {
+            vars: vec![Var { name: "x".into(), ty: Ty::I64, mutable: false }],
+            loops: 0,
+            func: usize::MAX - 1,
+            ret: Ty::I64,
+            depth: 2,
+        };
         let body = self.expr(&mut inner, Ty::I64);
         let load = format!("load(\"fn {name}(x: i64) -> i64 {{ {body} }}\")");
         self.late.push((name.clone(), load.clone()));
@@ -315,8 +321,14 @@ impl Generator {
 
     fn visible(&mut self, ctx: &Ctx, want: impl Fn(&Var) -> bool) -> Option<Var> {
         // The latest binding of each name is the visible one.
-        let candidates: Vec<&Var> =
-            ctx.vars.iter().enumerate().filter(|(i, v)| !ctx.vars[i + 1..].iter().any(|w| w.name == v.name)).map(|(_, v)| v).filter(|v| want(v)).collect();
+        let candidates: Vec<&Var> = ctx
+            .vars
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| !ctx.vars[i + 1..].iter().any(|w| w.name == v.name))
+            .map(|(_, v)| v)
+            .filter(|v| want(v))
+            .collect();
         if candidates.is_empty() {
             None
         } else {

@@ -31,7 +31,11 @@ fn modes() -> Vec<Mode> {
         Mode { name: "eager", config: Config { eager: true, ..Config::default() }, timeout: None },
         Mode { name: "lazy -O0", config: at(OptLevel::O0), timeout: None },
         Mode { name: "lazy -O3", config: at(OptLevel::O3), timeout: None },
-        Mode { name: "deadline checks", config: Config { interruptible: true, ..Config::default() }, timeout: Some(Duration::from_secs(60)) },
+        Mode {
+            name: "deadline checks",
+            config: Config { interruptible: true, ..Config::default() },
+            timeout: Some(Duration::from_secs(60)),
+        },
     ]
 }
 
@@ -100,7 +104,8 @@ fn generated_programs_agree_with_the_reference_interpreter() {
                         }
                         match differ(&source, &modes) {
                             // What ended the program: the error's kind, or nothing.
-                            Ok(o) => endings.push(o.error.map_or("no error".into(), |e| e.split([':', ' ']).take(2).collect::<Vec<_>>().join(" "))),
+                            Ok(o) => endings
+                                .push(o.error.map_or("no error".into(), |e| e.split([':', ' ']).take(2).collect::<Vec<_>>().join(" "))),
                             Err(why) => failures.push((seed, source, why)),
                         }
                     }
