@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
 cargo test

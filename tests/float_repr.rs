@@ -60,7 +60,7 @@ fn ties_round_half_to_even_as_python_does() {
                 let int = 10u64.pow(digits - 1) + xorshift(&mut state) % (9 * 10u64.pow(digits - 1));
                 let frac = (xorshift(&mut state) % (1 << bits)) | 1;
                 let v = int as f64 + frac as f64 / (1u64 << bits) as f64;
-                values.push(if xorshift(&mut state) % 2 == 0 { v } else { -v });
+                values.push(if xorshift(&mut state).is_multiple_of(2) { v } else { -v });
             }
         }
     }

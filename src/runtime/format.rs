@@ -51,6 +51,8 @@ mod tests {
     use super::python_repr;
 
     #[test]
+    // The ties below are written as their exact values, which is the point.
+    #[allow(clippy::excessive_precision)]
     fn matches_python_repr() {
         let cases: &[(f64, &str)] = &[
             (0.1, "0.1"),

@@ -80,6 +80,9 @@ fn with_big_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     std::thread::Builder::new().stack_size(256 << 20).spawn(work).unwrap().join().unwrap()
 }
 
+/// A program that disagreed: its seed, its source, and how.
+type Failure = (u64, String, String);
+
 #[test]
 fn generated_programs_agree_with_the_reference_interpreter() {
     let count = env_number("ORE_FUZZ_PROGRAMS", 1000);
@@ -87,7 +90,7 @@ fn generated_programs_agree_with_the_reference_interpreter() {
     let save = std::env::var("ORE_FUZZ_SAVE").ok();
     let all_modes = env_number("ORE_FUZZ_ALL_MODES", 0) == 1;
     let workers = 2;
-    let results: Vec<(Vec<(u64, String, String)>, Vec<String>)> = (0..workers)
+    let results: Vec<(Vec<Failure>, Vec<String>)> = (0..workers)
         .map(|w| {
             std::thread::Builder::new()
                 .stack_size(256 << 20)
