@@ -10,19 +10,13 @@
 //! its slot. After every call that can fail, the caller tests `ctx.trapped` and
 //! returns at once if it is set.
 
+use crate::abi::{self, py_arg, py_conversion, AbiType, RuntimeFn};
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};
-use crate::runtime::{py_arg, py_conversion, trap_code, CTX_INTERRUPT_OFFSET, CTX_STACK_LIMIT_OFFSET, CTX_TRAPPED_OFFSET};
 use crate::syntax::ast::BinOp;
 use crate::tir::{self, Callee, ExprKind, PyOp, Stmt};
 use crate::types::{CType, ExternSig, FnSig, Ty};
 use std::collections::HashMap;
 use std::ffi::CStr;
-
-/// The symbol of version `version` of an Ore function (every module that defines a
-/// function adds a new version).
-pub fn function_symbol(name: &str, version: u64) -> String {
-    format!("ore.{name}.v{version}")
-}
 
 /// Where the code generator finds the address of each Ore function's slot.
 pub type SlotResolver<'a> = &'a dyn Fn(&str) -> usize;
@@ -49,13 +43,6 @@ pub struct Resolvers<'a> {
     pub inline: Inliner<'a>,
 }
 
-/// Offset, in a slot, of the number of the definition the slot currently stands for;
-/// inlined copies are used only while it matches theirs.
-pub const SLOT_DEFINITION_OFFSET: usize = 8;
-
-/// Prefix of host-entry trampoline symbols and modules.
-const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
-
 /// The symbol of the host-entry trampoline for one signature.
 pub fn trampoline_symbol(sig: &FnSig) -> String {
     let code = |t: &Ty| match t {
@@ -69,7 +56,7 @@ pub fn trampoline_symbol(sig: &FnSig) -> String {
         Ty::Unit | Ty::Never => 'u',
     };
     let params: String = sig.params.iter().map(code).collect();
-    format!("{TRAMPOLINE_PREFIX}{params}.{}", code(&sig.ret))
+    format!("{}{params}.{}", abi::TRAMPOLINE_PREFIX, code(&sig.ret))
 }
 
 /// The LLVM type of an Ore value; `None` for unit and `!`, which have no value.
@@ -270,14 +257,19 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         block
     }
 
-    fn runtime_fn(&self, name: &str, params: &[Type<'m>], ret: Type<'m>) -> Function<'m> {
+    /// Declares an LLVM intrinsic.
+    fn intrinsic(&self, name: &str, params: &[Type<'m>], ret: Type<'m>) -> Function<'m> {
         self.m.declare(name, self.m.fn_type(ret, params))
+    }
+
+    fn runtime(&self, f: RuntimeFn) -> Function<'m> {
+        declare_runtime(self.m, f)
     }
 
     /// `llvm.expect(cond, false)`: tells LLVM the error path is cold.
     fn unlikely(&self, cond: Value<'m>) -> Value<'m> {
         let m = self.m;
-        let expect = self.runtime_fn("llvm.expect.i1", &[m.i1(), m.i1()], m.i1());
+        let expect = self.intrinsic("llvm.expect.i1", &[m.i1(), m.i1()], m.i1());
         m.call(expect, &[cond, m.const_int(m.i1(), 0)])
     }
 
@@ -299,7 +291,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
         self.fail_if(failed, |cg| {
             let m = cg.m;
-            let trap = cg.runtime_fn("ore.rt.trap", &[m.ptr(), m.i64(), m.i64(), m.i64()], m.void());
+            let trap = cg.runtime(RuntimeFn::Trap);
             m.call(trap, &[cg.ctx, m.const_int(m.i64(), code), a, b]);
         });
     }
@@ -307,7 +299,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     /// After a call that may have raised an error: leave if it did.
     fn check_trapped(&mut self) {
         let m = self.m;
-        let flag_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_TRAPPED_OFFSET));
+        let flag_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::TRAPPED));
         let flag = m.load(m.i32(), flag_ptr);
         let trapped = m.icmp(IntPredicate::LLVMIntNE, flag, m.const_int(m.i32(), 0));
         let unwind = self.unwind_block();
@@ -322,13 +314,13 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             return;
         }
         let m = self.m;
-        let stacksave = self.runtime_fn("llvm.stacksave.p0", &[], m.ptr());
+        let stacksave = self.intrinsic("llvm.stacksave.p0", &[], m.ptr());
         let sp = m.call(stacksave, &[]);
-        let limit_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_STACK_LIMIT_OFFSET));
+        let limit_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::STACK_LIMIT));
         let limit = m.load(m.ptr(), limit_ptr);
         let overflow = m.icmp(IntPredicate::LLVMIntULT, sp, limit);
         let zero = m.const_int(m.i64(), 0);
-        self.trap_if(overflow, trap_code::STACK_OVERFLOW, zero, zero);
+        self.trap_if(overflow, abi::trap::STACK_OVERFLOW, zero, zero);
     }
 
     /// With `Options::interruptible`: leave with a timeout error once the watchdog
@@ -339,11 +331,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             return;
         }
         let m = self.m;
-        let word_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), CTX_INTERRUPT_OFFSET));
+        let word_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::INTERRUPT));
         let word = m.load_atomic(m.i32(), 4, word_ptr);
         let interrupted = m.icmp(IntPredicate::LLVMIntNE, word, m.const_int(m.i32(), 0));
         let zero = m.const_int(m.i64(), 0);
-        self.trap_if(interrupted, trap_code::TIMEOUT, zero, zero);
+        self.trap_if(interrupted, abi::trap::TIMEOUT, zero, zero);
     }
 
     fn expr(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
@@ -386,7 +378,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                     (Ty::I64, Ty::F64) => m.sitofp(v, m.f64()),
                     (Ty::F64, Ty::I64) => {
                         // Saturating, NaN to 0: exactly LANGUAGE.md's rule.
-                        let sat = self.runtime_fn("llvm.fptosi.sat.i64.f64", &[m.f64()], m.i64());
+                        let sat = self.intrinsic("llvm.fptosi.sat.i64.f64", &[m.f64()], m.i64());
                         m.call(sat, &[v])
                     }
                     (Ty::Bool, Ty::I64) => m.zext(v, m.i64()),
@@ -396,19 +388,18 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             ExprKind::Call(callee, args) => self.call(callee, args, e.ty),
             ExprKind::Print(x) => {
                 let v = value!(self.expr(x));
-                let (name, param, arg) = match x.ty {
-                    Ty::I64 => ("ore.rt.print_i64", m.i64(), v),
-                    Ty::F64 => ("ore.rt.print_f64", m.f64(), v),
-                    Ty::Bool => ("ore.rt.print_bool", m.i64(), m.zext(v, m.i64())),
-                    _ => ("ore.rt.print_str", m.ptr(), v),
+                let (print, arg) = match x.ty {
+                    Ty::I64 => (RuntimeFn::PrintI64, v),
+                    Ty::F64 => (RuntimeFn::PrintF64, v),
+                    Ty::Bool => (RuntimeFn::PrintBool, m.zext(v, m.i64())),
+                    _ => (RuntimeFn::PrintStr, v),
                 };
-                let print = self.runtime_fn(name, &[m.ptr(), param], m.void());
-                m.call(print, &[self.ctx, arg]);
+                m.call(self.runtime(print), &[self.ctx, arg]);
                 None
             }
             ExprKind::Load(source) => {
                 let src = value!(self.expr(source));
-                let load = self.runtime_fn("ore.rt.load", &[m.ptr(), m.ptr()], m.i64());
+                let load = self.runtime(RuntimeFn::Load);
                 let ok = m.call(load, &[self.ctx, src]);
                 // A NULL source is a runtime error.
                 self.check_trapped();
@@ -423,7 +414,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let v = value!(self.expr(value));
                 let n = value!(self.expr(len));
                 let bits = if value.ty == Ty::F64 { m.bitcast(v, m.i64()) } else { v };
-                let new = self.runtime_fn("ore.rt.array_new", &[m.ptr(), m.i64(), m.i64()], m.ptr());
+                let new = self.runtime(RuntimeFn::ArrayNew);
                 let array = m.call(new, &[self.ctx, n, bits]);
                 self.check_trapped();
                 Some(array)
@@ -524,7 +515,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             let len = m.load_invariant(m.i64(), array);
             // Unsigned comparison also catches negative indices.
             let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
-            self.trap_if(out, trap_code::INDEX_OUT_OF_BOUNDS, index, len);
+            self.trap_if(out, abi::trap::INDEX_OUT_OF_BOUNDS, index, len);
         }
         let skip_len = m.add(index, m.const_int(m.i64(), 1));
         m.gep(m.i64(), array, skip_len)
@@ -586,7 +577,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         }
         let zero = m.const_int(m.i64(), 0);
         let is_zero = m.icmp(IntPredicate::LLVMIntEQ, r, zero);
-        self.trap_if(is_zero, trap_code::DIVISION_BY_ZERO, zero, zero);
+        self.trap_if(is_zero, abi::trap::DIVISION_BY_ZERO, zero, zero);
         let minus_one = m.icmp(IntPredicate::LLVMIntEQ, r, m.const_int(m.i64(), -1));
         let divisor = m.select(minus_one, m.const_int(m.i64(), 1), r);
         if op == BinOp::Div {
@@ -678,18 +669,18 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         }
         let bits = match op {
             PyOp::Exec => {
-                let exec = self.runtime_fn("ore.rt.py_exec", &[m.ptr(), m.ptr()], m.void());
+                let exec = self.runtime(RuntimeFn::PyExec);
                 m.call(exec, &[self.ctx, values[0]]);
                 None
             }
             PyOp::Eval => {
-                let eval = self.runtime_fn("ore.rt.py_eval", &[m.ptr(), m.ptr(), i64t], i64t);
+                let eval = self.runtime(RuntimeFn::PyEval);
                 Some(m.call(eval, &[self.ctx, values[0], conversion]))
             }
             PyOp::Call => {
                 let mut call_args = vec![self.ctx, values[0], m.const_int(i64t, args.len() as i64 - 1)];
                 let zero = m.const_int(i64t, 0);
-                for i in 0..4 {
+                for i in 0..abi::MAX_PY_ARGS {
                     let (tag, bits) = match (args.get(i + 1), values.get(i + 1)) {
                         (Some(a), Some(v)) => match a.ty {
                             Ty::F64 => (py_arg::F64, m.bitcast(*v, i64t)),
@@ -703,9 +694,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                     call_args.push(bits);
                 }
                 call_args.push(conversion);
-                let params: Vec<Type<'m>> = [m.ptr(), m.ptr()].into_iter().chain(std::iter::repeat_n(i64t, 10)).collect();
-                let call = self.runtime_fn("ore.rt.py_call", &params, i64t);
-                Some(m.call(call, &call_args))
+                Some(m.call(self.runtime(RuntimeFn::PyCall), &call_args))
             }
         };
         self.check_trapped();
@@ -732,7 +721,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
         m.cond_br(self.unlikely(empty), resolve_bb, call_bb);
         m.position_at_end(resolve_bb);
-        let resolve = self.runtime_fn("ore.rt.resolve", &[m.ptr(), m.ptr()], m.ptr());
+        let resolve = self.runtime(RuntimeFn::Resolve);
         let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
         let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
         let unwind = self.unwind_block();
@@ -749,7 +738,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     /// the slot as usual.
     fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>]) -> Value<'m> {
         let m = self.m;
-        let word = (self.resolvers.slots)(name) + SLOT_DEFINITION_OFFSET;
+        let word = (self.resolvers.slots)(name) + abi::slot::DEFINITION;
         let current = m.load_atomic(m.i64(), 8, m.int_to_ptr(m.const_int(m.i64(), word as i64)));
         let same = m.icmp(IntPredicate::LLVMIntEQ, current, m.const_int(m.i64(), copy.definition as i64));
         let (copy_bb, slot_bb, join_bb) =
@@ -779,7 +768,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let m = self.m;
         let here = m.current_block();
         let resolvers = Resolvers { inline: &|_| None, ..self.resolvers };
-        let f = FnCodegen::emit(m, &copy.func, &format!("ore.copy.{name}"), true, resolvers, self.options);
+        let f = FnCodegen::emit(m, &copy.func, &abi::copy_symbol(name), true, resolvers, self.options);
         m.position_at_end(here);
         self.copies.insert(name.to_string(), f);
         f
@@ -844,6 +833,18 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     }
 }
 
+/// Declares a runtime function with the signature `abi`'s table gives it.
+fn declare_runtime<'m>(m: &'m IrModule, f: RuntimeFn) -> Function<'m> {
+    let ty = |t: AbiType| match t {
+        AbiType::Ctx | AbiType::Str | AbiType::Array | AbiType::Code | AbiType::Closure | AbiType::Slots => m.ptr(),
+        AbiType::I64 => m.i64(),
+        AbiType::F64 => m.f64(),
+        AbiType::Void => m.void(),
+    };
+    let params: Vec<Type<'m>> = f.params().iter().map(|&t| ty(t)).collect();
+    m.declare(f.symbol(), m.fn_type(ty(f.ret()), &params))
+}
+
 /// Generates `RET NAME(params...)` with the C calling convention: it stores its
 /// arguments as 8-byte slots and calls `ore.rt.call_closure(closure, slots)`, which
 /// runs a Rust closure registered as a host function and returns its result's bits.
@@ -866,7 +867,7 @@ pub fn generate_closure_thunk(name: &str, sig: &ExternSig, closure: usize, tripl
             };
             m.store(bits, m.gep(i64t, slots, m.const_int(i64t, i as i64)));
         }
-        let dispatch = m.declare("ore.rt.call_closure", m.fn_type(i64t, &[m.ptr(), m.ptr()]));
+        let dispatch = declare_runtime(&m, RuntimeFn::CallClosure);
         let closure_ptr = m.int_to_ptr(m.const_int(i64t, closure as i64));
         let bits = m.call(dispatch, &[closure_ptr, slots]);
         match sig.ret {

@@ -9,6 +9,7 @@
 //!
 //! See docs/ARCHITECTURE.md for how the pieces fit.
 
+pub mod abi;
 pub mod codegen;
 pub mod diagnostics;
 pub mod engine;

@@ -25,8 +25,7 @@ pub const BUILTINS: &[&str] = &[
     "py_call_str",
 ];
 
-/// The most arguments `py_call*` passes to Python.
-const MAX_PY_ARGS: usize = 4;
+use crate::abi::MAX_PY_ARGS;
 
 /// What a module can see of its namespace besides its own items.
 pub trait Environment {
@@ -116,7 +115,7 @@ pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) ->
             }
         }
     }
-    module.uses_python = checker.uses_python.get() || module.externs.iter().any(|(name, _)| crate::runtime::python::is_python_symbol(name));
+    module.uses_python = checker.uses_python.get() || module.externs.iter().any(|(name, _)| crate::abi::is_python_symbol(name));
     if checker.diags.is_empty() {
         Ok(module)
     } else {

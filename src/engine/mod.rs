@@ -289,11 +289,12 @@ struct Slot {
     /// there is none).
     code: AtomicUsize,
     /// The number of the current definition (0: none); inlined copies of the
-    /// function check it (`codegen::SLOT_DEFINITION_OFFSET`).
+    /// function check it (`abi::slot::DEFINITION`).
     definition: AtomicU64,
 }
 
-const _: () = assert!(std::mem::offset_of!(Slot, definition) == codegen::SLOT_DEFINITION_OFFSET);
+const _: () = assert!(std::mem::offset_of!(Slot, code) == crate::abi::slot::CODE);
+const _: () = assert!(std::mem::offset_of!(Slot, definition) == crate::abi::slot::DEFINITION);
 
 /// One definition of a function, by one module.
 struct Version {
@@ -672,7 +673,7 @@ impl Engine {
         let sig = F::signature();
         let closure = Box::new(f.into_closure(name));
         let address = &*closure as *const runtime::HostClosure as usize;
-        let thunk_name = format!("ore.host.{name}");
+        let thunk_name = crate::abi::closure_thunk_symbol(name);
         let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit.triple(), inner.jit.data_layout());
         inner.jit.add_module(inner.dylib, module.into_thread_safe_module())?;
         let thunk = {
@@ -746,14 +747,14 @@ impl Engine {
         module.verify().map_err(|e| Error::External(format!("{name}: invalid IR: {e}")))?;
         // Ore's own symbols (the runtime, versions, thunks) resolve inside each
         // dylib: an IR definition of one would replace Ore's for later modules.
-        if let Some(reserved) = module.global_names(true).into_iter().find(|n| n.starts_with(runtime::RESERVED_PREFIX)) {
+        if let Some(reserved) = module.global_names(true).into_iter().find(|n| n.starts_with(crate::abi::RESERVED_PREFIX)) {
             return Err(Error::External(format!(
                 "{name}: `{reserved}` is a reserved name: IR modules may not define names starting with `{}`",
-                runtime::RESERVED_PREFIX
+                crate::abi::RESERVED_PREFIX
             )));
         }
         // Python must be running before IR that calls the C-API does, as for Ore code.
-        if let Some(py) = module.global_names(false).into_iter().find(|n| runtime::python::is_python_symbol(n)) {
+        if let Some(py) = module.global_names(false).into_iter().find(|n| crate::abi::is_python_symbol(n)) {
             if !inner.config.policy.python {
                 return Err(Error::External(format!("{name}: `{py}` is not allowed here: this engine does not allow Python")));
             }
@@ -952,7 +953,7 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
     let checked = check_alone(file, false)?;
     let (triple, layout) = crate::llvm::host_triple_and_layout();
     let program = crate::llvm::ir::IrModule::new(file.name(), &triple, &layout);
-    let symbol = |name: &str| format!("ore.{name}");
+    let symbol = crate::abi::standalone_symbol;
     let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
     for func in &checked.functions {
         let direct = |name: &str| Some(symbol(name));
@@ -960,7 +961,7 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
         let module = codegen::generate_function(func, &symbol(&func.name), resolvers, options, &triple, &layout);
         program.link_in(module).map_err(Error::External)?;
     }
-    program.define_as_abort("ore.rt.");
+    program.define_as_abort(crate::abi::RUNTIME_PREFIX);
     Ok(program.print())
 }
 
@@ -1097,7 +1098,7 @@ impl Inner {
             let number = self.next_id.fetch_add(1, Relaxed);
             let func = Arc::new(func);
             let version = Arc::new(Version {
-                symbol: codegen::function_symbol(&func.name, number),
+                symbol: crate::abi::function_symbol(&func.name, number),
                 number,
                 inline: func.is_inline_candidate().then(|| func.clone()),
                 module: id,
@@ -1331,7 +1332,7 @@ impl Environment for NamespaceEnv<'_> {
             Some(None) => return SymbolStatus::Process,
             None => {}
         }
-        if !self.policy.python && crate::runtime::python::is_python_symbol(name) {
+        if !self.policy.python && crate::abi::is_python_symbol(name) {
             return SymbolStatus::Forbidden("this engine does not allow Python".into());
         }
         let pinned = match &self.policy.extern_allow_list {

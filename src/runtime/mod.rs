@@ -15,6 +15,7 @@ pub mod format;
 pub mod output;
 pub mod python;
 
+use crate::abi::{self, RuntimeFn};
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicU32;
@@ -23,8 +24,8 @@ use std::time::Instant;
 pub use arena::{process_bytes as process_array_bytes, set_process_limit as set_process_array_limit, MAX_ARRAY_LEN};
 
 /// The context passed as the hidden first argument of every Ore function.
-/// Generated code reads `trapped` (offset 0), `interrupt` (offset 4) and
-/// `stack_limit` (offset 8) only.
+/// Generated code reads `trapped`, `interrupt` and `stack_limit` only, at the
+/// offsets `abi::ctx` gives.
 #[repr(C)]
 pub struct CallCtx<'h> {
     trapped: u32,
@@ -46,26 +47,9 @@ pub trait RuntimeHost {
     fn resolve(&self, name: &str) -> Result<usize, RuntimeError>;
 }
 
-/// Every symbol Ore generates starts with this (runtime functions `ore.rt.*`,
-/// function versions, thunks, trampolines); Ore names cannot contain a `.`, and
-/// external IR may not define such names.
-pub const RESERVED_PREFIX: &str = "ore.";
-
-pub const CTX_TRAPPED_OFFSET: i64 = 0;
-pub const CTX_INTERRUPT_OFFSET: i64 = 4;
-pub const CTX_STACK_LIMIT_OFFSET: i64 = 8;
-
-const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == CTX_TRAPPED_OFFSET as usize);
-const _: () = assert!(std::mem::offset_of!(CallCtx, interrupt) == CTX_INTERRUPT_OFFSET as usize);
-const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == CTX_STACK_LIMIT_OFFSET as usize);
-
-/// Codes generated code passes to `ore.rt.trap`.
-pub mod trap_code {
-    pub const DIVISION_BY_ZERO: i64 = 1;
-    pub const INDEX_OUT_OF_BOUNDS: i64 = 2;
-    pub const STACK_OVERFLOW: i64 = 3;
-    pub const TIMEOUT: i64 = 4;
-}
+const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == abi::ctx::TRAPPED as usize);
+const _: () = assert!(std::mem::offset_of!(CallCtx, interrupt) == abi::ctx::INTERRUPT as usize);
+const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == abi::ctx::STACK_LIMIT as usize);
 
 /// An error that ends a call from the host; messages are LANGUAGE.md's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -121,10 +105,10 @@ impl CallCtx<'_> {
 
 extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
     let error = match code {
-        trap_code::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
-        trap_code::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
-        trap_code::STACK_OVERFLOW => RuntimeError::StackOverflow,
-        trap_code::TIMEOUT => RuntimeError::Timeout,
+        abi::trap::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
+        abi::trap::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
+        abi::trap::STACK_OVERFLOW => RuntimeError::StackOverflow,
+        abi::trap::TIMEOUT => RuntimeError::Timeout,
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
     unsafe { &mut *ctx }.raise(error);
@@ -211,7 +195,7 @@ pub struct HostClosure {
 pub type SlotFn = dyn Fn(&[u64]) -> u64 + Send + Sync;
 
 /// Runs a host closure for its JIT'd thunk.
-extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64) -> u64 {
+extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64) -> i64 {
     // SAFETY: `closure` is a HostClosure the engine keeps alive (boxed, never moved)
     // as long as its thunk exists, and the thunk passes `arity` slots.
     let closure = unsafe { &*closure };
@@ -219,7 +203,8 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     // A panic must not unwind into JIT'd code: it ends the Ore call with an error,
     // raised in the context of the host call running on this thread. Generated code
     // tests `trapped` after every call to a registered host function.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args))).unwrap_or_else(|payload| {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args)));
+    result.map(|bits| bits as i64).unwrap_or_else(|payload| {
         let message = match payload.downcast::<String>() {
             Ok(s) => *s,
             Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
@@ -274,31 +259,14 @@ extern "C" fn ore_rt_py_exec(ctx: *mut CallCtx, code: *const c_char) {
     settle(ctx, str_arg(code, "py_exec").and_then(|code| python::exec(&code)).map(|()| 0));
 }
 
-/// `py_eval_*`: `conversion` is a `py_conversion` code; f64 results are bits, str
+/// `py_eval_*`: `conversion` is an `abi::py_conversion` code; f64 results are bits, str
 /// results pointers.
 extern "C" fn ore_rt_py_eval(ctx: *mut CallCtx, expr: *const c_char, conversion: i64) -> i64 {
     let result = str_arg(expr, "py_eval").and_then(|expr| python::eval(&expr, python::Conversion::from_code(conversion)));
     settle(ctx, result)
 }
 
-/// How a `py_eval*`/`py_call*` result is converted, as generated code passes it.
-pub mod py_conversion {
-    pub const DROP: i64 = 0;
-    pub const I64: i64 = 1;
-    pub const F64: i64 = 2;
-    pub const BOOL: i64 = 3;
-    pub const STR: i64 = 4;
-}
-
-/// Tags of `py_call` arguments, as generated code passes them.
-pub mod py_arg {
-    pub const I64: i64 = 0;
-    pub const F64: i64 = 1;
-    pub const BOOL: i64 = 2;
-    pub const STR: i64 = 3;
-}
-
-/// `py_call*`: up to four arguments, each a tag (`py_arg`) and 64 bits.
+/// `py_call*`: up to four arguments, each a tag (`abi::py_arg`) and 64 bits.
 #[allow(clippy::too_many_arguments)]
 extern "C" fn ore_rt_py_call(
     ctx: *mut CallCtx,
@@ -314,17 +282,17 @@ extern "C" fn ore_rt_py_call(
     v3: i64,
     conversion: i64,
 ) -> i64 {
-    let count = count.clamp(0, 4) as usize;
+    let count = count.clamp(0, abi::MAX_PY_ARGS as i64) as usize;
     let tagged = [(t0, v0), (t1, v1), (t2, v2), (t3, v3)];
-    if tagged[..count].iter().any(|&(t, v)| t == py_arg::STR && v == 0) || callable.is_null() {
+    if tagged[..count].iter().any(|&(t, v)| t == abi::py_arg::STR && v == 0) || callable.is_null() {
         return settle(ctx, Err(RuntimeError::NullString("py_call".into())));
     }
     let args = tagged.map(|(t, v)| match t {
-        py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
-        py_arg::BOOL => python::Arg::Bool(v != 0),
+        abi::py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
+        abi::py_arg::BOOL => python::Arg::Bool(v != 0),
         // SAFETY: non-NULL (checked above) Ore strings are NUL-terminated (see
         // ore_rt_print_str) and live for the call.
-        py_arg::STR => python::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
+        abi::py_arg::STR => python::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
         _ => python::Arg::I64(v),
     });
     // SAFETY: non-NULL (checked above) and NUL-terminated, as every Ore string.
@@ -353,22 +321,37 @@ pub fn lazy_call_failed_handler() -> usize {
     ore_rt_lazy_call_failed as *const () as usize
 }
 
+/// The Rust type each `abi::AbiType` is in this module's functions.
+macro_rules! rust_type {
+    (Ctx) => { *mut CallCtx<'_> };
+    (Str) => { *const c_char };
+    (Array) => { *mut i64 };
+    (Code) => { usize };
+    (Closure) => { *const HostClosure };
+    (Slots) => { *const u64 };
+    (I64) => { i64 };
+    (F64) => { f64 };
+    (Void) => { () };
+}
+
+macro_rules! define_address {
+    ($($(#[$doc:meta])* $variant:ident $rust:ident $symbol:literal ($($param:ident),*) -> $ret:ident;)*) => {
+        /// The address of a runtime function. Each cast spells out the Rust
+        /// signature `abi`'s table gives, so a function that differs from it does
+        /// not compile.
+        pub fn address(f: RuntimeFn) -> usize {
+            match f {
+                $(RuntimeFn::$variant => ($rust as extern "C" fn($(rust_type!($param)),*) -> rust_type!($ret)) as usize,)*
+            }
+        }
+    };
+}
+
+crate::for_each_runtime_function!(define_address);
+
 /// The runtime's symbols, defined as absolute addresses in every JITDylib.
 pub fn symbols() -> Vec<(&'static str, usize)> {
-    vec![
-        ("ore.rt.trap", ore_rt_trap as *const () as usize),
-        ("ore.rt.array_new", ore_rt_array_new as *const () as usize),
-        ("ore.rt.print_i64", ore_rt_print_i64 as *const () as usize),
-        ("ore.rt.print_f64", ore_rt_print_f64 as *const () as usize),
-        ("ore.rt.print_bool", ore_rt_print_bool as *const () as usize),
-        ("ore.rt.print_str", ore_rt_print_str as *const () as usize),
-        ("ore.rt.resolve", ore_rt_resolve as *const () as usize),
-        ("ore.rt.load", ore_rt_load as *const () as usize),
-        ("ore.rt.py_exec", ore_rt_py_exec as *const () as usize),
-        ("ore.rt.py_eval", ore_rt_py_eval as *const () as usize),
-        ("ore.rt.py_call", ore_rt_py_call as *const () as usize),
-        ("ore.rt.call_closure", ore_rt_call_closure as *const () as usize),
-    ]
+    RuntimeFn::ALL.iter().map(|&f| (f.symbol(), address(f))).collect()
 }
 
 // ---- entering JIT'd code ----

@@ -22,11 +22,6 @@ use std::sync::Once;
 /// Whether `sys.stdout` writes into C's stdout (Ore started the interpreter).
 static REDIRECTED: AtomicBool = AtomicBool::new(false);
 
-/// Whether a C symbol belongs to the Python C-API.
-pub fn is_python_symbol(name: &str) -> bool {
-    name.starts_with("Py") || name.starts_with("_Py")
-}
-
 /// Starts Python unless it is running; cheap after the first call.
 pub fn ensure_initialized() {
     static START: Once = Once::new();
@@ -166,7 +161,7 @@ pub enum Conversion {
 
 impl Conversion {
     pub fn from_code(code: i64) -> Conversion {
-        use super::py_conversion as code_of;
+        use crate::abi::py_conversion as code_of;
         match code {
             code_of::I64 => Conversion::I64,
             code_of::F64 => Conversion::F64,

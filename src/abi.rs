@@ -1,0 +1,199 @@
+//! The contract between generated code and the runtime, defined once (as
+//! wasmtime's `builtin.rs` and `vmoffsets.rs` are): the layout generated code
+//! reads, the codes it passes, the names it uses, and the table of runtime
+//! functions. Codegen declares its callees from `RuntimeFn`, and the runtime maps
+//! every `RuntimeFn` to its Rust function through the same table with the Rust
+//! types spelled out (`runtime::address`), so a signature that drifts on either
+//! side does not compile. The runtime asserts the offsets against its structs.
+
+/// Byte offsets of the fields of `runtime::CallCtx` that generated code reads.
+pub mod ctx {
+    /// `u32`, nonzero once a runtime error was raised in the call.
+    pub const TRAPPED: i64 = 0;
+    /// `AtomicU32`, set to 1 by the deadline watchdog.
+    pub const INTERRUPT: i64 = 4;
+    /// `usize`, the lowest stack address code may reach.
+    pub const STACK_LIMIT: i64 = 8;
+}
+
+/// Byte offsets in a function's slot (`engine::Slot`).
+pub mod slot {
+    /// The address to call, 0 while the current definition is not compiled.
+    pub const CODE: usize = 0;
+    /// The number of the definition the slot stands for (inlined copies check it).
+    pub const DEFINITION: usize = 8;
+}
+
+/// Codes generated code passes to `ore.rt.trap`.
+pub mod trap {
+    pub const DIVISION_BY_ZERO: i64 = 1;
+    pub const INDEX_OUT_OF_BOUNDS: i64 = 2;
+    pub const STACK_OVERFLOW: i64 = 3;
+    pub const TIMEOUT: i64 = 4;
+}
+
+/// Tags of `py_call` arguments.
+pub mod py_arg {
+    pub const I64: i64 = 0;
+    pub const F64: i64 = 1;
+    pub const BOOL: i64 = 2;
+    pub const STR: i64 = 3;
+}
+
+/// How a `py_eval*`/`py_call*` result is converted.
+pub mod py_conversion {
+    pub const DROP: i64 = 0;
+    pub const I64: i64 = 1;
+    pub const F64: i64 = 2;
+    pub const BOOL: i64 = 3;
+    pub const STR: i64 = 4;
+}
+
+/// The most arguments `py_call*` passes to Python (`ore.rt.py_call` takes this
+/// many tag and value pairs).
+pub const MAX_PY_ARGS: usize = 4;
+
+/// Every symbol Ore generates starts with this (runtime functions, function
+/// versions, copies, thunks, trampolines); Ore names cannot contain a `.`, and an
+/// external IR module may not define such names.
+pub const RESERVED_PREFIX: &str = "ore.";
+
+/// The symbol of definition `version` of Ore function `name`.
+pub fn function_symbol(name: &str, version: u64) -> String {
+    format!("{RESERVED_PREFIX}{name}.v{version}")
+}
+
+/// The symbol of a caller's inlined copy of Ore function `name` (internal to the
+/// caller's module).
+pub fn copy_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}copy.{name}")
+}
+
+/// The symbol of the C thunk that runs the closure registered as host function `name`.
+pub fn closure_thunk_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}host.{name}")
+}
+
+/// The symbol of Ore function `name` in a standalone module (`ore emit-ir`).
+pub fn standalone_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}{name}")
+}
+
+/// Prefix of host-entry trampoline symbols and modules.
+pub const TRAMPOLINE_PREFIX: &str = "ore.tramp.";
+
+/// Prefix of the runtime functions' symbols (`RuntimeFn::symbol`).
+pub const RUNTIME_PREFIX: &str = "ore.rt.";
+
+/// Whether a C symbol belongs to the Python C-API (Python must be running before
+/// code that calls it does).
+pub fn is_python_symbol(name: &str) -> bool {
+    name.starts_with("Py") || name.starts_with("_Py")
+}
+
+/// What a runtime function takes or returns, as the C ABI sees it. Codegen maps
+/// every pointer kind to LLVM's `ptr`; the runtime maps each to its own Rust type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbiType {
+    /// The call's `*mut CallCtx`.
+    Ctx,
+    /// An Ore `str`: NUL-terminated bytes, or NULL from C.
+    Str,
+    /// An Ore array (`[len, elements...]`).
+    Array,
+    /// The address of machine code.
+    Code,
+    /// A registered closure (`*const HostClosure`).
+    Closure,
+    /// 8-byte argument slots of a closure call.
+    Slots,
+    I64,
+    F64,
+    Void,
+}
+
+/// Calls `$callback!` with the table of runtime functions: for each, the variant,
+/// the Rust function's name, the symbol, parameters and result.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! for_each_runtime_function {
+    ($callback:ident) => {
+        $callback! {
+            /// Records runtime error `code` (`abi::trap`) with details `a`, `b`.
+            Trap ore_rt_trap "ore.rt.trap" (Ctx, I64, I64, I64) -> Void;
+            /// `[fill; len]` in the call's arena; null after raising an error.
+            ArrayNew ore_rt_array_new "ore.rt.array_new" (Ctx, I64, I64) -> Array;
+            PrintI64 ore_rt_print_i64 "ore.rt.print_i64" (Ctx, I64) -> Void;
+            PrintF64 ore_rt_print_f64 "ore.rt.print_f64" (Ctx, F64) -> Void;
+            /// The bool widened to i64.
+            PrintBool ore_rt_print_bool "ore.rt.print_bool" (Ctx, I64) -> Void;
+            PrintStr ore_rt_print_str "ore.rt.print_str" (Ctx, Str) -> Void;
+            /// The code of the function named by the literal, compiling it if needed;
+            /// null after raising an error.
+            Resolve ore_rt_resolve "ore.rt.resolve" (Ctx, Str) -> Code;
+            /// `load(src)`: 1 if the module compiled.
+            Load ore_rt_load "ore.rt.load" (Ctx, Str) -> I64;
+            PyExec ore_rt_py_exec "ore.rt.py_exec" (Ctx, Str) -> Void;
+            /// `py_eval_*(expr)` with an `abi::py_conversion` code.
+            PyEval ore_rt_py_eval "ore.rt.py_eval" (Ctx, Str, I64) -> I64;
+            /// `py_call*(callable, ...)`: the count, `MAX_PY_ARGS` (tag, value)
+            /// pairs, and the conversion.
+            PyCall ore_rt_py_call "ore.rt.py_call" (Ctx, Str, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64) -> I64;
+            /// Runs a registered closure for its thunk: its result's bits.
+            CallClosure ore_rt_call_closure "ore.rt.call_closure" (Closure, Slots) -> I64;
+        }
+    };
+}
+
+macro_rules! define_runtime_fn {
+    ($($(#[$doc:meta])* $variant:ident $rust:ident $symbol:literal ($($param:ident),*) -> $ret:ident;)*) => {
+        /// A function of the runtime that generated code calls.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum RuntimeFn {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl RuntimeFn {
+            /// Every runtime function.
+            pub const ALL: &'static [RuntimeFn] = &[$(RuntimeFn::$variant),*];
+
+            /// The symbol generated code calls it by.
+            pub fn symbol(self) -> &'static str {
+                match self {
+                    $(RuntimeFn::$variant => $symbol,)*
+                }
+            }
+
+            pub fn params(self) -> &'static [AbiType] {
+                match self {
+                    $(RuntimeFn::$variant => &[$(AbiType::$param),*],)*
+                }
+            }
+
+            pub fn ret(self) -> AbiType {
+                match self {
+                    $(RuntimeFn::$variant => AbiType::$ret,)*
+                }
+            }
+        }
+    };
+}
+
+for_each_runtime_function!(define_runtime_fn);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_symbols_are_reserved_and_distinct() {
+        let mut symbols: Vec<&str> = RuntimeFn::ALL.iter().map(|f| f.symbol()).collect();
+        assert!(symbols.iter().all(|s| s.starts_with(RUNTIME_PREFIX)) && RUNTIME_PREFIX.starts_with(RESERVED_PREFIX));
+        symbols.sort();
+        symbols.dedup();
+        assert_eq!(symbols.len(), RuntimeFn::ALL.len());
+        // py_call: callable, count, a (tag, value) pair per argument, conversion.
+        assert_eq!(RuntimeFn::PyCall.params().len(), 3 + 2 * MAX_PY_ARGS + 1);
+        assert!(TRAMPOLINE_PREFIX.starts_with(RESERVED_PREFIX) && function_symbol("f", 3).starts_with(RESERVED_PREFIX));
+    }
+}
