@@ -75,3 +75,43 @@ impl<T> Reclaimer<T> {
         self.state.lock().retired.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reclaimer;
+
+    #[test]
+    fn code_is_freed_once_every_call_that_could_run_it_ended() {
+        let r = Reclaimer::default();
+        let old_call = r.enter();
+        assert_eq!(r.retire("a"), Vec::<&str>::new(), "a call that began before may run it");
+        let new_call = r.enter();
+        assert_eq!(r.pending(), 1);
+        // A call that began after the retirement cannot reach it, but the old one can.
+        assert_eq!(r.exit(new_call), Vec::<&str>::new());
+        assert_eq!(r.exit(old_call), vec!["a"]);
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn with_no_call_running_retired_code_is_free_at_once() {
+        let r = Reclaimer::default();
+        assert_eq!(r.retire(1), vec![1]);
+        let call = r.enter();
+        assert!(r.retire(2).is_empty());
+        assert!(r.retire(3).is_empty());
+        let mut freed = r.exit(call);
+        freed.sort();
+        assert_eq!(freed, vec![2, 3]);
+    }
+
+    #[test]
+    fn nested_calls_of_one_epoch_are_counted() {
+        let r = Reclaimer::default();
+        let (a, b) = (r.enter(), r.enter());
+        assert_eq!(a, b);
+        assert!(r.retire('x').is_empty());
+        assert!(r.exit(a).is_empty(), "the second call of that epoch still runs");
+        assert_eq!(r.exit(b), vec!['x']);
+    }
+}

@@ -130,3 +130,65 @@ pub unsafe fn read(ptr: *const i64) -> Vec<i64> {
     let len = *ptr as usize;
     std::slice::from_raw_parts(ptr.add(1), len).to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `f` inside an outermost host call with the given budget, on a fresh
+    /// thread (the arena is thread-local).
+    fn in_call<T: Send + 'static>(limit: Option<u64>, f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(move || {
+            assert!(enter(limit), "outermost");
+            let result = f();
+            leave();
+            result
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_budget_covers_every_array_and_string_of_the_call() {
+        let outcome = in_call(Some(100), || {
+            let a = alloc_filled(4, 7).is_ok(); // 40 bytes with the length word
+            let s = alloc_str(b"0123456789").is_ok(); // 11 bytes
+            let b = alloc_filled(6, 0).map(drop); // 56 more: over 100
+            (a, s, b)
+        });
+        assert!(outcome.0 && outcome.1);
+        assert_eq!(outcome.2, Err(RuntimeError::MemoryLimit(6)));
+    }
+
+    #[test]
+    fn nested_calls_share_the_outermost_budget() {
+        let refused = in_call(Some(80), || {
+            assert!(!enter(Some(u64::MAX)), "nested");
+            let first = alloc_filled(5, 0).is_ok(); // 48 bytes
+            leave();
+            // Arrays of the nested call live on, and still count.
+            (first, alloc_filled(5, 0).map(drop))
+        });
+        assert_eq!(refused, (true, Err(RuntimeError::MemoryLimit(5))));
+    }
+
+    #[test]
+    fn lengths_are_checked_before_any_memory_is_taken() {
+        let (negative, huge) = in_call(None, || (alloc_filled(-3, 0).map(drop), alloc_filled(MAX_ARRAY_LEN + 1, 0).map(drop)));
+        assert_eq!(negative, Err(RuntimeError::NegativeArrayLength(-3)));
+        assert_eq!(huge, Err(RuntimeError::OutOfMemory(MAX_ARRAY_LEN + 1)));
+    }
+
+    #[test]
+    fn arrays_are_readable_until_the_call_ends_and_their_bytes_return() {
+        let before = process_bytes();
+        let values = in_call(None, || {
+            let p = alloc_from([1, 2, 3].into_iter()).unwrap();
+            // SAFETY: `p` was allocated in this call, which is still running.
+            unsafe { read(p) }
+        });
+        assert_eq!(values, vec![1, 2, 3]);
+        // Other tests may hold arena bytes at the same moment; this call's are back.
+        assert!(process_bytes() <= before + 1024, "{} bytes still held", process_bytes() - before);
+    }
+}

@@ -116,3 +116,60 @@ impl Drop for Armed {
         Watchdog::get().table.lock().armed.remove(&self.key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Waits (boundedly) for the watchdog to set `flag`.
+    fn wait_for(flag: &AtomicU32) -> bool {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < give_up {
+            if flag.load(Ordering::Relaxed) == 1 {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    #[test]
+    fn an_armed_deadline_sets_its_flag_and_a_sooner_one_is_not_kept_waiting() {
+        let (late, soon) = (AtomicU32::new(0), AtomicU32::new(0));
+        // SAFETY: both flags outlive their guards (dropped at the end of the test).
+        let _late = unsafe { arm(&late, Instant::now() + Duration::from_secs(3600)) };
+        let _soon = unsafe { arm(&soon, Instant::now() + Duration::from_millis(10)) };
+        assert!(wait_for(&soon), "the sooner deadline fired");
+        assert_eq!(late.load(Ordering::Relaxed), 0, "the hour-long one did not");
+    }
+
+    #[test]
+    fn a_disarmed_deadline_never_writes_its_flag() {
+        let flag = Box::new(AtomicU32::new(0));
+        // SAFETY: the guard is dropped before the flag.
+        let guard = unsafe { arm(&*flag, Instant::now() + Duration::from_millis(20)) };
+        drop(guard);
+        // Another deadline after it fires, so the watchdog has passed the first one's time.
+        let later = AtomicU32::new(0);
+        // SAFETY: as above.
+        let _later = unsafe { arm(&later, Instant::now() + Duration::from_millis(40)) };
+        assert!(wait_for(&later));
+        assert_eq!(flag.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn nested_calls_inherit_the_earlier_deadline_until_they_end() {
+        let flag = AtomicU32::new(0);
+        let outer = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(effective(None), None);
+        // SAFETY: the guard is dropped before the flag.
+        let guard = unsafe { arm(&flag, outer) };
+        assert_eq!(effective(None), Some(outer));
+        assert_eq!(effective(Some(outer + Duration::from_secs(1))), Some(outer), "cannot outlive the caller");
+        let sooner = outer - Duration::from_secs(1);
+        assert_eq!(effective(Some(sooner)), Some(sooner));
+        drop(guard);
+        assert_eq!(effective(None), None);
+    }
+}
