@@ -1,0 +1,81 @@
+//! How an engine is configured: optimisation level, dumps, policy, limits.
+
+use super::Policy;
+use crate::codegen;
+use crate::syntax;
+
+/// Optimisation level of the per-function pipeline (LLVM's `default<On>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptLevel(u8);
+
+impl OptLevel {
+    pub const O0: OptLevel = OptLevel(0);
+    pub const O1: OptLevel = OptLevel(1);
+    pub const O2: OptLevel = OptLevel(2);
+    pub const O3: OptLevel = OptLevel(3);
+
+    pub fn new(level: u8) -> Option<OptLevel> {
+        (level <= 3).then_some(OptLevel(level))
+    }
+
+    pub fn level(self) -> u8 {
+        self.0
+    }
+}
+
+/// `O2`: a function is compiled once, at its first call, and then runs for the rest
+/// of the process (see docs/ARCHITECTURE.md for the measurements behind this).
+impl Default for OptLevel {
+    fn default() -> Self {
+        OptLevel::O2
+    }
+}
+
+/// What to dump, to standard error, for every function the JIT compiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// LLVM IR after optimisation.
+    Ir,
+    /// Host assembly.
+    Asm,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The default for modules that do not choose their own (`add_module_at`).
+    pub opt_level: OptLevel,
+    /// Compile every function when its module is added instead of at first call.
+    pub eager: bool,
+    pub emit: Option<Emit>,
+    /// Keep a `CompileRecord` of every compilation (see `Engine::compile_records`).
+    pub profile: bool,
+    /// Compile a deadline check into every function entry and loop back-edge, so that
+    /// calls can be given a timeout (`CallOptions::timeout`).
+    pub interruptible: bool,
+    pub policy: Policy,
+    pub limits: Limits,
+    /// Safety checks to leave out, for measuring their cost only.
+    pub unchecked: codegen::Unchecked,
+    /// Run LLVM's verifier on every generated function before optimising it (the
+    /// fuzz targets do): invalid IR then fails the compile with the verifier's
+    /// message instead of being undefined behaviour in LLVM.
+    pub verify_ir: bool,
+}
+
+/// Bounds on what modules may add; exceeding one is an error, not a crash.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Bytes of source text in one module.
+    pub max_source_bytes: usize,
+    /// Nesting of expressions and blocks in one function (the parser's own bound is
+    /// `syntax::MAX_NESTING`).
+    pub max_nesting: u32,
+    /// Ore function names (defined or declared) in the namespace.
+    pub max_functions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_source_bytes: usize::MAX, max_nesting: syntax::MAX_NESTING, max_functions: usize::MAX }
+    }
+}

@@ -1,0 +1,53 @@
+//! The namespace as the checker sees it: its functions, `extern fn`s, and which C
+//! symbols modules may name under the engine's policy.
+
+use super::*;
+
+/// The namespace as the checker sees it.
+pub(super) struct NamespaceEnv<'a> {
+    pub(super) ns: &'a Namespace,
+    pub(super) host: &'a HashMap<String, HostSymbol>,
+    pub(super) policy: &'a Policy,
+}
+
+impl Environment for NamespaceEnv<'_> {
+    fn function(&self, name: &str) -> Option<ExistingFunction> {
+        self.ns.functions.get(name).map(|f| ExistingFunction { sig: f.sig.clone(), origin: f.origin.clone() })
+    }
+
+    fn extern_fn(&self, name: &str) -> Option<ExternSig> {
+        self.ns.externs.get(name).cloned()
+    }
+
+    fn is_host_function(&self, name: &str) -> bool {
+        self.host.get(name).is_some_and(|h| h.sig.is_some())
+    }
+
+    fn resolve_symbol(&self, name: &str) -> SymbolStatus {
+        // The host's own functions, objects and IR modules were added on purpose;
+        // the policy governs what the process happens to export.
+        match self.host.get(name).map(|h| &h.sig) {
+            Some(Some(sig)) => return SymbolStatus::Host(sig.clone()),
+            Some(None) => return SymbolStatus::Process,
+            None => {}
+        }
+        if !self.policy.python && crate::abi::is_python_symbol(name) {
+            return SymbolStatus::Forbidden("this engine does not allow Python".into());
+        }
+        let pinned = match &self.policy.extern_allow_list {
+            Some(allowed) => match allowed.get(name) {
+                Some(sig) => Some(sig.clone()),
+                None => return SymbolStatus::Forbidden("it is not on this engine's allow-list".into()),
+            },
+            None => None,
+        };
+        let cname = crate::llvm::c_string(name);
+        // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
+        let found = unsafe { !libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr()).is_null() };
+        match (found, pinned) {
+            (false, _) => SymbolStatus::Missing,
+            (true, Some(sig)) => SymbolStatus::Pinned(sig),
+            (true, None) => SymbolStatus::Process,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Checking and emitting a whole program without a JIT (`ore check`, `ore emit-ir`).
+
+use super::*;
+
+/// Parses and checks a program (`ore check`) without creating a JIT.
+pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
+    check_alone(file, true).map(drop)
+}
+
+/// Parses and checks `file` as the only module of an empty namespace.
+fn check_alone(file: &SourceFile, require_main: bool) -> Result<typeck::CheckedModule, CompileError> {
+    let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
+    let ns = Namespace::default();
+    let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
+    typeck::check_module(&items, &env, &typeck::Options { require_main, allow_python: true }).map_err(|d| file.error(d))
+}
+
+/// The LLVM IR of a whole program as one standalone module, for other tools and
+/// JITs (`ore emit-ir`): every function unoptimised, named `ore.NAME`, calling the
+/// others directly (no slots, so no addresses of this process), with the usual
+/// checks; runtime functions it would call are defined as `abort()`.
+pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
+    let checked = check_alone(file, false)?;
+    let (triple, layout) = crate::llvm::host_triple_and_layout();
+    let program = crate::llvm::ir::IrModule::new(file.name(), &triple, &layout);
+    let symbol = crate::abi::standalone_symbol;
+    let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
+    for func in &checked.functions {
+        let direct = |name: &str| Some(symbol(name));
+        let resolvers = codegen::Resolvers { slots: &|_| 0, direct: &direct, inline: &|_| None };
+        let module = codegen::generate_function(func, &symbol(&func.name), resolvers, options, &triple, &layout);
+        program.link_in(module).map_err(Error::External)?;
+    }
+    program.define_as_abort(crate::abi::RUNTIME_PREFIX);
+    Ok(program.print())
+}

@@ -1,0 +1,165 @@
+//! What an engine reports: counters, per-compilation records, listings of its
+//! functions, and the bookkeeping of what each host call compiled.
+
+use crate::types::FnSig;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+/// Whether a function of the namespace has code, and which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionState {
+    /// Declared, but no module defines it.
+    Undefined,
+    /// Defined, not compiled yet.
+    Lazy,
+    Compiled,
+}
+
+/// A function of the namespace, for listings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub sig: FnSig,
+    pub state: FunctionState,
+    /// Time to compile the current definition (IR generation to linking).
+    pub compile_us: u64,
+    /// Calls from the host (`Engine::call`), all definitions together; calls made
+    /// by Ore code are not counted.
+    pub calls: u64,
+}
+
+/// Where the time of one function's compilation went, in microseconds. The split is
+/// exact for lazy compilation; when ORC compiles several functions nested in one
+/// another (eager mode), nested ones are attributed to the outermost.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CompileRecord {
+    pub function: String,
+    /// The optimisation level it was compiled at (0-3).
+    pub opt_level: u8,
+    pub irgen_us: u64,
+    pub optimize_us: u64,
+    pub codegen_us: u64,
+    pub link_us: u64,
+}
+
+impl CompileRecord {
+    pub fn total_us(&self) -> u64 {
+        self.irgen_us + self.optimize_us + self.codegen_us + self.link_us
+    }
+}
+
+/// Counters since the engine was created; times in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Ore function bodies added (each redefinition counts).
+    pub functions: u64,
+    /// Ore function bodies compiled (materialised).
+    pub compiled: u64,
+    pub parse_us: u64,
+    pub check_us: u64,
+    /// IR generation, inside materialisations.
+    pub irgen_us: u64,
+    /// Optimisation, code generation and linking: materialisations minus IR generation.
+    pub compile_us: u64,
+    /// Time in calls from the host, minus the compilation that happened inside them.
+    pub run_us: u64,
+    /// Bytes of object code produced (freed code included).
+    pub code_bytes: u64,
+    /// Compilations by total time (IR generation to linking): `compile_buckets[i]`
+    /// took at most `COMPILE_BUCKETS_US[i]`; the last entry counts the rest.
+    pub compile_buckets: Vec<u64>,
+}
+
+/// Upper bounds of the compile-time histogram's buckets, in microseconds.
+pub const COMPILE_BUCKETS_US: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000];
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) functions: AtomicU64,
+    pub(super) compiled: AtomicU64,
+    pub(super) parse_us: AtomicU64,
+    pub(super) check_us: AtomicU64,
+    pub(super) irgen_us: AtomicU64,
+    pub(super) compile_us: AtomicU64,
+    pub(super) run_us: AtomicU64,
+    pub(super) code_bytes: AtomicU64,
+    pub(super) compile_buckets: [AtomicU64; COMPILE_BUCKETS_US.len() + 1],
+}
+
+pub(super) fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+/// What was compiled on one thread during host calls: each call reports (and takes
+/// out) what was added while it ran.
+pub(super) struct CompiledHere {
+    /// Host calls running on this thread; nothing is recorded outside them.
+    pub(super) calls: usize,
+    pub(super) names: Vec<String>,
+    pub(super) total_us: u64,
+}
+
+thread_local! {
+    pub(super) static COMPILED_HERE: std::cell::RefCell<CompiledHere> = const {
+        std::cell::RefCell::new(CompiledHere { calls: 0, names: Vec::new(), total_us: 0 })
+    };
+}
+
+/// One host call's share of `COMPILED_HERE`; ends on drop too, so a panic cannot
+/// leave the thread recording forever.
+pub(super) struct Recording {
+    names_before: usize,
+    us_before: u64,
+    done: bool,
+}
+
+impl Recording {
+    pub(super) fn start() -> Recording {
+        COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls += 1;
+            Recording { names_before: h.names.len(), us_before: h.total_us, done: false }
+        })
+    }
+
+    /// The functions compiled during the call, and the time that took.
+    pub(super) fn finish(mut self) -> (Vec<String>, u64) {
+        self.done = true;
+        self.end()
+    }
+
+    fn end(&self) -> (Vec<String>, u64) {
+        COMPILED_HERE.with(|h| {
+            let mut h = h.borrow_mut();
+            h.calls -= 1;
+            let at = self.names_before.min(h.names.len());
+            (h.names.split_off(at), h.total_us - self.us_before)
+        })
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if !self.done {
+            self.end();
+        }
+    }
+}
+
+thread_local! {
+    /// Microseconds spent in materializations nested inside the current one: ORC
+    /// may run pending materializations in place while linking another.
+    static NESTED_COMPILE_US: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs one materialization; returns the microseconds it took excluding any
+/// materializations nested in it, so that nested ones are not counted twice.
+pub(super) fn exclusive_micros(f: impl FnOnce()) -> u64 {
+    let outer = NESTED_COMPILE_US.with(|n| n.replace(0));
+    let start = Instant::now();
+    f();
+    let total = micros(start);
+    let nested = NESTED_COMPILE_US.with(|n| n.replace(outer + total));
+    total.saturating_sub(nested)
+}
