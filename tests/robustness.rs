@@ -92,11 +92,12 @@ fn mutate(source: &str, rng: &mut Rng) -> String {
     chars.into_iter().collect()
 }
 
-/// The conformance programs, by file name; with `python`, those using Python too.
+/// The conformance and checker programs, by file name; with `python`, those using
+/// Python too.
 fn conformance_sources(python: bool) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
-    let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("conformance dir")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let entries = ["tests/conformance", "tests/check"].into_iter().flat_map(|d| std::fs::read_dir(root.join(d)).expect("test programs"));
+    let mut sources: Vec<(String, String)> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "ore"))
         .filter(|e| python || !e.file_name().to_string_lossy().starts_with("python"))
