@@ -336,13 +336,7 @@ impl Interpreter {
                 BitAnd => Value::I64(x & y),
                 BitOr => Value::I64(x | y),
                 BitXor => Value::I64(x ^ y),
-                Eq => Value::Bool(x == y),
-                Ne => Value::Bool(x != y),
-                Lt => Value::Bool(x < y),
-                Le => Value::Bool(x <= y),
-                Gt => Value::Bool(x > y),
-                Ge => Value::Bool(x >= y),
-                And | Or => unreachable!("handled above"),
+                comparison => Value::Bool(compare(comparison, &x, &y)),
             },
             (Value::F64(x), Value::F64(y)) => match op {
                 Add => Value::F64(x + y),
@@ -351,21 +345,25 @@ impl Interpreter {
                 Div => Value::F64(x / y),
                 // C's fmod, which Rust's `%` on f64 is.
                 Rem => Value::F64(x % y),
-                Eq => Value::Bool(x == y),
-                Ne => Value::Bool(x != y),
-                Lt => Value::Bool(x < y),
-                Le => Value::Bool(x <= y),
-                Gt => Value::Bool(x > y),
-                Ge => Value::Bool(x >= y),
-                other => unreachable!("f64 {other:?}"),
+                comparison => Value::Bool(compare(comparison, &x, &y)),
             },
-            (Value::Bool(x), Value::Bool(y)) => match op {
-                Eq => Value::Bool(x == y),
-                Ne => Value::Bool(x != y),
-                other => unreachable!("bool {other:?}"),
-            },
+            (Value::Bool(x), Value::Bool(y)) => Value::Bool(compare(op, &x, &y)),
             (x, y) => unreachable!("checked program: {x:?} {op:?} {y:?}"),
         })
+    }
+}
+
+/// A comparison operator applied to two values of one type (IEEE semantics for
+/// f64: every comparison with NaN is false but `!=`).
+fn compare<T: PartialOrd>(op: BinOp, x: &T, y: &T) -> bool {
+    match op {
+        BinOp::Eq => x == y,
+        BinOp::Ne => x != y,
+        BinOp::Lt => x < y,
+        BinOp::Le => x <= y,
+        BinOp::Gt => x > y,
+        BinOp::Ge => x >= y,
+        other => unreachable!("checked program: `{}` is not a comparison", other.symbol()),
     }
 }
 

@@ -3,6 +3,9 @@
 //! the value lies exactly halfway between two shortest round-trip strings.
 //! `ORE_FLOAT_CASES=10000000 cargo test --test float_repr -- --nocapture` runs more.
 
+mod common;
+
+use common::rng::Rng;
 use ore::runtime::format::python_repr;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -26,21 +29,14 @@ fn mismatches(values: &[f64]) -> Vec<(f64, String, String)> {
     values.iter().zip(expected).filter_map(|(v, want)| (python_repr(*v) != want).then(|| (*v, python_repr(*v), want))).collect()
 }
 
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn random_doubles_print_as_python_does() {
     let count: usize = std::env::var("ORE_FLOAT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
-    let mut state = 0x2545_f491_4f6c_dd1d;
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut checked = 0;
     let mut wrong = Vec::new();
     while checked < count {
-        let batch: Vec<f64> = (0..count.min(1_000_000)).map(|_| f64::from_bits(xorshift(&mut state))).collect();
+        let batch: Vec<f64> = (0..count.min(1_000_000)).map(|_| f64::from_bits(rng.next())).collect();
         wrong.extend(mismatches(&batch));
         checked += batch.len();
     }
@@ -52,15 +48,15 @@ fn random_doubles_print_as_python_does() {
 fn ties_round_half_to_even_as_python_does() {
     // An integer part of 13 to 16 digits and a fraction of few bits is exact in a
     // double and often lies halfway between two shortest round-trip strings.
-    let mut state = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut values = Vec::new();
     for digits in 13..=16u32 {
         for bits in 1..=8u32 {
             for _ in 0..2000 {
-                let int = 10u64.pow(digits - 1) + xorshift(&mut state) % (9 * 10u64.pow(digits - 1));
-                let frac = (xorshift(&mut state) % (1 << bits)) | 1;
+                let int = 10u64.pow(digits - 1) + rng.next() % (9 * 10u64.pow(digits - 1));
+                let frac = (rng.next() % (1 << bits)) | 1;
                 let v = int as f64 + frac as f64 / (1u64 << bits) as f64;
-                values.push(if xorshift(&mut state).is_multiple_of(2) { v } else { -v });
+                values.push(if rng.next().is_multiple_of(2) { v } else { -v });
             }
         }
     }

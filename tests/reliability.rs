@@ -4,7 +4,7 @@
 
 use ore::engine::{allow_list, known_signature, DEFAULT_EXTERN_ALLOW_LIST};
 use ore::runtime::RuntimeError;
-use ore::types::CType;
+use ore::types::{CType, ExternSig};
 use ore::{Config, Engine, Error, Policy, Value};
 use std::process::Command;
 
@@ -12,24 +12,6 @@ use std::process::Command;
 fn server_like_engine() -> Engine {
     let policy = Policy { extern_allow_list: Some(allow_list(DEFAULT_EXTERN_ALLOW_LIST.iter().copied()).unwrap()), python: false };
     Engine::new(Config { policy, ..Config::default() }).unwrap()
-}
-
-fn ore_name(c: CType) -> &'static str {
-    match c {
-        CType::I64 => "i64",
-        CType::I32 => "i32",
-        CType::F64 => "f64",
-        CType::Bool => "bool",
-        CType::Str => "str",
-        CType::Ptr => "ptr",
-        CType::Unit => "()",
-    }
-}
-
-fn declaration(name: &str, params: &[CType], ret: CType) -> String {
-    let params: Vec<String> = params.iter().enumerate().map(|(i, p)| format!("p{i}: {}", ore_name(*p))).collect();
-    let ret = if ret == CType::Unit { String::new() } else { format!(" -> {}", ore_name(ret)) };
-    format!("extern fn {name}({}){ret};", params.join(", "))
 }
 
 /// Every shape a tenant could forge from a real signature: each parameter and the
@@ -66,13 +48,13 @@ fn every_default_extern_is_pinned_to_its_c_signature() {
         let sig = known_signature(name).unwrap();
         // Forgeries first: once declared, a name keeps its first signature anyway.
         for (params, ret) in forgeries(&sig.params, sig.ret) {
-            let forged = declaration(name, &params, ret);
+            let forged = ExternSig { params, ret }.declaration(name);
             let err = engine.add_module("forged", &forged).expect_err(&forged).to_string();
             let wanted = format!("forged:1:1: error: `extern fn {name}` must be declared as `{sig}` here");
             assert!(err.contains(&wanted), "{forged}\n{err}");
             refused += 1;
         }
-        let good = declaration(name, &sig.params, sig.ret);
+        let good = sig.declaration(name);
         engine.add_module("good", &good).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
     assert!(refused > 300, "only {refused} forgeries tried");

@@ -4,25 +4,12 @@
 //! subprocess, under a deadline) so the runtime sees them. Any panic, abort or
 //! signal fails the test; compile and runtime errors are the expected outcomes.
 
+mod common;
+
+use common::rng::Rng;
 use ore::{Config, Engine, SourceFile};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const FRAGMENTS: &[&str] = &[
     "(",
@@ -67,23 +54,23 @@ const FRAGMENTS: &[&str] = &[
 
 fn mutate(source: &str, rng: &mut Rng) -> String {
     let mut chars: Vec<char> = source.chars().collect();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(chars.len() + 1);
-        match rng.below(3) {
+    for _ in 0..1 + rng.index(4) {
+        let at = rng.index(chars.len() + 1);
+        match rng.index(3) {
             0 if at < chars.len() => {
-                let len = 1 + rng.below(8).min(chars.len() - at);
+                let len = 1 + rng.index(8).min(chars.len() - at);
                 chars.drain(at..(at + len).min(chars.len()));
             }
             1 => {
-                let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())];
+                let fragment = FRAGMENTS[rng.index(FRAGMENTS.len())];
                 chars.splice(at..at, fragment.chars());
             }
             _ => {
                 // Move a slice elsewhere: swaps statements, splits tokens.
                 if chars.len() > 2 {
-                    let from = rng.below(chars.len() - 1);
-                    let piece: Vec<char> = chars.drain(from..(from + 1 + rng.below(12)).min(chars.len())).collect();
-                    let to = rng.below(chars.len() + 1);
+                    let from = rng.index(chars.len() - 1);
+                    let piece: Vec<char> = chars.drain(from..(from + 1 + rng.index(12)).min(chars.len())).collect();
+                    let to = rng.index(chars.len() + 1);
                     chars.splice(to..to, piece);
                 }
             }
@@ -112,7 +99,7 @@ fn mutated_programs_never_crash_the_compiler() {
     // Python programs are excluded: checking them does not run Python, but
     // compiling them would start it in this test process for nothing.
     let sources = conformance_sources(false);
-    let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
+    let mut rng = Rng::new(0x0DDB_1A5E_5BAD_5EED);
     let (mut checked, mut compiled) = (0, 0);
     for (name, source) in &sources {
         let mut engine = Engine::new(Config { eager: true, ..Config::default() }).expect("engine");
@@ -147,7 +134,7 @@ const CLEAN_EXITS: [i32; 4] = [0, 1, 2, 64];
 fn mutated_programs_that_check_run_without_crashing() {
     let sources = conformance_sources(true);
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5EED_F0DD_BA11);
+    let mut rng = Rng::new(0x5EED_F0DD_BA11);
     // A few checked mutants of every program, run two at a time.
     let mut runs = Vec::new();
     for (name, source) in &sources {

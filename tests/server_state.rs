@@ -4,21 +4,10 @@
 
 mod common;
 
+use common::rng::Rng;
 use common::server::Server;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-/// A tiny deterministic generator, so every run tries the same sequences.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// What a client can observe of a namespace: each function's name, signature and
 /// whether it has a definition, and what calling it gives.
@@ -68,7 +57,7 @@ fn a_replaced_module_does_not_lose_the_modules_that_call_it() {
 #[test]
 fn random_histories_survive_a_restart() {
     let (_dir, state) = state_file();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let namespaces = ["x", "y", "z"];
     let mut server = Server::start(&["--state", &state]);
     for round in 0..4 {
@@ -146,7 +135,7 @@ fn every_acknowledged_write_survives_kill_9() {
     let mut acknowledged: BTreeMap<String, bool> = BTreeMap::new(); // module -> present
                                                                     // The write in flight at each kill: it may or may not have landed.
     let mut in_flight: Vec<String> = Vec::new();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut next = 0;
     for round in 0..5 {
         let server = Server::start(&["--state", &state]);

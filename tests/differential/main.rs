@@ -11,6 +11,8 @@
 //! changes how many programs run (default 1,000); `ORE_FUZZ_SEED=S` where the
 //! seeds start; `ORE_FUZZ_SAVE=DIR` saves each mismatching program there.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod gen;
 
 use ore::reference::{self, Outcome};
