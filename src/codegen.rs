@@ -5,10 +5,11 @@
 //! Calling convention of Ore functions: `ret f(ptr ctx, params...)`, where `ctx` is
 //! the caller's `runtime::CallCtx`. A call to an Ore function loads the callee's
 //! *slot* (a word owned by the engine, whose address is baked into the code) and
-//! calls what it holds: null means the function is undefined, otherwise it is the
-//! lazy entry point or, once compiled, the body. Replacing a function is one store to
-//! its slot. After every call that can fail, the caller tests `ctx.trapped` and
-//! returns at once if it is set.
+//! calls what it holds: the compiled body, or null while there is none, in which
+//! case the call goes to `ore.rt.resolve`, which compiles the current definition
+//! (or raises `undefined function NAME`). Replacing a function is one store to its
+//! slot. After every call that can fail, the caller tests `ctx.trapped` and returns
+//! at once if it is set.
 
 use crate::abi::{self, py_arg, py_conversion, AbiType, RuntimeFn};
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Type, Value};

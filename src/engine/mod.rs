@@ -514,9 +514,9 @@ impl Inner {
         Ok(dylib)
     }
 
-    /// Defines a new version of each function (body unit plus lazy entry point) in a
-    /// new dylib, and creates the entry points' stubs. Caller holds the namespace
-    /// write lock.
+    /// Defines a new version of each function in a new dylib: a unit that compiles
+    /// the body when first looked up (no stub: callers go through the slot). Caller
+    /// holds the namespace write lock.
     fn define_versions(
         &self,
         id: ModuleId,

@@ -379,7 +379,7 @@ impl Drop for MaterializationResponsibility {
 }
 
 extern "C" fn materialize_unit(ctx: *mut c_void, mr: LLVMOrcMaterializationResponsibilityRef) {
-    // SAFETY: `ctx` is the Box leaked in `define_lazy`; ORC calls this at most once
+    // SAFETY: `ctx` is the Box leaked in `define_materializer`; ORC calls this at most once
     // and then never calls `destroy_unit`, so we take it back here.
     let materialize = unsafe { Box::from_raw(ctx.cast::<Materializer>()) };
     let responsibility = MaterializationResponsibility(mr);

@@ -1,8 +1,8 @@
 //! Deadlines for calls, in the spirit of wasmtime's epoch interruption: compiled code
 //! (with `Config::interruptible`) tests its call's `interrupt` word at every function
 //! entry and loop back-edge, and one watchdog thread sets that word when the call's
-//! deadline passes. The test is a plain load, compare and branch; no clock is read in
-//! JIT'd code.
+//! deadline passes. The test is a monotonic atomic load (so LLVM cannot hoist it out
+//! of a loop), a compare and a branch; no clock is read in JIT'd code.
 //!
 //! Code that is not Ore (a C function, Python) cannot be interrupted: the call ends
 //! at the next check after it returns.
