@@ -83,8 +83,10 @@ fn a_saturated_server_answers_busy_and_stays_healthy() {
         })
         .collect();
     wait_until(|| calls_in_flight(&server) == 2, "both spinners run");
-    let (status, body) = server.call("m", "ok", json!([]));
-    assert_eq!(status, 503, "{body}");
+    let response = ureq::post(&format!("{}/v1/namespaces/m/call", server.base)).send_json(json!({"function": "ok"}));
+    let Err(ureq::Error::Status(503, response)) = response else { panic!("expected 503, got {response:?}") };
+    assert_eq!(response.header("Retry-After"), Some("1"));
+    let body: serde_json::Value = response.into_json().unwrap();
     assert_eq!(body["error"]["kind"], "busy");
     assert_eq!(server.request("GET", "/healthz", None).0, 200);
     for s in spinners {

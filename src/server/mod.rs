@@ -254,7 +254,10 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
     };
     let Ok(permit) = app.call_permits.clone().try_acquire_owned() else {
         let busy = ServiceError::Busy(format!("the server is running its limit of {} calls; retry later", app.max_concurrent_calls));
-        return app.fail(busy);
+        let mut response = app.fail(busy);
+        // Calls end within their deadline, so a second is a fair first guess.
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
     };
     app.metrics.calls.fetch_add(1, Relaxed);
     app.metrics.calls_in_flight.fetch_add(1, Relaxed);
