@@ -46,7 +46,7 @@ impl Function {
     /// Whether the function is over `HUGE_FUNCTION_NODES`.
     pub fn is_huge(&self) -> bool {
         let mut budget = HUGE_FUNCTION_NODES;
-        !self.body.within(&mut budget)
+        !self.body.within(&mut budget, &|_| true)
     }
 
     /// Whether callers compiled in the same module may carry a copy of this function
@@ -60,34 +60,14 @@ impl Function {
     /// caller's `INLINE_NODES_PER_FUNCTION`.
     pub fn inline_cost(&self) -> Option<usize> {
         let mut budget = INLINE_BUDGET;
-        leaf_within(&self.body, &mut budget).then_some(INLINE_BUDGET - budget)
+        self.body.within(&mut budget, &allowed_in_copies).then_some(INLINE_BUDGET - budget)
     }
 }
 
-/// Walks `e`, spending one unit of `budget` per node; false once it runs out or on a
-/// node that rules inlining out.
-fn leaf_within(e: &Expr, budget: &mut usize) -> bool {
-    if *budget == 0 {
-        return false;
-    }
-    *budget -= 1;
-    match &e.kind {
-        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Local(_) => true,
-        ExprKind::Break | ExprKind::Continue => true,
-        ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..) => false,
-        ExprKind::Call(Callee::Extern { .. }, args) => args.iter().all(|a| leaf_within(a, budget)),
-        ExprKind::Neg(x) | ExprKind::Not(x) | ExprKind::Cast(x) | ExprKind::Print(x) | ExprKind::Len(x) => leaf_within(x, budget),
-        ExprKind::Return(x) => x.as_deref().is_none_or(|x| leaf_within(x, budget)),
-        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) | ExprKind::While(a, b) => leaf_within(a, budget) && leaf_within(b, budget),
-        ExprKind::ArrayNew { value, len } => leaf_within(value, budget) && leaf_within(len, budget),
-        ExprKind::If(c, t, f) => leaf_within(c, budget) && leaf_within(t, budget) && f.as_deref().is_none_or(|f| leaf_within(f, budget)),
-        ExprKind::Block(stmts, tail) => {
-            stmts.iter().all(|s| match s {
-                Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => leaf_within(e, budget),
-                Stmt::AssignIndex { array, index, value } => [array, index, value].iter().all(|e| leaf_within(e, budget)),
-            }) && tail.as_deref().is_none_or(|t| leaf_within(t, budget))
-        }
-    }
+/// Nodes a copy of a function may not contain: calls of Ore functions (so copies
+/// never chain or recurse), `load` and Python (effects beyond the call).
+fn allowed_in_copies(e: &Expr) -> bool {
+    !matches!(e.kind, ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..))
 }
 
 #[derive(Clone, Debug)]
@@ -140,14 +120,15 @@ impl Expr {
         }
     }
 
-    /// Whether the tree has at most `budget` nodes; spends one unit per node.
-    fn within(&self, budget: &mut usize) -> bool {
-        if *budget == 0 {
+    /// Whether the tree has at most `budget` nodes, all `allowed`; spends one unit
+    /// of `budget` per node and stops at the first that fails.
+    fn within(&self, budget: &mut usize, allowed: &impl Fn(&Expr) -> bool) -> bool {
+        if *budget == 0 || !allowed(self) {
             return false;
         }
         *budget -= 1;
         let mut ok = true;
-        self.for_each_child(|c| ok = ok && c.within(budget));
+        self.for_each_child(|c| ok = ok && c.within(budget, allowed));
         ok
     }
 }
