@@ -264,7 +264,7 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
     let worker = app.clone();
     let task = blocking(move || {
         let _permit = permit;
-        worker.registry.call(&ns, request)
+        worker.registry.call(&ns, request, timeout)
     });
     // The engine answers `timeout` itself at the deadline, except while compiling.
     let outcome = match tokio::time::timeout(timeout + DEADLINE_SLACK, task).await {

@@ -436,8 +436,9 @@ impl Registry {
         }
     }
 
-    /// Runs a call to its end, on the calling thread (a blocking one).
-    pub fn call(&self, ns: &str, request: CallRequest) -> Result<CallOutcome, ServiceError> {
+    /// Runs a call to its end, on the calling thread (a blocking one), with the
+    /// deadline `call_timeout` gave it.
+    pub fn call(&self, ns: &str, request: CallRequest, timeout: Duration) -> Result<CallOutcome, ServiceError> {
         let namespace = self.namespace(ns)?;
         let engine = &namespace.engine;
         let name = &request.function;
@@ -454,7 +455,6 @@ impl Registry {
                 from_json(json, *ty).map_err(|why| ServiceError::BadRequest(format!("argument {} of `{name}`: {why}", i + 1)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout = self.call_timeout(&request)?;
         let options = CallOptions {
             timeout: Some(timeout),
             capture_output: Some(self.settings.max_output_bytes),
