@@ -81,10 +81,17 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     if len > MAX_ARRAY_LEN {
         return Err(RuntimeError::OutOfMemory(len));
     }
-    charge((len as u64 + 1) * 8).map_err(|()| RuntimeError::MemoryLimit(len))?;
-    let mut block = Vec::new();
-    block.try_reserve_exact(len as usize + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
+    let mut block = charged_block(len as usize + 1, len)?;
     block.push(len);
+    Ok(block)
+}
+
+/// An empty Vec with room for `count` elements, charged to the budgets; `len` is
+/// what errors report.
+fn charged_block<T>(count: usize, len: i64) -> Result<Vec<T>, RuntimeError> {
+    charge((count * std::mem::size_of::<T>()) as u64).map_err(|()| RuntimeError::MemoryLimit(len))?;
+    let mut block = Vec::new();
+    block.try_reserve_exact(count).map_err(|_| RuntimeError::OutOfMemory(len))?;
     Ok(block)
 }
 
@@ -100,10 +107,7 @@ fn charge(bytes: u64) -> Result<(), ()> {
 
 /// Copies `text` (without NUL bytes) into the arena as a NUL-terminated Ore `str`.
 pub fn alloc_str(text: &[u8]) -> Result<*const std::ffi::c_char, RuntimeError> {
-    let len = text.len() as i64;
-    charge(text.len() as u64 + 1).map_err(|()| RuntimeError::MemoryLimit(len))?;
-    let mut block = Vec::new();
-    block.try_reserve_exact(text.len() + 1).map_err(|_| RuntimeError::OutOfMemory(len))?;
+    let mut block = charged_block(text.len() + 1, text.len() as i64)?;
     block.extend_from_slice(text);
     block.push(0);
     let block = block.into_boxed_slice();
