@@ -2,7 +2,7 @@
 //!
 //! Prints one line per measurement: the median of several repeats, and the spread.
 
-use ore::{Config, Engine, Value};
+use ore::{Config, Namespace, Value};
 use std::time::Instant;
 
 const REPEATS: usize = 7;
@@ -18,7 +18,7 @@ fn report(what: &str, unit: &str, samples: Vec<f64>) {
 }
 
 /// Nanoseconds per iteration of `function(n)`, an Ore loop of n crossings.
-fn per_call_ns(engine: &Engine, function: &str, n: i64) -> Vec<f64> {
+fn per_call_ns(engine: &Namespace, function: &str, n: i64) -> Vec<f64> {
     engine.call(function, &[Value::I64(10)]).expect("warm-up compiles everything");
     (0..REPEATS)
         .map(|_| {
@@ -40,7 +40,7 @@ fn rss_kib() -> f64 {
 }
 
 fn main() {
-    let engine = Engine::new(Config::default()).expect("engine");
+    let engine = Namespace::new(Config::default()).expect("engine");
 
     // Python start-up: the first module that uses Python starts the interpreter.
     let start = Instant::now();

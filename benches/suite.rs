@@ -7,7 +7,7 @@
 //! min/median/max over repeats. `ORE_SUITE_QUICK=1` runs fewer repeats and sizes
 //! (for trying the suite out; the committed report is a full run).
 
-use ore::{Config, Engine, OptLevel, Value};
+use ore::{Config, Namespace, OptLevel, Value};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -271,7 +271,7 @@ fn first_call(suite: &Suite, report: &mut Report) {
             // One warm-up: the thread's target machines are created once per process.
             for i in 0..=repeats {
                 let config = Config { opt_level: OptLevel::new(level).unwrap(), profile: true, ..Config::default() };
-                let engine = Engine::new(config).unwrap();
+                let engine = Namespace::new(config).unwrap();
                 engine.add_module("m", source).unwrap();
                 let t = Instant::now();
                 engine.call(function, args).unwrap();
@@ -307,7 +307,7 @@ fn first_call(suite: &Suite, report: &mut Report) {
     report.line(format!(
         "A fresh engine per repeat ({repeats} repeats, after one warm-up that creates the thread's target machines \
          and the process's host-entry trampoline for the signature, about 1 ms once); *first call* is the wall time \
-         of `Engine::call` on the fresh engine (compiling the function, then running it), *compile* is the \
+         of `Namespace::call` on a fresh namespace (compiling the function, then running it), *compile* is the \
          function alone, IR generation to linked code. Anchor: llvmlite's LLJIT (JITLink, one function per module, \
          no IR passes), first lookup of `ret i64 1` in a fresh LLJIT, same repeats."
     ));
@@ -679,7 +679,7 @@ fn peer_same_ir(suite: &Suite, report: &mut Report) {
         let repeats = suite.repeats(if n >= 10000 { 3 } else { 5 });
         let ore: Vec<f64> = (0..repeats)
             .map(|_| {
-                let engine = Engine::new(Config::default()).unwrap();
+                let engine = Namespace::new(Config::default()).unwrap();
                 let t = Instant::now();
                 engine.add_program(ore::SourceFile::new("peer.ore", source.clone())).unwrap();
                 assert_eq!(engine.call("main", &[]).unwrap(), Value::I64(expected as i64));

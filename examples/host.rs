@@ -2,12 +2,12 @@
 //!
 //!     cargo run --example host
 //!
-//! 1. A closure registered with `Engine::register_closure` (it may capture state and
+//! 1. A closure registered with `Namespace::register_closure` (it may capture state and
 //!    call back into the engine).
 //! 2. A `#[no_mangle] pub extern "C"` function, exported because the program is
 //!    linked with `-rdynamic` (build.rs), which Ore finds by name: no registration.
 
-use ore::{Config, Engine, Value};
+use ore::{Config, Namespace, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -17,10 +17,10 @@ pub extern "C" fn host_celsius_to_fahrenheit(c: f64) -> f64 {
     c * 9.0 / 5.0 + 32.0
 }
 
-static ENGINE: OnceLock<Engine> = OnceLock::new();
+static ENGINE: OnceLock<Namespace> = OnceLock::new();
 
 fn main() -> Result<(), ore::Error> {
-    let engine = ENGINE.get_or_init(|| Engine::new(Config::default()).expect("engine"));
+    let engine = ENGINE.get_or_init(|| Namespace::new(Config::default()).expect("engine"));
 
     // Route 1: a closure with state of its own...
     let calls = Arc::new(AtomicI64::new(0));

@@ -2,7 +2,7 @@
 //! its time (IR generation, optimisation, code generation, linking), over fresh
 //! engines, with the program's own output silenced.
 
-use ore::{runtime::output, CompileRecord, Config, Engine, Error, OptLevel, SourceFile, Value};
+use ore::{runtime::output, CompileRecord, Config, Error, Namespace, OptLevel, SourceFile, Value};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -85,7 +85,7 @@ pub fn run(file: &SourceFile, main_args: &[Value], options: &BenchOptions) -> Re
     let mut order = Vec::new();
     for _ in 0..options.repeat {
         let config = Config { opt_level: OptLevel::new(options.opt).expect("checked"), profile: true, ..Config::default() };
-        let engine = Engine::new(config).map_err(|e| (70, format!("error: {e}")))?;
+        let engine = Namespace::new(config).map_err(|e| (70, format!("error: {e}")))?;
         let start = Instant::now();
         let source = SourceFile::new(file.name(), file.text().to_string());
         match engine.add_program(source) {

@@ -1,9 +1,10 @@
 //! Ore: a lazy-compiling JIT for the Ore language on LLVM ORCv2.
 //!
-//! ```no_run
-//! let engine = ore::Engine::new(ore::Config::default())?;
-//! engine.add_module("demo", "fn square(x: i64) -> i64 { x * x }")?;
-//! assert_eq!(engine.call("square", &[ore::Value::I64(7)])?, ore::Value::I64(49));
+//! ```
+//! let engine = ore::Engine::new()?;
+//! let ns = engine.namespace(ore::Config::default())?;
+//! ns.add_module("demo", "fn square(x: i64) -> i64 { x * x }")?;
+//! assert_eq!(ns.call("square", &[ore::Value::I64(7)])?, ore::Value::I64(49));
 //! # Ok::<(), ore::Error>(())
 //! ```
 //!
@@ -26,7 +27,7 @@ pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
     check_program, program_ir, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,
-    IntoHostClosure, Limits, ModuleId, ModuleInfo, OptLevel, Policy, Stats, Value,
+    IntoHostClosure, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, Policy, Stats, Value,
 };
 pub use runtime::RuntimeError;
 pub use types::{CType, ExternSig, FnSig, Ty};

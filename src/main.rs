@@ -3,7 +3,7 @@
 mod bench;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ore::{runtime::output, Config, Emit, Engine, Error, OptLevel, SourceFile, Value};
+use ore::{runtime::output, Config, Emit, Error, Namespace, OptLevel, SourceFile, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -304,7 +304,7 @@ fn run(args: RunArgs) -> u8 {
         }),
         ..Config::default()
     };
-    let engine = match Engine::new(config) {
+    let engine = match Namespace::new(config) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: {e}");
@@ -363,7 +363,7 @@ fn bench(args: BenchArgs) -> u8 {
     };
     // Adding the program once (compiling nothing: lazily) checks it and tells how
     // many arguments `main` takes.
-    let probe = Engine::new(Config::default()).and_then(|e| {
+    let probe = Namespace::new(Config::default()).and_then(|e| {
         e.add_program(SourceFile::new(file.name(), file.text().to_string()))?;
         Ok(e.function("main").map_or(0, |s| s.params.len()))
     });
@@ -389,7 +389,7 @@ fn bench(args: BenchArgs) -> u8 {
 }
 
 /// `--lib` and `--link`: code the program may call, added before it.
-fn add_external_code(engine: &Engine, args: &RunArgs) -> Result<(), u8> {
+fn add_external_code(engine: &Namespace, args: &RunArgs) -> Result<(), u8> {
     let report = |e: Error| {
         eprintln!("error: {e}");
         EXIT_COMPILE_ERROR
@@ -419,7 +419,7 @@ fn add_external_code(engine: &Engine, args: &RunArgs) -> Result<(), u8> {
     Ok(())
 }
 
-fn run_main(engine: &Engine, file: SourceFile, raw_args: &[String], timeout: Option<std::time::Duration>) -> u8 {
+fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], timeout: Option<std::time::Duration>) -> u8 {
     if let Err(e) = engine.add_program(file) {
         return report(e);
     }

@@ -1,11 +1,11 @@
 //! Calls with options (deadlines, output capture, memory limits), engine policies and
 //! limits, and functions compiling on several threads at once.
 
-use ore::{CallOptions, Config, Engine, Error, FunctionState, Limits, OptLevel, Policy, RuntimeError, Value};
+use ore::{CallOptions, Config, Error, FunctionState, Limits, Namespace, OptLevel, Policy, RuntimeError, Value};
 use std::time::{Duration, Instant};
 
-fn interruptible() -> Engine {
-    Engine::new(Config { interruptible: true, ..Config::default() }).expect("engine")
+fn interruptible() -> Namespace {
+    Namespace::new(Config { interruptible: true, ..Config::default() }).expect("engine")
 }
 
 fn timeout(ms: u64) -> CallOptions {
@@ -36,7 +36,7 @@ fn loops_and_recursion_are_interrupted_at_their_deadline() {
 
 #[test]
 fn a_timeout_needs_an_interruptible_engine() {
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     e.add_module("m", "fn f() -> i64 { 1 }").unwrap();
     let report = e.call_with("f", &[], &timeout(10));
     assert!(matches!(report.result, Err(Error::Limit(ref m)) if m.contains("interruptible")), "{:?}", report.result);
@@ -63,7 +63,7 @@ fn nested_calls_inherit_the_callers_deadline() {
 
 #[test]
 fn output_is_captured_per_call_and_truncated_at_its_limit() {
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     e.add_module("p", "fn talk(n: i64) -> i64 { var i = 0; while i < n { print(i); i = i + 1; } n }").unwrap();
     let options = CallOptions { capture_output: Some(6), ..CallOptions::default() };
     let report = e.call_with("talk", &[Value::I64(3)], &options);
@@ -77,7 +77,7 @@ fn output_is_captured_per_call_and_truncated_at_its_limit() {
 
 #[test]
 fn array_memory_is_limited_per_call() {
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     e.add_module("a", "fn make(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + len([1; n]); i = i + 1; } t }")
         .unwrap();
     let options = CallOptions { max_array_bytes: Some(80_000), ..CallOptions::default() };
@@ -92,7 +92,7 @@ fn array_memory_is_limited_per_call() {
 #[test]
 fn policy_limits_externs_and_python() {
     let policy = Policy { extern_allow_list: Some(ore::engine::allow_list(["labs"]).unwrap()), python: false };
-    let e = Engine::new(Config { policy, ..Config::default() }).unwrap();
+    let e = Namespace::new(Config { policy, ..Config::default() }).unwrap();
     e.add_module("ok", "extern fn labs(x: i64) -> i64;\nfn a(x: i64) -> i64 { labs(x) }").unwrap();
     assert_eq!(e.call("a", &[Value::I64(-3)]).unwrap(), Value::I64(3));
     let err = e.add_module("no", "extern fn getpid() -> i32;").unwrap_err().to_string();
@@ -111,7 +111,7 @@ fn policy_limits_externs_and_python() {
 #[test]
 fn limits_refuse_modules_and_change_nothing() {
     let limits = Limits { max_source_bytes: 100, max_nesting: 3, max_functions: 2 };
-    let e = Engine::new(Config { limits, ..Config::default() }).unwrap();
+    let e = Namespace::new(Config { limits, ..Config::default() }).unwrap();
     e.add_module("one", "fn a() -> i64 { 1 }").unwrap();
     let err = e.add_module("big", &format!("fn b() -> i64 {{ {} }}", "1 + ".repeat(30) + "1")).unwrap_err();
     assert!(matches!(&err, Error::Limit(m) if m.contains("over the limit of 100")), "{err}");
@@ -127,7 +127,7 @@ fn limits_refuse_modules_and_change_nothing() {
 
 #[test]
 fn functions_compile_on_several_threads_at_once() {
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     let source: String = (0..8)
         .map(|i| format!("fn f{i}(x: i64) -> i64 {{ var s = 0; var k = 0; while k < x {{ s = s + k * {i}; k = k + 1; }} s }}\n"))
         .collect();
@@ -150,7 +150,7 @@ fn functions_compile_on_several_threads_at_once() {
 
 #[test]
 fn modules_choose_their_optimisation_level() {
-    let e = Engine::new(Config { profile: true, ..Config::default() }).unwrap();
+    let e = Namespace::new(Config { profile: true, ..Config::default() }).unwrap();
     e.add_module_at("fast", "fn f(x: i64) -> i64 { x * 2 }", OptLevel::O0).unwrap();
     e.add_module_at("slow", "fn g(x: i64) -> i64 { x * 3 }", OptLevel::O3).unwrap();
     assert_eq!(e.call("f", &[Value::I64(2)]).unwrap(), Value::I64(4));

@@ -1,17 +1,18 @@
 //! The Rust embedding API: modules, typed calls, host functions, re-entrancy,
 //! errors that leave the engine usable, and concurrent use.
 
-use ore::{CType, Config, Engine, Error, ExternSig, RuntimeError, Ty, Value};
+use ore::{CType, Config, Error, ExternSig, Namespace, RuntimeError, Ty, Value};
 use std::sync::OnceLock;
 
-fn engine() -> Engine {
-    Engine::new(Config::default()).expect("engine")
+fn engine() -> Namespace {
+    Namespace::new(Config::default()).expect("engine")
 }
 
 #[test]
 fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<Engine>();
+    assert_send_sync::<Namespace>();
+    assert_send_sync::<ore::Engine>();
 }
 
 #[test]
@@ -57,7 +58,7 @@ fn functions_compile_on_first_call_only() {
 
 #[test]
 fn eager_config_compiles_when_added() {
-    let e = Engine::new(Config { eager: true, ..Config::default() }).unwrap();
+    let e = Namespace::new(Config { eager: true, ..Config::default() }).unwrap();
     e.add_module("eager", "fn a() -> i64 { 1 }\nfn b() -> i64 { 2 }").unwrap();
     assert_eq!(e.stats().compiled, 2);
     assert_eq!(e.call("b", &[]).unwrap(), Value::I64(2));
@@ -180,7 +181,7 @@ fn exported_rust_functions_are_found_by_name() {
     assert_eq!(e.call("go", &[]).unwrap(), Value::I64(42));
 }
 
-static REENTRANT: OnceLock<Engine> = OnceLock::new();
+static REENTRANT: OnceLock<Namespace> = OnceLock::new();
 
 /// Host callback that calls back into the JIT: host -> JIT -> host -> JIT.
 extern "C" fn host_reenter(x: i64) -> i64 {
@@ -242,7 +243,7 @@ fn every_opt_level_agrees() {
     let src = "fn f(n: i64) -> f64 { var s = 0.0; var i = 1; while i <= n { s = s + 1.0 / (i * i) as f64; i = i + 1; } s }";
     let mut results = Vec::new();
     for level in 0..=3 {
-        let e = Engine::new(Config { opt_level: ore::OptLevel::new(level).unwrap(), ..Config::default() }).unwrap();
+        let e = Namespace::new(Config { opt_level: ore::OptLevel::new(level).unwrap(), ..Config::default() }).unwrap();
         e.add_module("m", src).unwrap();
         results.push(e.call("f", &[Value::I64(1000)]).unwrap());
     }

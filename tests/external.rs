@@ -2,7 +2,7 @@
 //! function), through the command line and the API. The C code is built here with
 //! the system's `cc`.
 
-use ore::{Config, Engine, Value};
+use ore::{Config, Namespace, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -108,7 +108,7 @@ fn object_file_from_the_command_line_and_the_api() {
     let out = ore(&[Path::new("--link"), &dir.path("lib.o"), &prog]);
     assert_eq!(text(&out.stdout), "42\n2.5\n50\n", "{}", text(&out.stderr));
 
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     let mut exported = e.add_object("lib.o", &std::fs::read(dir.path("lib.o")).unwrap()).unwrap();
     exported.sort();
     assert_eq!(exported, ["bump", "halve", "triple"], "the static helper is not exported");
@@ -136,7 +136,7 @@ fn ir_modules_compile_lazily_per_function() {
 
 #[test]
 fn ir_through_the_api_is_lazy_too() {
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     let mut functions = e.add_ir("mod.ll", IR_MODULE.as_bytes()).unwrap();
     functions.sort();
     assert_eq!(functions, ["inc.ore1", "square_plus", "twice_square_plus", "unused"]);
@@ -160,7 +160,7 @@ fn bad_external_code_is_a_clear_error() {
     let out = ore(&[Path::new("--lib"), &not_lib, &prog]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot load library"), "{}", text(&out.stderr));
-    let e = Engine::new(Config::default()).unwrap();
+    let e = Namespace::new(Config::default()).unwrap();
     assert!(e.add_object("junk.o", b"not an object").is_err());
     assert!(e.add_ir("junk.bc", b"BC\xC0\xDEjunk").is_err());
 }

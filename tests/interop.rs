@@ -1,11 +1,11 @@
 //! Host interop: Rust closures, Python from several threads, the example host.
 
-use ore::{Config, Engine, Error, Value};
+use ore::{Config, Error, Namespace, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-fn engine() -> Engine {
-    Engine::new(Config::default()).expect("engine")
+fn engine() -> Namespace {
+    Namespace::new(Config::default()).expect("engine")
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn closures_with_state_and_strings_are_host_functions() {
     assert!(matches!(e.register_closure("half", |x: f64| x), Err(Error::HostFunctionExists(_))));
 }
 
-static REENTRANT: OnceLock<Engine> = OnceLock::new();
+static REENTRANT: OnceLock<Namespace> = OnceLock::new();
 
 #[test]
 fn closures_can_reenter_and_trigger_compilation() {

@@ -1,13 +1,13 @@
 //! Late binding through the embedding API: declarations, redefinition seen by
 //! compiled callers, unloading, and memory over many load/unload cycles.
 
-use ore::{Config, Engine, Error, RuntimeError, Value};
+use ore::{Config, Error, Namespace, RuntimeError, Value};
 
-fn engine() -> Engine {
-    Engine::new(Config::default()).expect("engine")
+fn engine() -> Namespace {
+    Namespace::new(Config::default()).expect("engine")
 }
 
-fn call_i64(e: &Engine, name: &str) -> Result<i64, Error> {
+fn call_i64(e: &Namespace, name: &str) -> Result<i64, Error> {
     match e.call(name, &[])? {
         Value::I64(v) => Ok(v),
         other => panic!("unexpected {other:?}"),
@@ -55,7 +55,7 @@ fn unloading_makes_functions_undefined_and_reloading_restores_them() {
 #[test]
 fn replaced_code_waits_for_running_calls() {
     // The callback below redefines `f` while `f`'s old body is on the stack.
-    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    static ENGINE: std::sync::OnceLock<Namespace> = std::sync::OnceLock::new();
     extern "C" fn redefine() -> i64 {
         let e = ENGINE.get().expect("set");
         e.add_module("new", "fn f() -> i64 { 2 }").expect("redefinition compiles");
@@ -108,7 +108,7 @@ fn load_unload_cycles_keep_memory_flat() {
 /// inline them); the copy stands only while the definition it was made from does.
 #[test]
 fn inlined_copies_give_way_to_redefinitions_and_unloads() {
-    let e = ore::Engine::new(ore::Config::default()).unwrap();
+    let e = ore::Namespace::new(ore::Config::default()).unwrap();
     let sum =
         "fn step(i: i64) -> i64 { i * 2 }\nfn sum(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + step(i); i = i + 1; } s }";
     let first = e.add_module("sum", sum).unwrap();

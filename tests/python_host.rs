@@ -3,7 +3,7 @@
 //! deadlock when called with the GIL held. Its own test binary, so that Python is
 //! started by the host here, not by Ore.
 
-use ore::{Config, Engine, Value};
+use ore::{Config, Namespace, Value};
 use pyo3::prelude::*;
 
 #[test]
@@ -12,7 +12,7 @@ fn ore_uses_the_hosts_interpreter_without_deadlock() {
     Python::attach(|py| {
         py.run(c"import sys\nhost_marker = 41\nhost_stdout = sys.stdout", None, None).unwrap();
     });
-    let engine = Engine::new(Config::default()).unwrap();
+    let engine = Namespace::new(Config::default()).unwrap();
     engine
         .add_module("m", "fn marker() -> i64 { py_eval_i64(\"host_marker + 1\") }\nfn set() { py_exec(\"ore_was_here = True\"); }")
         .unwrap();

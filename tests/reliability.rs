@@ -5,13 +5,13 @@
 use ore::engine::{allow_list, known_signature, DEFAULT_EXTERN_ALLOW_LIST};
 use ore::runtime::RuntimeError;
 use ore::types::{CType, ExternSig};
-use ore::{Config, Engine, Error, Policy, Value};
+use ore::{Config, Error, Namespace, Policy, Value};
 use std::process::Command;
 
 /// An engine with the server's default policy: the default allow-list, no Python.
-fn server_like_engine() -> Engine {
+fn server_like_engine() -> Namespace {
     let policy = Policy { extern_allow_list: Some(allow_list(DEFAULT_EXTERN_ALLOW_LIST.iter().copied()).unwrap()), python: false };
-    Engine::new(Config { policy, ..Config::default() }).unwrap()
+    Namespace::new(Config { policy, ..Config::default() }).unwrap()
 }
 
 /// Every shape a tenant could forge from a real signature: each parameter and the
@@ -81,7 +81,7 @@ fn a_namespace_cannot_even_compile_a_read_of_memory() {
 #[test]
 fn an_operator_may_allow_a_function_with_its_exact_signature() {
     let list = allow_list(["getpid", "strtol:(str, ptr, i32) -> i64"]).unwrap();
-    let engine = Engine::new(Config { policy: Policy { extern_allow_list: Some(list), python: false }, ..Config::default() }).unwrap();
+    let engine = Namespace::new(Config { policy: Policy { extern_allow_list: Some(list), python: false }, ..Config::default() }).unwrap();
     engine.add_module("ok", "extern fn getpid() -> i32;\nfn pid() -> i64 { getpid() }").unwrap();
     assert_eq!(engine.call("pid", &[]).unwrap(), Value::I64(std::process::id() as i64));
     let err = engine.add_module("no", "extern fn strtol(s: str, end: i64, base: i32) -> i64;").unwrap_err().to_string();
@@ -94,7 +94,7 @@ fn an_operator_may_allow_a_function_with_its_exact_signature() {
 
 #[test]
 fn ir_modules_cannot_replace_the_runtime() {
-    let engine = Engine::new(Config::default()).unwrap();
+    let engine = Namespace::new(Config::default()).unwrap();
     engine.add_module("m", "fn div(a: i64, b: i64) -> i64 { a / b }").unwrap();
     for name in ["ore.rt.trap", "ore.rt.array_new", "ore.div.v1", "ore.host.x", "ore.tramp.x"] {
         let ir = format!("define void @\"{name}\"(ptr %ctx, i64 %a, i64 %b, i64 %c) {{\n  ret void\n}}\n");
@@ -111,7 +111,7 @@ fn ir_modules_cannot_replace_the_runtime() {
 
 #[test]
 fn a_panicking_host_closure_ends_the_call_with_an_error() {
-    let engine = Engine::new(Config::default()).unwrap();
+    let engine = Namespace::new(Config::default()).unwrap();
     engine
         .register_closure("checked_sqrt", |x: i64| -> i64 {
             if x < 0 {
@@ -146,7 +146,7 @@ fn a_panicking_host_closure_ends_the_call_with_an_error() {
 
 #[test]
 fn a_null_string_into_a_host_closure_is_an_error() {
-    let engine = Engine::new(Config::default()).unwrap();
+    let engine = Namespace::new(Config::default()).unwrap();
     engine.register_closure("shout", |s: String| -> i64 { s.len() as i64 }).unwrap();
     engine
         .add_module("m", "extern fn getenv(n: str) -> str;\nextern fn shout(s: str) -> i64;\nfn f() -> i64 { shout(getenv(\"ORE_UNSET_VARIABLE_FOR_TEST\")) }")
@@ -205,7 +205,7 @@ fn slow_to_compile(k: i64) -> String {
 #[test]
 fn a_call_compiles_its_function_once_while_replacements_keep_coming() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-    let engine = Engine::new(Config::default()).unwrap();
+    let engine = Namespace::new(Config::default()).unwrap();
     engine.add_module("m", &slow_to_compile(0)).unwrap();
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let replaced = std::sync::Arc::new(AtomicUsize::new(0));
@@ -267,7 +267,7 @@ fn inlined_copies_have_a_budget_per_function() {
 
 #[test]
 fn a_huge_function_is_compiled_at_o0() {
-    let engine = Engine::new(Config { profile: true, ..Config::default() }).unwrap();
+    let engine = Namespace::new(Config { profile: true, ..Config::default() }).unwrap();
     // About 6 nodes a statement: 1,000 statements are over `tir::HUGE_FUNCTION_NODES`.
     engine.add_module("m", &calls_in_a_loop(1000)).unwrap();
     let expected: i64 = (0..10).map(|i| (0..1000).map(|k| 2 * (i + k) + 1).sum::<i64>()).sum();

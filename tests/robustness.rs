@@ -7,7 +7,7 @@
 mod common;
 
 use common::rng::Rng;
-use ore::{Config, Engine, SourceFile};
+use ore::{Config, Namespace, SourceFile};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -102,7 +102,7 @@ fn mutated_programs_never_crash_the_compiler() {
     let mut rng = Rng::new(0x0DDB_1A5E_5BAD_5EED);
     let (mut checked, mut compiled) = (0, 0);
     for (name, source) in &sources {
-        let mut engine = Engine::new(Config { eager: true, ..Config::default() }).expect("engine");
+        let mut engine = Namespace::new(Config { eager: true, ..Config::default() }).expect("engine");
         for round in 0..100 {
             let mutant = mutate(source, &mut rng);
             let file = SourceFile::new(name, mutant.clone());
@@ -117,7 +117,7 @@ fn mutated_programs_never_crash_the_compiler() {
                 if compile.unwrap().is_ok() {
                     compiled += 1;
                     // A fresh namespace, so the next mutant's signatures cannot clash.
-                    engine = Engine::new(Config { eager: true, ..Config::default() }).expect("engine");
+                    engine = Namespace::new(Config { eager: true, ..Config::default() }).expect("engine");
                 }
             }
         }

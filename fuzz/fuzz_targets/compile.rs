@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ore::{Config, Engine, Error, Policy};
+use ore::{Config, Namespace, Error, Policy};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let policy = Policy { extern_allow_list: Some(Default::default()), python: false };
     let config = Config { eager: true, verify_ir: true, policy, ..Config::default() };
-    let engine = Engine::new(config).expect("engine");
+    let engine = Namespace::new(config).expect("engine");
     match engine.add_module("fuzz", text) {
         Ok(_) | Err(Error::Compile(_)) | Err(Error::Limit(_)) => {}
         Err(other) => panic!("a module that checked failed to compile: {other}"),

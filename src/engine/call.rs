@@ -31,7 +31,7 @@ pub struct CallReport {
     pub elapsed: std::time::Duration,
 }
 
-impl Engine {
+impl Namespace {
     /// Calls an Ore function. Runtime errors end the call and leave the engine usable.
     pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, Error> {
         self.call_with(name, args, &CallOptions::default()).result
@@ -62,7 +62,7 @@ impl Engine {
             return Err(Error::Limit("a timeout needs an engine created with `Config::interruptible`".into()));
         }
         let (sig, slot) = {
-            let ns = inner.namespace.read();
+            let ns = inner.tables.read();
             let f = ns.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
             f.calls.fetch_add(1, Relaxed);
             (f.sig.clone(), f.slot.clone())

@@ -47,7 +47,7 @@ pub struct Config {
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,
     pub emit: Option<Emit>,
-    /// Keep a `CompileRecord` of every compilation (see `Engine::compile_records`).
+    /// Keep a `CompileRecord` of every compilation (see `Namespace::compile_records`).
     pub profile: bool,
     /// Compile a deadline check into every function entry and loop back-edge, so that
     /// calls can be given a timeout (`CallOptions::timeout`).

@@ -5,7 +5,7 @@ use super::*;
 
 /// The namespace as the checker sees it.
 pub(super) struct NamespaceEnv<'a> {
-    pub(super) ns: &'a Namespace,
+    pub(super) ns: &'a Tables,
     pub(super) host: &'a HashMap<String, HostSymbol>,
     pub(super) policy: &'a Policy,
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine {
+impl Namespace {
     /// Loads a shared library (`dlopen`, global scope): its symbols become callable
     /// through `extern fn`. Libraries stay loaded for the life of the process, since
     /// compiled code may call into them.
@@ -27,10 +27,10 @@ impl Engine {
         let symbols =
             crate::llvm::orc::object_symbols(bytes).map_err(|e| Error::External(format!("`{name}` is not an object file: {e}")))?;
         let dylib = inner.external_dylib()?;
-        inner.jit.add_object(dylib, bytes, name)?;
+        inner.jit().add_object(dylib, bytes, name)?;
         // Looking each up links the object; local symbols are not found, and skipped.
         let found: Vec<(String, usize)> =
-            symbols.into_iter().filter_map(|s| inner.jit.lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0]))).collect();
+            symbols.into_iter().filter_map(|s| inner.jit().lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0]))).collect();
         let names = found.iter().map(|(n, _)| n.clone()).collect();
         inner.add_host_symbols(found)?;
         Ok(names)
@@ -43,7 +43,7 @@ impl Engine {
     pub fn add_ir(&self, name: &str, bytes: &[u8]) -> Result<Vec<String>, Error> {
         let inner = &self.inner;
         inner.check_source_size(name, bytes.len())?;
-        let (triple, layout) = (inner.jit.triple(), inner.jit.data_layout());
+        let (triple, layout) = (inner.jit().triple(), inner.jit().data_layout());
         let module = crate::llvm::ir::IrModule::parse(name, bytes, triple, layout).map_err(|e| Error::External(format!("{name}: {e}")))?;
         module.verify().map_err(|e| Error::External(format!("{name}: invalid IR: {e}")))?;
         // Ore's own symbols (the runtime, versions, thunks) resolve inside each
@@ -69,7 +69,7 @@ impl Engine {
         if module.defines_data() {
             let data = crate::llvm::ir::IrModule::parse(name, &bitcode, triple, layout).map_err(Error::External)?;
             data.retain_only(None, "");
-            inner.jit.add_module(dylib, data.into_thread_safe_module())?;
+            inner.jit().add_module(dylib, data.into_thread_safe_module())?;
         }
         drop(module);
         let mut pairs = Vec::with_capacity(functions.len());
@@ -78,10 +78,10 @@ impl Engine {
             inner.define_ir_body(dylib, name, function, &body, bitcode.clone(), Arc::downgrade(&self.inner))?;
             pairs.push((function.clone(), body));
         }
-        inner.jit.define_lazy_entries(dylib, &pairs)?;
+        inner.jit().define_lazy_entries(dylib, &pairs)?;
         inner.counters.functions.fetch_add(functions.len() as u64, Relaxed);
         // Creates the stubs only.
-        let stubs = inner.jit.lookup_all(dylib, &functions)?;
+        let stubs = inner.jit().lookup_all(dylib, &functions)?;
         inner.add_host_symbols(functions.iter().cloned().zip(stubs).collect())?;
         Ok(functions)
     }
@@ -100,10 +100,11 @@ impl Inner {
         Ok(())
     }
 
-    /// A new dylib for external code, resolving what it needs in the process.
+    /// A new dylib for external code, resolving what it needs in the process; it
+    /// lives as long as the namespace.
     pub(super) fn external_dylib(&self) -> Result<Dylib, Error> {
-        let dylib = self.jit.create_dylib(&format!("ore.external.{}", self.next_id.fetch_add(1, Relaxed)));
-        self.jit.add_process_symbols(dylib)?;
+        let dylib = self.engine.dylib("external")?;
+        self.external_dylibs.lock().push(dylib);
         Ok(dylib)
     }
 
@@ -124,7 +125,7 @@ impl Inner {
             stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || {
                 let _span = tracing::debug_span!("materialize", function = %function, module = %module).entered();
                 let start = Instant::now();
-                let ir = match crate::llvm::ir::IrModule::parse(&symbol, &bitcode, inner.jit.triple(), inner.jit.data_layout()) {
+                let ir = match crate::llvm::ir::IrModule::parse(&symbol, &bitcode, inner.jit().triple(), inner.jit().data_layout()) {
                     Ok(ir) => ir,
                     Err(e) => {
                         tracing::error!("re-reading `{module}`: {e}");
@@ -135,11 +136,11 @@ impl Inner {
                 let irgen = micros(start);
                 // Linking may compile the module's global data in place, with
                 // LLJIT's own compiler.
-                let _glue = inner.glue.lock();
+                let _glue = inner.engine.glue.lock();
                 inner.compile(&function, irgen, mr, ir, inner.config.opt_level);
             });
         });
-        self.jit.define_materializer(dylib, body, materializer)?;
+        self.jit().define_materializer(dylib, body, materializer)?;
         Ok(())
     }
 }

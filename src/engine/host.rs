@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine {
+impl Namespace {
     /// Registers a C-ABI function of the host under `name`, callable from Ore through
     /// `extern fn name(...)` in modules added afterwards.
     pub fn register<F: HostFn>(&self, name: &str, f: F) -> Result<(), Error> {
@@ -28,11 +28,16 @@ impl Engine {
         let closure = Box::new(f.into_closure(name));
         let address = &*closure as *const runtime::HostClosure as usize;
         let thunk_name = crate::abi::closure_thunk_symbol(name);
-        let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit.triple(), inner.jit.data_layout());
-        inner.jit.add_module(inner.dylib, module.into_thread_safe_module())?;
+        let module = codegen::generate_closure_thunk(&thunk_name, &sig, address, inner.jit().triple(), inner.jit().data_layout());
         let thunk = {
-            let _glue = inner.glue.lock();
-            inner.jit.lookup(&thunk_name)?
+            let mut host_dylib = inner.host_dylib.lock();
+            let dylib = match *host_dylib {
+                Some(dylib) => dylib,
+                None => *host_dylib.insert(inner.module_dylib()?),
+            };
+            inner.jit().add_module(dylib, module.into_thread_safe_module())?;
+            let _glue = inner.engine.glue.lock();
+            inner.jit().lookup_all(dylib, std::slice::from_ref(&thunk_name))?[0]
         };
         inner.closures.lock().push(closure);
         // SAFETY: the thunk was generated for exactly `sig`, with the C convention,

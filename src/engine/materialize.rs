@@ -24,7 +24,7 @@ impl Inner {
             // deep in a recursion: make sure LLVM has room.
             stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(&func, &version, mr));
         });
-        self.jit.define_materializer(dylib, &symbol, materializer)?;
+        self.jit().define_materializer(dylib, &symbol, materializer)?;
         Ok(())
     }
 
@@ -34,7 +34,7 @@ impl Inner {
         let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
         // The current definition of a callee, if the same module made it.
         let same_module = |name: &str| {
-            let ns = self.namespace.read();
+            let ns = self.tables.read();
             let callee = ns.functions.get(name)?.current.clone()?;
             (callee.module == version.module).then_some(callee)
         };
@@ -46,7 +46,7 @@ impl Inner {
         };
         let resolvers = codegen::Resolvers { slots: &slot_address, direct: &direct, inline: &inline };
         let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
-        let module = codegen::generate_function(func, &version.symbol, resolvers, options, self.jit.triple(), self.jit.data_layout());
+        let module = codegen::generate_function(func, &version.symbol, resolvers, options, self.jit().triple(), self.jit().data_layout());
         let irgen = micros(start);
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };
         let Some(total) = self.compile(&func.name, irgen, mr, module, level) else { return };
@@ -86,7 +86,7 @@ impl Inner {
             match compiled {
                 Ok(code) => {
                     object = Some(code.len() as u64);
-                    self.jit.emit_object(mr, code);
+                    self.jit().emit_object(mr, code);
                 }
                 Err(e) => {
                     tracing::error!("compiling `{function}`: {e}");

@@ -1,12 +1,15 @@
-//! The engine: the embedding API over the lazy ORC pipeline.
+//! The embedding API over the lazy ORC pipeline: an `Engine` (one LLJIT, shared)
+//! and the `Namespace`s it serves (each with its own functions, slots, modules,
+//! host functions, policy and limits), like wasmtime's Engine and Store.
 //!
-//! Adding a module parses and checks it, then gives it a JITDylib of its own and,
-//! for each function it defines, a new *version*: a custom materialization unit for
-//! `ore.f.vN` (IR not generated yet), and empties the function's *slot*. Nothing
-//! else happens until a call: a call that finds the slot empty asks `Inner::resolve`,
-//! which looks the version up, running `Inner::materialize` on the calling thread
-//! (IR generation, optimisation, code generation with the thread's own target
-//! machine, linking), and stores the code's address in the slot.
+//! Adding a module to a namespace parses and checks it, then gives it a JITDylib of
+//! its own and, for each function it defines, a new *version*: a custom
+//! materialization unit for `ore.f.vN` (IR not generated yet), and empties the
+//! function's *slot*. Nothing else happens until a call: a call that finds the slot
+//! empty asks `Inner::resolve`, which looks the version up, running
+//! `Inner::materialize` on the calling thread (IR generation, optimisation, code
+//! generation with the thread's own target machine, linking), and stores the code's
+//! address in the slot.
 //!
 //! Slots make late binding work: code calls a function by loading its slot (whose
 //! address never changes), so declarations can be called before any module defines
@@ -17,15 +20,23 @@
 //! unloading it, or freeing it once all its functions were replaced, is clearing
 //! the dylib (the C API cannot define a unit under a chosen resource tracker, and a
 //! transfer away from a dylib's default tracker makes that tracker defunct). Cleared
-//! dylibs are reused, since the C API cannot destroy one.
+//! dylibs go back to the engine, which hands them to any namespace: the C API
+//! cannot destroy one, and a cleared dylib keeps nothing of its past but the
+//! process-symbol generator every dylib has.
 //!
-//! Locks: `namespace` (RwLock) guards the symbol tables and is written while a
-//! module is checked and defined. `slots` (Mutex) is read by materializers. Ore
-//! functions compile under no engine-wide lock; `glue` serialises the glue code
-//! LLJIT's own compiler builds (it owns one TargetMachine, which is not
-//! thread-safe). Host-entry trampolines are shared by all engines (`trampolines`).
-//! No lock is held while JIT'd code runs, so JIT'd code may load more code, compile
-//! functions, and call host callbacks that re-enter the engine.
+//! Isolation: a namespace looks names up only in dylibs it owns, and defines in
+//! them only the runtime, its own host functions and its own code; a function calls
+//! another through its namespace's slot. So no name can reach another namespace's
+//! code, whatever the two define.
+//!
+//! Locks: a namespace's `tables` (RwLock) guards its symbol tables and is written
+//! while a module is checked and defined; `slots` (Mutex) is read by
+//! materializers. Ore functions compile under no engine-wide lock; the engine's
+//! `glue` serialises the glue code LLJIT's own compiler builds (it owns one
+//! TargetMachine, which is not thread-safe). Host-entry trampolines are shared by
+//! all engines (`trampolines`). No lock is held while JIT'd code runs, so JIT'd code
+//! may load more code, compile functions, and call host callbacks that re-enter the
+//! engine.
 
 mod call;
 mod config;
@@ -34,6 +45,7 @@ mod error;
 mod external;
 mod host;
 mod materialize;
+mod namespace;
 mod policy;
 mod reclaim;
 mod standalone;
@@ -44,6 +56,7 @@ mod values;
 pub use call::{CallOptions, CallReport};
 pub use config::{Config, Emit, Limits, OptLevel};
 pub use error::Error;
+pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use standalone::{check_program, program_ir};
 pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
@@ -58,431 +71,78 @@ use crate::tir;
 use crate::typeck::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::types::{ExternSig, FnSig};
 use environment::NamespaceEnv;
+use namespace::{HostSymbol, Inner, Slot, Tables, Version};
 use parking_lot::{Mutex, ReentrantMutex, RwLock};
 use reclaim::Reclaimer;
 use stats::{micros, Counters};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
-struct HostSymbol {
-    /// Registered host functions have one; other symbols take the declaration's.
-    sig: Option<ExternSig>,
-    address: usize,
+/// The JIT that namespaces share: one LLJIT (its session, linker and glue
+/// compiler). `Send + Sync`; clones are handles to the same engine, which lives as
+/// long as any of them or of its namespaces.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
 }
 
-/// Identifies a module added to an engine (for `remove_module`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ModuleId(u64);
-
-/// A module that was added: its id and what it defines and declares.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ModuleInfo {
-    pub id: ModuleId,
-    pub functions: Vec<(String, FnSig)>,
-}
-
-/// What every call to a function goes through. Owned by the engine and never freed
-/// before it, because its address is baked into compiled code.
-#[derive(Default)]
-#[repr(C)]
-struct Slot {
-    /// The address to call; 0 while the current definition is not compiled (or
-    /// there is none).
-    code: AtomicUsize,
-    /// The number of the current definition (0: none); inlined copies of the
-    /// function check it (`abi::slot::DEFINITION`).
-    definition: AtomicU64,
-}
-
-const _: () = assert!(std::mem::offset_of!(Slot, code) == crate::abi::slot::CODE);
-const _: () = assert!(std::mem::offset_of!(Slot, definition) == crate::abi::slot::DEFINITION);
-
-/// One definition of a function, by one module.
-struct Version {
-    symbol: String,
-    /// Unique in the engine; what the slot's `definition` word holds while current.
-    number: u64,
-    /// Kept for callers in the same module to copy, if small enough.
-    inline: Option<Arc<tir::Function>>,
-    module: ModuleId,
-    level: OptLevel,
-    compiled: AtomicBool,
-    /// IR generation to linking, once compiled.
-    compile_us: AtomicU64,
-}
-
-struct FunctionEntry {
-    sig: FnSig,
-    /// Where the function was first declared or defined.
-    origin: String,
-    slot: Arc<Slot>,
-    current: Option<Arc<Version>>,
-    /// Calls from the host.
-    calls: AtomicU64,
-}
-
-struct ModuleRecord {
-    /// Holds all of the module's code.
-    dylib: Dylib,
-    /// Added by `load`: nobody can name it to remove it, so its record goes once
-    /// all its functions are replaced.
-    anonymous: bool,
-    versions: Vec<(String, Arc<Version>)>,
-    /// How many of `versions` are still the current definition; at 0 the code is
-    /// retired.
-    live: usize,
-}
-
-#[derive(Default)]
-struct Namespace {
-    functions: HashMap<String, FunctionEntry>,
-    externs: HashMap<String, ExternSig>,
-    modules: HashMap<ModuleId, ModuleRecord>,
-}
-
-/// `jit` is the last field: fields drop in declaration order, and whatever holds
-/// materialization units (through their closures) goes before the session.
-struct Inner {
-    dylib: Dylib,
-    config: Config,
-    namespace: RwLock<Namespace>,
-    /// Slot of every function name ever seen; only grows.
-    slots: Mutex<HashMap<String, Arc<Slot>>>,
-    /// C symbols modules may call besides the process's: registered host functions
-    /// (with their signature) and functions of added object files and IR modules.
-    host_functions: RwLock<HashMap<String, HostSymbol>>,
-    /// Cleared module dylibs, ready for reuse.
+/// `jit` is the last field: fields drop in declaration order.
+struct Shared {
+    /// Cleared dylibs, ready for reuse by any namespace.
     spare_dylibs: Mutex<Vec<Dylib>>,
-    /// Closures registered as host functions; boxed so their addresses, baked into
-    /// their thunks, never change when the Vec grows. Freed with the engine.
-    #[allow(clippy::vec_box)]
-    closures: Mutex<Vec<Box<runtime::HostClosure>>>,
     /// Keeps threads out of LLJIT's own compiler (which owns one TargetMachine) one
     /// at a time: it compiles glue code (closure thunks, IR data), and may do so
     /// in place while an IR module's function is linked. Ore functions are compiled
     /// with per-thread target machines and do not take it. Reentrant: linking may
     /// run other pending materializations in place on the same thread.
     glue: ReentrantMutex<()>,
-    reclaimer: Reclaimer<Dylib>,
-    /// With `Config::profile`: every compilation, in order.
-    compile_records: Mutex<Vec<CompileRecord>>,
+    /// Numbers dylibs (for their names) and IR modules (to rename their locals).
     next_id: AtomicU64,
-    counters: Counters,
     jit: Jit,
 }
 
-/// A JIT engine with one namespace. `Send + Sync`: share it with `Arc` or clone it
-/// (clones are handles to the same engine).
-#[derive(Clone)]
-pub struct Engine {
-    inner: Arc<Inner>,
-}
-
 impl Engine {
-    pub fn new(config: Config) -> Result<Engine, Error> {
-        let jit = Jit::new(config.opt_level.level(), runtime::lazy_call_failed_handler())?;
-        // The main dylib holds what is never freed: closure thunks (which call the
-        // runtime).
-        let dylib = jit.main_dylib();
-        jit.define_absolute(dylib, &runtime::symbols())?;
-        let inner = Inner {
-            jit,
-            dylib,
-            config,
-            namespace: RwLock::default(),
-            slots: Mutex::default(),
-            host_functions: RwLock::default(),
-            spare_dylibs: Mutex::default(),
-            closures: Mutex::default(),
-            glue: ReentrantMutex::new(()),
-            reclaimer: Reclaimer::default(),
-            compile_records: Mutex::default(),
-            next_id: AtomicU64::new(1),
-            counters: Counters::default(),
-        };
-        Ok(Engine { inner: Arc::new(inner) })
+    /// A new engine: an LLJIT of its own, for the host's CPU.
+    pub fn new() -> Result<Engine, Error> {
+        Ok(Engine::create()?)
     }
 
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    fn create() -> Result<Engine, crate::llvm::LlvmError> {
+        // LLJIT's own compiler only builds glue (closure thunks, IR modules' data):
+        // its level hardly matters.
+        let jit = Jit::new(OptLevel::O2.level(), runtime::lazy_call_failed_handler())?;
+        let shared = Shared { spare_dylibs: Mutex::default(), glue: ReentrantMutex::new(()), next_id: AtomicU64::new(1), jit };
+        Ok(Engine { shared: Arc::new(shared) })
     }
 
-    /// Compiles `source` as a module of this engine's namespace. Its functions are
-    /// compiled at their first call (or now, with `Config::eager`). A function the
-    /// namespace already has (same signature) is replaced for every caller.
-    pub fn add_module(&self, name: &str, source: &str) -> Result<ModuleInfo, Error> {
-        self.add_module_at(name, source, self.inner.config.opt_level)
+    /// The engine `Namespace::new` uses, created on first use and kept for the life
+    /// of the process.
+    pub fn process_default() -> Result<&'static Engine, Error> {
+        static DEFAULT: OnceLock<Result<Engine, crate::llvm::LlvmError>> = OnceLock::new();
+        DEFAULT.get_or_init(Engine::create).as_ref().map_err(|e| Error::Jit(e.clone()))
     }
 
-    /// `add_module`, with the module's functions optimised and compiled at `level`.
-    pub fn add_module_at(&self, name: &str, source: &str, level: OptLevel) -> Result<ModuleInfo, Error> {
-        self.add(SourceFile::new(name, source.to_string()), false, level, false)
-    }
-
-    /// Like `add_module`, but also requires a `main` that `ore run` can call.
-    pub fn add_program(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
-        self.add(file, true, self.inner.config.opt_level, false)
-    }
-
-    fn add(&self, file: SourceFile, require_main: bool, level: OptLevel, anonymous: bool) -> Result<ModuleInfo, Error> {
-        let inner = &self.inner;
-        let limits = &inner.config.limits;
-        let _span = tracing::debug_span!("add_module", module = file.name()).entered();
-        inner.check_source_size(file.name(), file.text().len())?;
-        let start = Instant::now();
-        let items = {
-            let _span = tracing::debug_span!("parse").entered();
-            let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
-            syntax::check_nesting(&items, limits.max_nesting).map_err(|d| file.error(vec![d]))?;
-            items
-        };
-        inner.counters.parse_us.fetch_add(micros(start), Relaxed);
-
-        let start = Instant::now();
-        let mut ns = inner.namespace.write();
-        let checked = {
-            let _span = tracing::debug_span!("check").entered();
-            // Released at the end of this block: `module_dylib` reads it again below.
-            let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
-            let options = typeck::Options { require_main, allow_python: inner.config.policy.python };
-            typeck::check_module(&items, &env, &options).map_err(|d| file.error(d))?
-        };
-        inner.counters.check_us.fetch_add(micros(start), Relaxed);
-        drop(items);
-        if checked.uses_python {
-            // Before any of the module's code can run.
-            runtime::python::ensure_initialized();
-        }
-
-        let new_names = checked.signatures.iter().filter(|s| !ns.functions.contains_key(&s.name)).count();
-        if ns.functions.len() + new_names > limits.max_functions {
-            return Err(Error::Limit(format!(
-                "{}: the namespace would hold {} functions, over the limit of {}",
-                file.name(),
-                ns.functions.len() + new_names,
-                limits.max_functions
-            )));
-        }
-        let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
-        let mut new_externs = Vec::new();
-        for (name, sig) in &checked.externs {
-            if ns.externs.insert(name.clone(), sig.clone()).is_none() {
-                new_externs.push(name);
-            }
-        }
-        let mut entered = Vec::new();
-        for s in &checked.signatures {
-            if !ns.functions.contains_key(&s.name) {
-                entered.push(s.name.clone());
-                let (line, column) = file.location(s.span.start);
-                let entry = FunctionEntry {
-                    sig: s.sig.clone(),
-                    origin: format!("{}:{line}:{column}", file.name()),
-                    slot: inner.slot(&s.name),
-                    current: None,
-                    calls: AtomicU64::new(0),
-                };
-                ns.functions.insert(s.name.clone(), entry);
-            }
-        }
-        let record = match inner.define_versions(id, level, checked.functions, &self.inner) {
-            Ok(record) => ModuleRecord { anonymous, ..record },
-            Err(e) => {
-                // A module that fails changes nothing.
-                new_externs.iter().for_each(|name| drop(ns.externs.remove(*name)));
-                entered.iter().for_each(|name| drop(ns.functions.remove(name)));
-                return Err(e);
-            }
-        };
-        let defined: Vec<String> = record.versions.iter().map(|(name, _)| name.clone()).collect();
-        let symbols: Vec<String> = record.versions.iter().map(|(_, v)| v.symbol.clone()).collect();
-        let dylib = record.dylib;
-        let retired = inner.install(&mut ns, id, record);
-        drop(ns);
-        inner.free(retired);
-
-        if inner.config.eager && !symbols.is_empty() {
-            // Counts as a running call, so a concurrent redefinition cannot free
-            // the code being compiled here.
-            let epoch = inner.reclaimer.enter();
-            let compiled = inner.jit.lookup_all(dylib, &symbols).map_err(Error::from).and_then(|_| {
-                // Fill the slots, so that even the first calls go straight to the code.
-                defined.iter().try_for_each(|name| inner.resolve(name).map(drop).map_err(Error::from))
-            });
-            inner.free(inner.reclaimer.exit(epoch));
-            compiled?;
-        }
-        let functions = checked.signatures.into_iter().map(|s| (s.name, s.sig)).collect();
-        Ok(ModuleInfo { id, functions })
-    }
-
-    /// Unloads a module: the functions it currently defines become undefined (a
-    /// call is the runtime error `undefined function NAME`), and its code is freed
-    /// once no running call can be executing it.
-    pub fn remove_module(&self, id: ModuleId) -> Result<(), Error> {
-        let inner = &self.inner;
-        let mut ns = inner.namespace.write();
-        let record = ns.modules.remove(&id).ok_or(Error::UnknownModule(id))?;
-        for (name, version) in &record.versions {
-            if let Some(entry) = ns.functions.get_mut(name) {
-                if entry.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)) {
-                    entry.current = None;
-                    entry.slot.code.store(0, Relaxed);
-                    entry.slot.definition.store(0, Relaxed);
-                }
-            }
-        }
-        // A module whose functions were all replaced was retired already.
-        let free = if record.live > 0 { inner.reclaimer.retire(record.dylib) } else { Vec::new() };
-        drop(ns);
-        inner.free(free);
-        Ok(())
-    }
-
-    /// Removes the current definition of `name`, as unloading its module would for
-    /// this one function: calls are then the runtime error `undefined function NAME`
-    /// until a module defines it again. Its code is freed once no call runs it.
-    pub fn undefine(&self, name: &str) -> Result<(), Error> {
-        let inner = &self.inner;
-        let mut ns = inner.namespace.write();
-        let entry = ns.functions.get_mut(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
-        let Some(old) = entry.current.take() else { return Ok(()) };
-        entry.slot.code.store(0, Relaxed);
-        entry.slot.definition.store(0, Relaxed);
-        let free = inner.release(&mut ns, &old);
-        drop(ns);
-        inner.free(free);
-        Ok(())
-    }
-
-    /// The signature of a function of the namespace.
-    pub fn function(&self, name: &str) -> Option<FnSig> {
-        self.inner.namespace.read().functions.get(name).map(|f| f.sig.clone())
-    }
-
-    /// Every `extern fn` the namespace's modules have declared, by name.
-    pub fn externs(&self) -> Vec<(String, ExternSig)> {
-        let mut list: Vec<_> = self.inner.namespace.read().externs.iter().map(|(n, s)| (n.clone(), s.clone())).collect();
-        list.sort_by(|a, b| a.0.cmp(&b.0));
-        list
-    }
-
-    /// Whether the current definition of `name` has been compiled.
-    pub fn is_compiled(&self, name: &str) -> bool {
-        let ns = self.inner.namespace.read();
-        let current = ns.functions.get(name).and_then(|f| f.current.as_ref());
-        current.is_some_and(|v| v.compiled.load(Relaxed))
-    }
-
-    /// Every function of the namespace, by name.
-    pub fn functions(&self) -> Vec<FunctionInfo> {
-        let ns = self.inner.namespace.read();
-        let mut list: Vec<FunctionInfo> = ns
-            .functions
-            .iter()
-            .map(|(name, f)| {
-                let (state, compile_us) = match &f.current {
-                    None => (FunctionState::Undefined, 0),
-                    Some(v) if v.compiled.load(Relaxed) => (FunctionState::Compiled, v.compile_us.load(Relaxed)),
-                    Some(_) => (FunctionState::Lazy, 0),
-                };
-                let calls = f.calls.load(Relaxed);
-                FunctionInfo { name: name.clone(), sig: f.sig.clone(), state, compile_us, calls }
-            })
-            .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        list
-    }
-
-    pub fn stats(&self) -> Stats {
-        let c = &self.inner.counters;
-        Stats {
-            functions: c.functions.load(Relaxed),
-            compiled: c.compiled.load(Relaxed),
-            parse_us: c.parse_us.load(Relaxed),
-            check_us: c.check_us.load(Relaxed),
-            irgen_us: c.irgen_us.load(Relaxed),
-            compile_us: c.compile_us.load(Relaxed),
-            run_us: c.run_us.load(Relaxed),
-            code_bytes: c.code_bytes.load(Relaxed),
-            compile_buckets: c.compile_buckets.iter().map(|b| b.load(Relaxed)).collect(),
-        }
-    }
-
-    /// With `Config::profile`, where the time of each compilation so far went.
-    pub fn compile_records(&self) -> Vec<CompileRecord> {
-        self.inner.compile_records.lock().clone()
-    }
-
-    /// Replaced or unloaded code still waiting for running calls to end.
-    pub fn code_awaiting_release(&self) -> usize {
-        self.inner.reclaimer.pending()
+    /// A new, empty namespace of this engine, configured by `config`.
+    pub fn namespace(&self, config: Config) -> Result<Namespace, Error> {
+        Ok(Namespace::with_engine(self.shared.clone(), config))
     }
 }
 
-impl RuntimeHost for Engine {
-    fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
-        self.inner.resolve(name)
-    }
-
-    fn load(&self, source: &str) -> bool {
-        let file = SourceFile::new("<load>", source.to_string());
-        match self.add(file, false, self.inner.config.opt_level, true) {
-            Ok(_) => true,
-            Err(e) => {
-                output::diagnostic(&e.to_string());
-                false
-            }
+impl Shared {
+    /// An empty dylib that resolves what the process exports: a cleared one if any.
+    fn dylib(&self, kind: &str) -> Result<Dylib, Error> {
+        if let Some(dylib) = self.spare_dylibs.lock().pop() {
+            return Ok(dylib);
         }
-    }
-}
-
-impl Inner {
-    /// `Limits::max_source_bytes`, for Ore and IR modules alike.
-    fn check_source_size(&self, name: &str, len: usize) -> Result<(), Error> {
-        let max = self.config.limits.max_source_bytes;
-        if len > max {
-            return Err(Error::Limit(format!("{name}: the source is {len} bytes, over the limit of {max}")));
-        }
-        Ok(())
+        let dylib = self.jit.create_dylib(&format!("ore.{kind}.{}", self.next_id.fetch_add(1, Relaxed)));
+        self.jit.add_process_symbols(dylib)?;
+        Ok(dylib)
     }
 
-    /// The address of `name`'s current definition, compiled now if it was not, and
-    /// stored in its slot so that later calls go straight to it. Called by a call
-    /// that found the slot empty; callers are running host calls, so code retired
-    /// meanwhile is not freed under them.
-    ///
-    /// Compiles at most once: if a redefinition or unload lands during the compile,
-    /// the call still runs the version it compiled (it began before the change, so
-    /// either version is a correct answer) without publishing it. Retrying instead
-    /// could go on for as long as replacements keep coming.
-    fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
-        let current = |ns: &Namespace| {
-            let entry = ns.functions.get(name)?;
-            let version = entry.current.clone()?;
-            let dylib = ns.modules.get(&version.module)?.dylib;
-            Some((version, dylib, entry.slot.clone()))
-        };
-        let (version, dylib, slot) = current(&self.namespace.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
-        let found = self.jit.lookup_all(dylib, std::slice::from_ref(&version.symbol));
-        let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
-        // Publish only if this is still the current definition: a redefinition
-        // (under the write lock) empties the slot, and must not be undone here.
-        let ns = self.namespace.read();
-        if current(&ns).is_some_and(|(v, _, _)| Arc::ptr_eq(&v, &version)) {
-            // Release: whoever loads the address also sees the linked code.
-            slot.code.store(address, std::sync::atomic::Ordering::Release);
-        }
-        Ok(address)
-    }
-
-    fn slot(&self, name: &str) -> Arc<Slot> {
-        self.slots.lock().entry(name.to_string()).or_default().clone()
-    }
-
-    /// Clears retired module dylibs (freeing their code) and keeps them for reuse.
+    /// Clears dylibs nothing can run any more (freeing their code) and keeps them
+    /// for reuse.
     fn free(&self, dylibs: Vec<Dylib>) {
         if dylibs.is_empty() {
             return;
@@ -494,112 +154,5 @@ impl Inner {
             }
         }
         self.jit.clear_dead_symbol_names();
-    }
-
-    /// An empty dylib for a new module, seeing the runtime, the host functions and
-    /// the process's symbols.
-    fn module_dylib(&self) -> Result<Dylib, Error> {
-        let dylib = match self.spare_dylibs.lock().pop() {
-            Some(dylib) => dylib,
-            None => {
-                let dylib = self.jit.create_dylib(&format!("ore.module.{}", self.next_id.fetch_add(1, Relaxed)));
-                self.jit.add_process_symbols(dylib)?;
-                dylib
-            }
-        };
-        let mut symbols = runtime::symbols();
-        let hosts = self.host_functions.read();
-        symbols.extend(hosts.iter().map(|(name, h)| (name.as_str(), h.address)));
-        self.jit.define_absolute(dylib, &symbols)?;
-        Ok(dylib)
-    }
-
-    /// Defines a new version of each function in a new dylib: a unit that compiles
-    /// the body when first looked up (no stub: callers go through the slot). Caller
-    /// holds the namespace write lock.
-    fn define_versions(
-        &self,
-        id: ModuleId,
-        level: OptLevel,
-        functions: Vec<tir::Function>,
-        me: &Arc<Inner>,
-    ) -> Result<ModuleRecord, Error> {
-        let dylib = self.module_dylib()?;
-        let record = self.define_in(dylib, id, level, functions, me);
-        if record.is_err() {
-            self.free(vec![dylib]);
-        }
-        record
-    }
-
-    fn define_in(
-        &self,
-        dylib: Dylib,
-        id: ModuleId,
-        level: OptLevel,
-        functions: Vec<tir::Function>,
-        me: &Arc<Inner>,
-    ) -> Result<ModuleRecord, Error> {
-        let mut versions = Vec::with_capacity(functions.len());
-        for func in functions {
-            let number = self.next_id.fetch_add(1, Relaxed);
-            let func = Arc::new(func);
-            let version = Arc::new(Version {
-                symbol: crate::abi::function_symbol(&func.name, number),
-                number,
-                inline: func.is_inline_candidate().then(|| func.clone()),
-                module: id,
-                level,
-                compiled: AtomicBool::new(false),
-                compile_us: AtomicU64::new(0),
-            });
-            let name = func.name.clone();
-            self.define_body(dylib, func, version.clone(), Arc::downgrade(me))?;
-            versions.push((name, version));
-        }
-        self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
-        let live = versions.len();
-        Ok(ModuleRecord { dylib, anonymous: false, versions, live })
-    }
-
-    /// Makes a module's versions the current definitions; returns replaced code that
-    /// is already safe to free.
-    fn install(&self, ns: &mut Namespace, id: ModuleId, record: ModuleRecord) -> Vec<Dylib> {
-        let mut free = Vec::new();
-        for (name, version) in &record.versions {
-            let entry = ns.functions.get_mut(name).expect("signatures were entered first");
-            // Empty: the first call compiles the new version (`Inner::resolve`).
-            entry.slot.code.store(0, Relaxed);
-            entry.slot.definition.store(version.number, Relaxed);
-            let Some(old) = entry.current.replace(version.clone()) else { continue };
-            free.extend(self.release(ns, &old));
-        }
-        // A module of declarations only has nothing that can run: retire it now.
-        if record.live == 0 {
-            free.extend(self.reclaimer.retire(record.dylib));
-            if record.anonymous {
-                return free;
-            }
-        }
-        ns.modules.insert(id, record);
-        free
-    }
-
-    /// Counts `old`, no longer current, out of its module; returns the module's code
-    /// if that retired it and it is safe to free already.
-    fn release(&self, ns: &mut Namespace, old: &Version) -> Vec<Dylib> {
-        let Some(module) = ns.modules.get_mut(&old.module) else { return Vec::new() };
-        module.live -= 1;
-        if module.live > 0 {
-            return Vec::new();
-        }
-        let free = self.reclaimer.retire(module.dylib);
-        // Nothing of it can run again: keep no more than `remove_module` needs (it
-        // empties no slot for a module with nothing live).
-        module.versions = Vec::new();
-        if module.anonymous {
-            ns.modules.remove(&old.module);
-        }
-        free
     }
 }

@@ -70,6 +70,12 @@ impl<T> Reclaimer<T> {
         s.collect()
     }
 
+    /// Takes out all retired code, whether or not calls run (for an owner that
+    /// knows none can).
+    pub fn take_all(&self) -> Vec<T> {
+        self.state.lock().retired.drain(..).map(|(_, t)| t).collect()
+    }
+
     /// How much retired code is waiting for running calls to end.
     pub fn pending(&self) -> usize {
         self.state.lock().retired.len()

@@ -24,7 +24,7 @@ pub struct FunctionInfo {
     pub state: FunctionState,
     /// Time to compile the current definition (IR generation to linking).
     pub compile_us: u64,
-    /// Calls from the host (`Engine::call`), all definitions together; calls made
+    /// Calls from the host (`Namespace::call`), all definitions together; calls made
     /// by Ore code are not counted.
     pub calls: u64,
 }

@@ -92,7 +92,7 @@ impl HostResult for () {
     const C_TYPE: CType = CType::Unit;
 }
 
-/// An `extern "C" fn` the engine can register (see `Engine::register`).
+/// An `extern "C" fn` the engine can register (see `Namespace::register`).
 pub trait HostFn {
     fn signature() -> ExternSig;
     fn address(self) -> usize;
@@ -215,7 +215,7 @@ impl ClosureResult for () {
     }
 }
 
-/// A Rust closure usable as a host function (see `Engine::register_closure`), in the
+/// A Rust closure usable as a host function (see `Namespace::register_closure`), in the
 /// spirit of wasmtime's `Linker::func_wrap`.
 pub trait IntoHostClosure<Params, R> {
     fn signature() -> ExternSig;

@@ -1,10 +1,10 @@
-//! The server's state, independent of HTTP: namespaces (one `Engine` each), their
-//! named modules, persistence, and conversion between JSON and Ore values.
+//! The server's state, independent of HTTP: namespaces (an `engine::Namespace`
+//! each, all in one `Engine`), their named modules, persistence, and conversion
+//! between JSON and Ore values.
 //!
-//! Why an engine per namespace: an engine's functions share one set of slots, so a
-//! namespace of its own is what guarantees that code in one namespace can never
-//! name, call or replace a function of another. Each module inside it still gets its
-//! own JITDylib. Engines share nothing but the process (and Python, if allowed).
+//! Why an engine namespace per server namespace: each has its own functions, slots,
+//! dylibs and host functions, so code in one can never name, call or replace a
+//! function of another, while all share one LLJIT (see `engine`'s isolation rule).
 
 use super::store::{Store, StoredModule, StoredName, StoredNamespace};
 use crate::diagnostics::CompileError;
@@ -174,8 +174,8 @@ enum LoadedModule {
     LlvmIr,
 }
 
-struct Namespace {
-    engine: Engine,
+struct Tenant {
+    code: engine::Namespace,
     /// Held while a module is added or removed and its row written, so replacing one
     /// is atomic and the state file always agrees with memory.
     modules: Mutex<Modules>,
@@ -194,7 +194,9 @@ struct Modules {
 
 pub struct Registry {
     settings: Settings,
-    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    /// The JIT every namespace's code lives in.
+    engine: Engine,
+    namespaces: RwLock<HashMap<String, Arc<Tenant>>>,
     store: Option<Store>,
     /// Stats of deleted namespaces, so that metrics never go backwards.
     retired: Mutex<Stats>,
@@ -218,7 +220,8 @@ impl Registry {
             Some(s) => s.namespaces().map_err(|e| ServiceError::Internal(format!("reading the state file: {e}")))?,
             None => Vec::new(),
         };
-        let registry = Registry { settings, namespaces: RwLock::default(), store, retired: Mutex::default() };
+        let engine = Engine::new().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let registry = Registry { settings, engine, namespaces: RwLock::default(), store, retired: Mutex::default() };
         for namespace in stored {
             registry.restore(namespace)?;
         }
@@ -237,44 +240,44 @@ impl Registry {
         let mut modules = namespace.modules.lock();
         let (ir, ore): (Vec<_>, Vec<_>) = stored.modules.into_iter().partition(|m| m.language == Language::LlvmIr.as_str());
         for m in &ir {
-            self.restore_module(&namespace.engine, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
+            self.restore_module(&namespace.code, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
         }
         if !stored.names.is_empty() {
             let declarations: Vec<&str> = stored.names.iter().map(|n| n.declaration.as_str()).collect();
-            let engine = &namespace.engine;
-            engine.add_module("<restored declarations>", &declarations.join("\n")).map_err(|e| failed("the declarations", e.into()))?;
+            let code = &namespace.code;
+            code.add_module("<restored declarations>", &declarations.join("\n")).map_err(|e| failed("the declarations", e.into()))?;
         }
         for m in &ore {
-            self.restore_module(&namespace.engine, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
+            self.restore_module(&namespace.code, &mut modules, m).map_err(|e| failed(&format!("module `{}`", m.name), e))?;
         }
         // Functions whose last definition was unloaded stay undefined, even where an
         // older module that was replayed defines them.
         for n in stored.names.iter().filter(|n| !n.defined) {
-            namespace.engine.undefine(&n.name).map_err(|e| failed(&format!("function `{}`", n.name), e.into()))?;
+            namespace.code.undefine(&n.name).map_err(|e| failed(&format!("function `{}`", n.name), e.into()))?;
         }
         modules.stored_names = stored.names.into_iter().map(|n| (n.name, n.defined)).collect();
         tracing::info!(namespace = %ns, modules = modules.by_name.len(), "restored");
         Ok(())
     }
 
-    fn restore_module(&self, engine: &Engine, modules: &mut Modules, m: &StoredModule) -> Result<(), ServiceError> {
+    fn restore_module(&self, code: &engine::Namespace, modules: &mut Modules, m: &StoredModule) -> Result<(), ServiceError> {
         let language = Language::parse(&m.language).ok_or_else(|| ServiceError::Internal(format!("unknown language {:?}", m.language)))?;
         if language == Language::LlvmIr && !self.settings.allow_llvm_ir {
             return Err(ServiceError::Forbidden("it is LLVM IR, and the server was started without --allow-llvm-ir".into()));
         }
         let request = ModuleRequest { name: m.name.clone(), source: m.source.clone(), language, opt_level: m.opt_level };
-        self.load(engine, modules, &request).map(drop)
+        self.load(code, modules, &request).map(drop)
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    fn namespace(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+    fn namespace(&self, ns: &str) -> Result<Arc<Tenant>, ServiceError> {
         self.namespaces.read().get(ns).cloned().ok_or_else(|| ServiceError::NotFound(format!("no namespace `{ns}`")))
     }
 
-    fn namespace_or_create(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+    fn namespace_or_create(&self, ns: &str) -> Result<Arc<Tenant>, ServiceError> {
         if let Ok(found) = self.namespace(ns) {
             return Ok(found);
         }
@@ -292,8 +295,8 @@ impl Registry {
             limits: self.settings.limits.clone(),
             ..engine::Config::default()
         };
-        let engine = Engine::new(config).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let created = Arc::new(Namespace { engine, modules: Mutex::default() });
+        let code = self.engine.namespace(config).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let created = Arc::new(Tenant { code, modules: Mutex::default() });
         all.insert(ns.to_string(), created.clone());
         Ok(created)
     }
@@ -312,12 +315,12 @@ impl Registry {
                 // Deleted while this add waited: it comes after the delete.
                 continue;
             }
-            let result = self.load(&namespace.engine, &mut modules, &request);
+            let result = self.load(&namespace.code, &mut modules, &request);
             match &result {
                 // A namespace created for a module that failed is not kept.
                 Err(_) if modules.by_name.is_empty() => self.forget(ns, &namespace, &mut modules),
                 Err(_) => {}
-                Ok(_) => self.persist(ns, &namespace.engine, &mut modules, Ok(&request))?,
+                Ok(_) => self.persist(ns, &namespace.code, &mut modules, Ok(&request))?,
             }
             return result;
         }
@@ -326,10 +329,15 @@ impl Registry {
     /// Writes a module that was just loaded (`Ok`) or unloaded (`Err(name)`), with
     /// the names of the namespace that are new or changed since the last write.
     /// Caller holds the namespace's module lock.
-    fn persist(&self, ns: &str, engine: &Engine, modules: &mut Modules, module: Result<&ModuleRequest, &str>) -> Result<(), ServiceError> {
+    fn persist(
+        &self,
+        ns: &str,
+        code: &engine::Namespace,
+        modules: &mut Modules,
+        module: Result<&ModuleRequest, &str>,
+    ) -> Result<(), ServiceError> {
         let Some(store) = &self.store else { return Ok(()) };
-        let changed: Vec<StoredName> =
-            names(engine).into_iter().filter(|n| modules.stored_names.get(&n.name) != Some(&n.defined)).collect();
+        let changed: Vec<StoredName> = names(code).into_iter().filter(|n| modules.stored_names.get(&n.name) != Some(&n.defined)).collect();
         let stored = module.map(|request| StoredModule {
             name: request.name.clone(),
             language: request.language.as_str().to_string(),
@@ -348,7 +356,7 @@ impl Registry {
     /// Removes `namespace` from the registry (if it is still the one registered as
     /// `ns`) and marks it deleted. Caller holds its module lock: lock order is a
     /// namespace's modules, then the registry.
-    fn forget(&self, ns: &str, namespace: &Arc<Namespace>, modules: &mut Modules) {
+    fn forget(&self, ns: &str, namespace: &Arc<Tenant>, modules: &mut Modules) {
         modules.deleted = true;
         let mut all = self.namespaces.write();
         if all.get(ns).is_some_and(|n| Arc::ptr_eq(n, namespace)) {
@@ -357,17 +365,17 @@ impl Registry {
     }
 
     /// Loads or replaces a module in `engine`. Caller holds the module lock.
-    fn load(&self, engine: &Engine, modules: &mut Modules, request: &ModuleRequest) -> Result<Vec<FunctionDesc>, ServiceError> {
+    fn load(&self, code: &engine::Namespace, modules: &mut Modules, request: &ModuleRequest) -> Result<Vec<FunctionDesc>, ServiceError> {
         let level = match request.opt_level {
             None => self.settings.opt_level,
             Some(l) => OptLevel::new(l).ok_or_else(|| ServiceError::BadRequest(format!("opt_level must be 0 to 3, not {l}")))?,
         };
         match request.language {
             Language::Ore => {
-                let info = engine.add_module_at(&request.name, &request.source, level)?;
+                let info = code.add_module_at(&request.name, &request.source, level)?;
                 // The new module is in place first, so its functions never go missing.
                 if let Some(LoadedModule::Ore(old)) = modules.by_name.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
-                    engine.remove_module(old)?;
+                    code.remove_module(old)?;
                 }
                 Ok(info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect())
             }
@@ -378,7 +386,7 @@ impl Registry {
                         request.name
                     )));
                 }
-                let functions = engine.add_ir(&request.name, request.source.as_bytes())?;
+                let functions = code.add_ir(&request.name, request.source.as_bytes())?;
                 modules.by_name.insert(request.name.clone(), LoadedModule::LlvmIr);
                 Ok(functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
             }
@@ -395,10 +403,10 @@ impl Registry {
                     "`{name}` is an LLVM IR module, which cannot be unloaded; delete the namespace instead"
                 )))
             }
-            Some(LoadedModule::Ore(id)) => namespace.engine.remove_module(*id)?,
+            Some(LoadedModule::Ore(id)) => namespace.code.remove_module(*id)?,
         }
         modules.by_name.remove(name);
-        self.persist(ns, &namespace.engine, &mut modules, Err(name))
+        self.persist(ns, &namespace.code, &mut modules, Err(name))
     }
 
     /// Forgets a namespace. Calls running in it finish first (they hold its engine).
@@ -416,12 +424,12 @@ impl Registry {
         }
         self.forget(ns, &namespace, &mut modules);
         drop(modules);
-        add_stats(&mut self.retired.lock(), &namespace.engine.stats());
+        add_stats(&mut self.retired.lock(), &namespace.code.stats());
         Ok(())
     }
 
     pub fn functions(&self, ns: &str) -> Result<Vec<FunctionDesc>, ServiceError> {
-        Ok(self.namespace(ns)?.engine.functions().into_iter().map(FunctionDesc::from_info).collect())
+        Ok(self.namespace(ns)?.code.functions().into_iter().map(FunctionDesc::from_info).collect())
     }
 
     /// The deadline a call gets: its `timeout_ms`, or the server's default.
@@ -440,9 +448,9 @@ impl Registry {
     /// deadline `call_timeout` gave it.
     pub fn call(&self, ns: &str, request: CallRequest, timeout: Duration) -> Result<CallOutcome, ServiceError> {
         let namespace = self.namespace(ns)?;
-        let engine = &namespace.engine;
+        let code = &namespace.code;
         let name = &request.function;
-        let sig = engine.function(name).ok_or_else(|| ServiceError::NotFound(format!("no function `{name}` in namespace `{ns}`")))?;
+        let sig = code.function(name).ok_or_else(|| ServiceError::NotFound(format!("no function `{name}` in namespace `{ns}`")))?;
         if request.args.len() != sig.params.len() {
             return Err(engine::Error::Arity { name: name.clone(), expected: sig.params.len(), given: request.args.len() }.into());
         }
@@ -461,7 +469,7 @@ impl Registry {
             max_array_bytes: Some(self.settings.max_array_bytes),
             max_loads: Some(self.settings.max_loads_per_call),
         };
-        let report = engine.call_with(name, &args, &options);
+        let report = code.call_with(name, &args, &options);
         let captured = report.output.unwrap_or_default();
         Ok(CallOutcome {
             result: report.result.map(|v| to_json(&v)).map_err(ServiceError::from),
@@ -478,20 +486,20 @@ impl Registry {
         let mut total = self.retired.lock().clone();
         let all = self.namespaces.read();
         for ns in all.values() {
-            add_stats(&mut total, &ns.engine.stats());
+            add_stats(&mut total, &ns.code.stats());
         }
         (total, all.len())
     }
 }
 
 /// Every name `engine`'s namespace knows, as the state file keeps it.
-fn names(engine: &Engine) -> Vec<StoredName> {
-    let functions = engine.functions().into_iter().map(|f| StoredName {
+fn names(code: &engine::Namespace) -> Vec<StoredName> {
+    let functions = code.functions().into_iter().map(|f| StoredName {
         declaration: f.sig.declaration(&f.name),
         defined: f.state != engine::FunctionState::Undefined,
         name: f.name,
     });
-    let externs = engine.externs().into_iter().map(|(name, sig)| StoredName { declaration: sig.declaration(&name), defined: true, name });
+    let externs = code.externs().into_iter().map(|(name, sig)| StoredName { declaration: sig.declaration(&name), defined: true, name });
     functions.chain(externs).collect()
 }
 

@@ -16,7 +16,7 @@ mod common;
 mod gen;
 
 use ore::reference::{self, Outcome};
-use ore::{CallOptions, Config, Engine, Error, OptLevel, SourceFile, Value};
+use ore::{CallOptions, Config, Error, Namespace, OptLevel, SourceFile, Value};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ fn modes() -> Vec<Mode> {
 }
 
 fn run_jit(source: &str, mode: &Mode) -> Result<Outcome, String> {
-    let engine = Engine::new(mode.config.clone()).map_err(|e| e.to_string())?;
+    let engine = Namespace::new(mode.config.clone()).map_err(|e| e.to_string())?;
     engine.add_program(SourceFile::new("gen.ore", source.to_string())).map_err(|e| e.to_string())?;
     let options = CallOptions { timeout: mode.timeout, capture_output: Some(1 << 20), ..CallOptions::default() };
     let report = engine.call_with("main", &[], &options);
