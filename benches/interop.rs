@@ -29,6 +29,32 @@ fn per_call_ns(engine: &Namespace, function: &str, n: i64) -> Vec<f64> {
         .collect()
 }
 
+/// Host -> Ore calls of `fn add1(x: i64) -> i64`, side by side: by name with
+/// `Value`s, through a `Func`, and through a `TypedFunc`.
+fn host_to_ore_calls(engine: &Namespace) {
+    const N: i64 = 1_000_000;
+    let time = |f: &dyn Fn(i64)| -> Vec<f64> {
+        f(0);
+        (0..REPEATS)
+            .map(|_| {
+                let start = Instant::now();
+                (0..N).for_each(f);
+                start.elapsed().as_nanos() as f64 / N as f64
+            })
+            .collect()
+    };
+    engine.add_module("add1", "fn add1(x: i64) -> i64 { x + 1 }").expect("module");
+    let func = engine.func("add1").expect("func");
+    let typed = func.typed::<(i64,), i64>().expect("typed");
+    report(
+        "host -> Ore, call(\"add1\", &[Value])",
+        "ns",
+        time(&|i| assert_eq!(engine.call("add1", &[Value::I64(i)]).ok(), Some(Value::I64(i + 1)))),
+    );
+    report("host -> Ore, Func::call(&[Value])", "ns", time(&|i| assert_eq!(func.call(&[Value::I64(i)]).ok(), Some(Value::I64(i + 1)))));
+    report("host -> Ore, TypedFunc::call((i64,))", "ns", time(&|i| assert_eq!(typed.call((i,)).ok(), Some(i + 1))));
+}
+
 extern "C" fn c_callback(x: i64) -> i64 {
     x + 1
 }
@@ -57,6 +83,7 @@ fn main() {
     report("same call through the C-API from Rust", "ns", python_c_api_ns());
     report("extern \"C\" Rust callback", "ns", per_call_ns(&engine, "c_loop", 10_000_000));
     report("Rust closure callback (register_closure)", "ns", per_call_ns(&engine, "closure_loop", 10_000_000));
+    host_to_ore_calls(&engine);
     report("load of a one-function module (from Ore)", "us", per_call_ns(&engine, "load_loop", 500).iter().map(|ns| ns / 1e3).collect());
 
     // Load, compile, call, unload: RSS growth per cycle once warm.

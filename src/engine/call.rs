@@ -22,8 +22,8 @@ pub struct CallOptions {
 
 /// What one call did.
 #[derive(Debug)]
-pub struct CallReport {
-    pub result: Result<Value, Error>,
+pub struct CallReport<T = Value> {
+    pub result: Result<T, Error>,
     /// With `CallOptions::capture_output`: what the call printed.
     pub output: Option<output::Captured>,
     /// Functions compiled on this call's thread during the call, in order.
@@ -31,8 +31,22 @@ pub struct CallReport {
     pub elapsed: std::time::Duration,
 }
 
+/// What a call from the host goes to: found by name, or held by a `Func`.
+pub(super) struct Target<'a> {
+    pub(super) name: &'a str,
+    /// The function's signature is the one `trampoline` was made for.
+    pub(super) slot: &'a Slot,
+    /// The entry trampoline for its signature.
+    pub(super) trampoline: usize,
+}
+
+/// Encodes a call's arguments as 8-byte slots (see `values::encode`); `str`s it
+/// makes go in the Vec, which outlives the call.
+pub(super) type Encode<'a> = &'a dyn Fn(&HostCall, &mut Vec<std::ffi::CString>) -> Result<Vec<u64>, RuntimeError>;
+
 impl Namespace {
-    /// Calls an Ore function. Runtime errors end the call and leave the engine usable.
+    /// Calls an Ore function. Runtime errors end the call and leave the namespace
+    /// usable. To call one function often, get a `Func` (`func`) once instead.
     pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, Error> {
         self.call_with(name, args, &CallOptions::default()).result
     }
@@ -40,14 +54,33 @@ impl Namespace {
     /// Calls an Ore function with a deadline, output capture or memory limit, and
     /// reports what the call compiled and how long it took.
     pub fn call_with(&self, name: &str, args: &[Value], options: &CallOptions) -> CallReport {
+        self.report(options, || {
+            let (sig, slot) = {
+                let tables = self.inner.tables.read();
+                let f = tables.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
+                (f.sig.clone(), f.slot.clone())
+            };
+            values::check_arguments(name, &sig, args)?;
+            let target = Target { name, slot: &slot, trampoline: trampolines::get(&sig)? };
+            let encode = |call: &HostCall, strings: &mut Vec<_>| args.iter().map(|a| values::encode(a, call, strings)).collect();
+            // SAFETY: `call_target` passes the result of a call of `sig`.
+            let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
+            // SAFETY: `encode` encodes `args`, which were checked against `sig`.
+            unsafe { self.call_target(&target, &encode, options, decode) }
+        })
+    }
+
+    /// Runs `call` as one call from the host: output capture, and what it compiled
+    /// and how long it took.
+    pub(super) fn report<T>(&self, options: &CallOptions, call: impl FnOnce() -> Result<T, Error>) -> CallReport<T> {
         let start = Instant::now();
         let recording = Recording::start();
         let (result, output) = match options.capture_output {
             Some(limit) => {
-                let (result, captured) = output::capture(limit, || self.call_inner(name, args, options));
+                let (result, captured) = output::capture(limit, call);
                 (result, Some(captured))
             }
-            None => (self.call_inner(name, args, options), None),
+            None => (call(), None),
         };
         let (compiled, compile_us) = recording.finish();
         let elapsed = start.elapsed();
@@ -56,63 +89,52 @@ impl Namespace {
         CallReport { result, output, compiled, elapsed }
     }
 
-    fn call_inner(&self, name: &str, args: &[Value], options: &CallOptions) -> Result<Value, Error> {
+    /// Calls `target` with the arguments `encode` makes, and decodes the result.
+    ///
+    /// # Safety
+    /// `target.trampoline` must be the trampoline of the function's signature;
+    /// `encode` must produce one slot per parameter of it, of its type, as
+    /// `values::encode` does; `decode` must read a result of its result type.
+    pub(super) unsafe fn call_target<R>(
+        &self,
+        target: &Target,
+        encode: Encode,
+        options: &CallOptions,
+        decode: impl FnOnce(u64, &HostCall) -> R,
+    ) -> Result<R, Error> {
         let inner = &self.inner;
         if options.timeout.is_some() && !inner.config.interruptible {
             return Err(Error::Limit("a timeout needs an engine created with `Config::interruptible`".into()));
         }
-        let (sig, slot) = {
-            let ns = inner.tables.read();
-            let f = ns.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
-            f.calls.fetch_add(1, Relaxed);
-            (f.sig.clone(), f.slot.clone())
-        };
-        values::check_arguments(name, &sig, args)?;
-        let trampoline = trampolines::get(&sig)?;
-
-        let _span = tracing::debug_span!("call", function = name).entered();
+        target.slot.calls.fetch_add(1, Relaxed);
+        let _span = tracing::debug_span!("call", function = target.name).entered();
         let deadline = options.timeout.map(|t| Instant::now() + t);
         let epoch = inner.reclaimer.enter();
-        let result = self.invoke(name, &sig, &slot, trampoline, args, deadline, options);
+        let result = (|| {
+            let call = HostCall::enter(options.max_array_bytes, options.max_loads);
+            // Strings passed as `str` must outlive the call.
+            let mut strings = Vec::new();
+            let slots = encode(&call, &mut strings)?;
+            // Read after registering the call, so code it reaches cannot be freed under it.
+            let function = match target.slot.code.load(Relaxed) {
+                0 => inner.resolve(target.name)?,
+                address => address,
+            };
+            // The deadline covers compiling: a compile that outlived it ends the call
+            // (compiles inside the call are caught by the checks of the code they made).
+            if runtime::deadline::effective(deadline).is_some_and(|d| Instant::now() >= d) {
+                return Err(RuntimeError::Timeout.into());
+            }
+            // SAFETY: the trampoline was generated for `sig`, `function` is a
+            // definition of `name` (of that signature: redefinitions must keep it),
+            // and `slots` encode arguments of `sig` as the trampoline reads them (the
+            // caller's duty); `strings` outlive the call.
+            let raw = unsafe { call.invoke(self, target.trampoline, function, &slots, deadline) }?;
+            // A value of type `sig.ret` produced by this call, whose arrays and
+            // strings are still alive (arena and module memory).
+            Ok(decode(raw, &call))
+        })();
         inner.free(inner.reclaimer.exit(epoch));
         result
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn invoke(
-        &self,
-        name: &str,
-        sig: &FnSig,
-        slot: &Slot,
-        trampoline: usize,
-        args: &[Value],
-        deadline: Option<Instant>,
-        options: &CallOptions,
-    ) -> Result<Value, Error> {
-        let call = HostCall::enter(options.max_array_bytes, options.max_loads);
-        // Strings passed as `str` must outlive the call.
-        let mut strings = Vec::new();
-        let mut slots = Vec::with_capacity(args.len());
-        for arg in args {
-            slots.push(values::encode(arg, &call, &mut strings)?);
-        }
-        // Read after registering the call, so code it reaches cannot be freed under it.
-        let function = match slot.code.load(Relaxed) {
-            0 => self.inner.resolve(name)?,
-            address => address,
-        };
-        // The deadline covers compiling: a compile that outlived it ends the call
-        // (compiles inside the call are caught by the checks of the code they made).
-        if runtime::deadline::effective(deadline).is_some_and(|d| Instant::now() >= d) {
-            return Err(RuntimeError::Timeout.into());
-        }
-        // SAFETY: the trampoline was generated for `sig`, `function` is a definition
-        // of `name` (of that signature: redefinitions must keep it), and `slots`
-        // encodes `args`, checked against `sig`, as the trampoline reads them;
-        // `strings` outlive the call.
-        let raw = unsafe { call.invoke(self, trampoline, function, &slots, deadline) }?;
-        // SAFETY: `raw` is a value of type `sig.ret` produced by this call; arrays and
-        // strings it refers to are still alive (arena and module memory).
-        Ok(unsafe { values::decode(sig.ret, raw, &call) })
     }
 }

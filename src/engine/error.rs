@@ -3,7 +3,7 @@
 use crate::diagnostics::CompileError;
 use crate::llvm::LlvmError;
 use crate::runtime::RuntimeError;
-use crate::types::Ty;
+use crate::types::{FnSig, Ty};
 
 use super::ModuleId;
 
@@ -19,6 +19,9 @@ pub enum Error {
     Arity { name: String, expected: usize, given: usize },
     #[error("argument {index} of `{name}` must be `{expected}`, not `{given}`")]
     ArgumentType { name: String, index: usize, expected: Ty, given: Ty },
+    /// `Func::typed` with types that are not the function's.
+    #[error("`{name}` is `{actual}`, not `{requested}`")]
+    Signature { name: String, actual: FnSig, requested: FnSig },
     #[error("host function `{0}` is already registered")]
     HostFunctionExists(String),
     #[error("no module {0:?} in this engine")]

@@ -32,6 +32,8 @@ pub(super) struct Slot {
     /// The number of the current definition (0: none); inlined copies of the
     /// function check it (`abi::slot::DEFINITION`).
     pub(super) definition: AtomicU64,
+    /// Calls from the host, all definitions together (not read by generated code).
+    pub(super) calls: AtomicU64,
 }
 
 const _: () = assert!(std::mem::offset_of!(Slot, code) == crate::abi::slot::CODE);
@@ -57,8 +59,6 @@ pub(super) struct FunctionEntry {
     pub(super) origin: String,
     pub(super) slot: Arc<Slot>,
     pub(super) current: Option<Arc<Version>>,
-    /// Calls from the host.
-    pub(super) calls: AtomicU64,
 }
 
 pub(super) struct ModuleRecord {
@@ -233,7 +233,6 @@ impl Namespace {
                     origin: format!("{}:{line}:{column}", file.name()),
                     slot: inner.slot(&s.name),
                     current: None,
-                    calls: AtomicU64::new(0),
                 };
                 ns.functions.insert(s.name.clone(), entry);
             }
@@ -339,7 +338,7 @@ impl Namespace {
                     Some(v) if v.compiled.load(Relaxed) => (FunctionState::Compiled, v.compile_us.load(Relaxed)),
                     Some(_) => (FunctionState::Lazy, 0),
                 };
-                let calls = f.calls.load(Relaxed);
+                let calls = f.slot.calls.load(Relaxed);
                 FunctionInfo { name: name.clone(), sig: f.sig.clone(), state, compile_us, calls }
             })
             .collect();

@@ -18,22 +18,29 @@ pub struct Reclaimer<T> {
 
 struct State<T> {
     epoch: u64,
-    /// Start epoch -> number of host calls still running that started then.
-    active: BTreeMap<u64, usize>,
+    /// Host calls still running that started in the current epoch: the common
+    /// case, kept out of the map so that a call costs no map update.
+    current: usize,
+    /// Earlier start epoch -> number of host calls still running that started then.
+    older: BTreeMap<u64, usize>,
     /// Retired code with the epoch it was retired in.
     retired: Vec<(u64, T)>,
 }
 
 impl<T> Default for Reclaimer<T> {
     fn default() -> Self {
-        Reclaimer { state: Mutex::new(State { epoch: 0, active: BTreeMap::new(), retired: Vec::new() }) }
+        Reclaimer { state: Mutex::new(State { epoch: 0, current: 0, older: BTreeMap::new(), retired: Vec::new() }) }
     }
 }
 
 impl<T> State<T> {
     /// Takes out the retired code no running call can reach.
     fn collect(&mut self) -> Vec<T> {
-        let oldest_running = self.active.keys().next().copied().unwrap_or(u64::MAX);
+        if self.retired.is_empty() {
+            return Vec::new();
+        }
+        let current = (self.current > 0).then_some(self.epoch);
+        let oldest_running = self.older.keys().next().copied().or(current).unwrap_or(u64::MAX);
         let (free, keep): (Vec<_>, Vec<_>) = self.retired.drain(..).partition(|(tag, _)| *tag < oldest_running);
         self.retired = keep;
         free.into_iter().map(|(_, t)| t).collect()
@@ -44,18 +51,19 @@ impl<T> Reclaimer<T> {
     /// Registers a host call; returns its start epoch for `exit`.
     pub fn enter(&self) -> u64 {
         let mut s = self.state.lock();
-        let epoch = s.epoch;
-        *s.active.entry(epoch).or_default() += 1;
-        epoch
+        s.current += 1;
+        s.epoch
     }
 
     /// Ends a host call; returns code that has become safe to free.
     pub fn exit(&self, epoch: u64) -> Vec<T> {
         let mut s = self.state.lock();
-        if let Some(count) = s.active.get_mut(&epoch) {
+        if epoch == s.epoch {
+            s.current -= 1;
+        } else if let Some(count) = s.older.get_mut(&epoch) {
             *count -= 1;
             if *count == 0 {
-                s.active.remove(&epoch);
+                s.older.remove(&epoch);
             }
         }
         s.collect()
@@ -65,6 +73,10 @@ impl<T> Reclaimer<T> {
     pub fn retire(&self, code: T) -> Vec<T> {
         let mut s = self.state.lock();
         let tag = s.epoch;
+        if s.current > 0 {
+            let running = std::mem::take(&mut s.current);
+            s.older.insert(tag, running);
+        }
         s.epoch += 1;
         s.retired.push((tag, code));
         s.collect()
@@ -119,5 +131,19 @@ mod tests {
         assert!(r.retire('x').is_empty());
         assert!(r.exit(a).is_empty(), "the second call of that epoch still runs");
         assert_eq!(r.exit(b), vec!['x']);
+    }
+
+    #[test]
+    fn calls_of_several_epochs_each_hold_what_was_retired_while_they_ran() {
+        let r = Reclaimer::default();
+        let a = r.enter();
+        assert!(r.retire('x').is_empty());
+        let b = r.enter();
+        assert!(r.retire('y').is_empty());
+        let c = r.enter();
+        assert!(r.exit(b).is_empty(), "a, which began first, may still run x and y");
+        assert_eq!(r.exit(a), vec!['x', 'y'], "c began after both were retired");
+        assert!(r.retire('z').is_empty(), "c may run z");
+        assert_eq!(r.exit(c), vec!['z']);
     }
 }

@@ -138,14 +138,17 @@ pub(super) fn encode(arg: &Value, call: &HostCall, strings: &mut Vec<std::ffi::C
         Value::F64(v) => v.to_bits(),
         Value::Bool(b) => *b as u64,
         Value::Ptr(p) => *p as u64,
-        Value::Str(s) => {
-            strings.push(crate::llvm::c_string(s));
-            strings.last().expect("pushed above").as_ptr() as u64
-        }
+        Value::Str(s) => encode_str(s, strings),
         Value::ArrayI64(v) => call.array(v.iter().copied())?,
         Value::ArrayF64(v) => call.array(v.iter().map(|x| x.to_bits() as i64))?,
         Value::Unit => unreachable!("check_arguments rejects unit arguments"),
     })
+}
+
+/// Copies `s` into `strings` (which must outlive the call); returns the `str`.
+pub(super) fn encode_str(s: &str, strings: &mut Vec<std::ffi::CString>) -> u64 {
+    strings.push(crate::llvm::c_string(s));
+    strings.last().expect("pushed above").as_ptr() as u64
 }
 
 /// A parameter type of a host closure, decoded from its 8-byte slot.
