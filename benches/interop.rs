@@ -76,7 +76,7 @@ fn main() {
     engine.call("py_setup", &[]).expect("setup");
 
     engine.register("c_callback", c_callback as extern "C" fn(i64) -> i64).expect("register");
-    engine.register_closure("closure_callback", |x: i64| x + 1).expect("register");
+    engine.register("closure_callback", |x: i64| x + 1).expect("register");
     engine.add_module("loops", LOOPS).expect("module");
 
     report("py_call_i64 round trip (Ore -> Python)", "ns", per_call_ns(&engine, "py_loop", 200_000));

@@ -25,12 +25,12 @@ fn main() -> Result<(), ore::Error> {
     // Route 1: a closure with state of its own...
     let calls = Arc::new(AtomicI64::new(0));
     let counter = calls.clone();
-    engine.register_closure("host_log", move |message: String, value: i64| {
+    engine.register("host_log", move |message: String, value: i64| {
         counter.fetch_add(1, Ordering::Relaxed);
         println!("[host] {message}: {value}");
     })?;
     // ...and one that calls back into the JIT (host -> JIT -> host -> JIT).
-    engine.register_closure("host_square_via_ore", |x: i64| -> i64 {
+    engine.register("host_square_via_ore", |x: i64| -> i64 {
         let engine = ENGINE.get().expect("engine is set");
         match engine.call("square", &[Value::I64(x)]) {
             Ok(Value::I64(v)) => v,

@@ -49,6 +49,9 @@ pub mod py_conversion {
     pub const STR: i64 = 4;
 }
 
+/// Parameters a registered host function may have (`Namespace::register`).
+pub const MAX_HOST_PARAMS: usize = 6;
+
 /// The most arguments `py_call*` passes to Python (`ore.rt.py_call` takes this
 /// many tag and value pairs).
 pub const MAX_PY_ARGS: usize = 4;

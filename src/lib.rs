@@ -26,8 +26,8 @@ pub mod types;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    check_program, program_ir, CallOptions, CallReport, CompileRecord, Config, Emit, Engine, Error, FunctionInfo, FunctionState, HostFn,
-    IntoHostClosure, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, Policy, Stats, Value,
+    check_program, program_ir, CallOptions, CallReport, Caller, CompileRecord, Config, Emit, Engine, Error, Func, FunctionInfo,
+    FunctionState, IntoHostFunction, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, Policy, Stats, TypedFunc, Value,
 };
 pub use runtime::RuntimeError;
 pub use types::{CType, ExternSig, FnSig, Ty};

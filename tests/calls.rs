@@ -48,7 +48,7 @@ fn nested_calls_inherit_the_callers_deadline() {
     e.add_module("runaway", RUNAWAY).unwrap();
     let inner = e.clone();
     // A host callback that calls back into the engine, with no deadline of its own.
-    e.register_closure("call_spin", move || -> i64 {
+    e.register("call_spin", move || -> i64 {
         let result = inner.call("spin", &[]);
         i64::from(matches!(result, Err(Error::Runtime(RuntimeError::Timeout))))
     })

@@ -13,10 +13,10 @@ fn closures_with_state_and_strings_are_host_functions() {
     let e = engine();
     let total = Arc::new(AtomicI64::new(0));
     let sink = total.clone();
-    e.register_closure("add_to_total", move |x: i64| sink.fetch_add(x, Ordering::Relaxed) + x).unwrap();
-    e.register_closure("shout_len", |s: String, twice: bool| -> i64 { s.len() as i64 * if twice { 2 } else { 1 } }).unwrap();
-    e.register_closure("half", |x: f64| x / 2.0).unwrap();
-    e.register_closure("nothing", || {}).unwrap();
+    e.register("add_to_total", move |x: i64| sink.fetch_add(x, Ordering::Relaxed) + x).unwrap();
+    e.register("shout_len", |s: String, twice: bool| -> i64 { s.len() as i64 * if twice { 2 } else { 1 } }).unwrap();
+    e.register("half", |x: f64| x / 2.0).unwrap();
+    e.register("nothing", || {}).unwrap();
     e.add_module(
         "m",
         "extern fn add_to_total(x: i64) -> i64;\nextern fn shout_len(s: str, twice: bool) -> i64;\nextern fn half(x: f64) -> f64;\nextern fn nothing();\nfn go() -> f64 { nothing(); add_to_total(5); add_to_total(6) as f64 + shout_len(\"four\", true) as f64 + half(3.0) }",
@@ -26,7 +26,7 @@ fn closures_with_state_and_strings_are_host_functions() {
     assert_eq!(total.load(Ordering::Relaxed), 11);
     let err = e.add_module("bad", "extern fn half(x: i64) -> i64;").unwrap_err();
     assert!(err.to_string().contains("`half` is already declared as `extern fn(f64) -> f64`"), "{err}");
-    assert!(matches!(e.register_closure("half", |x: f64| x), Err(Error::HostFunctionExists(_))));
+    assert!(matches!(e.register("half", |x: f64| x), Err(Error::HostFunctionExists(_))));
 }
 
 static REENTRANT: OnceLock<Namespace> = OnceLock::new();
@@ -34,7 +34,7 @@ static REENTRANT: OnceLock<Namespace> = OnceLock::new();
 #[test]
 fn closures_can_reenter_and_trigger_compilation() {
     let e = REENTRANT.get_or_init(engine);
-    e.register_closure("via_ore", |x: i64| -> i64 {
+    e.register("via_ore", |x: i64| -> i64 {
         match REENTRANT.get().expect("set").call("triple", &[Value::I64(x)]) {
             Ok(Value::I64(v)) => v,
             _ => -1,

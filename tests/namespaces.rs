@@ -52,11 +52,11 @@ fn a_declaration_never_reaches_another_namespaces_definition() {
 #[test]
 fn host_functions_belong_to_the_namespace_that_registered_them() {
     let (_engine, a, b) = two();
-    a.register_closure("host", || 7i64).unwrap();
+    a.register("host", || 7i64).unwrap();
     let err = b.add_module("m", "extern fn host() -> i64;\nfn f() -> i64 { host() }").unwrap_err();
     assert!(err.to_string().contains("host"), "{err}");
     // The same name registered again elsewhere is a separate function.
-    b.register_closure("host", || 8i64).unwrap();
+    b.register("host", || 8i64).unwrap();
     let source = "extern fn host() -> i64;\nfn f() -> i64 { host() }";
     a.add_module("m", source).unwrap();
     b.add_module("m", source).unwrap();
@@ -92,7 +92,7 @@ fn dropped_namespaces_give_their_code_back_and_leave_no_names_behind() {
     let engine = Engine::new().expect("engine");
     for round in 0..50i64 {
         let ns = engine.namespace(Config::default()).unwrap();
-        ns.register_closure("host", move || round).unwrap();
+        ns.register("host", move || round).unwrap();
         ns.add_ir("lib.ll", format!("define i64 @ir_value() {{\n  ret i64 {round}\n}}\n").as_bytes()).unwrap();
         let source = format!(
             "extern fn host() -> i64;\nextern fn ir_value() -> i64;\nfn f() -> i64 {{ host() * 1000 + ir_value() * 10 + {} }}",

@@ -58,11 +58,12 @@ pub use call::{CallOptions, CallReport};
 pub use config::{Config, Emit, Limits, OptLevel};
 pub use error::Error;
 pub use func::{Func, OreType, Params, Results, TypedFunc};
+pub use host::{CAbi, CParam, CResult, Caller, Closure, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, WithCaller};
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use standalone::{check_program, program_ir};
 pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
-pub use values::{ClosureParam, ClosureResult, HostFn, HostParam, HostResult, IntoHostClosure, Value};
+pub use values::Value;
 
 use crate::codegen;
 use crate::diagnostics::{CompileError, SourceFile};

@@ -82,6 +82,9 @@ pub enum RuntimeError {
     /// A registered host closure panicked; the call ends, the engine stays usable.
     #[error("host function `{function}` panicked: {message}")]
     HostPanic { function: String, message: String },
+    /// A registered host function returned `Err`: its message.
+    #[error("host function `{function}` failed: {message}")]
+    HostError { function: String, message: String },
     /// A Python exception, or a result that does not convert: `TYPE: MESSAGE`.
     #[error("python: {0}")]
     Python(String),
@@ -191,8 +194,9 @@ pub struct HostClosure {
     pub call: Box<SlotFn>,
 }
 
-/// A function over 8-byte argument slots returning the result's bits.
-pub type SlotFn = dyn Fn(&[u64]) -> u64 + Send + Sync;
+/// A function over 8-byte argument slots returning the result's bits, or the
+/// message of its `Err`.
+pub type SlotFn = dyn Fn(&[u64]) -> Result<u64, String> + Send + Sync;
 
 /// Runs a host closure for its JIT'd thunk.
 extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64) -> i64 {
@@ -204,14 +208,20 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     // raised in the context of the host call running on this thread. Generated code
     // tests `trapped` after every call to a registered host function.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args)));
-    result.map(|bits| bits as i64).unwrap_or_else(|payload| {
-        let message = match payload.downcast::<String>() {
-            Ok(s) => *s,
-            Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
-        };
-        raise_in_current(RuntimeError::HostPanic { function: closure.name.clone(), message });
-        0
-    })
+    let function = || closure.name.clone();
+    let error = match result {
+        Ok(Ok(bits)) => return bits as i64,
+        Ok(Err(message)) => RuntimeError::HostError { function: function(), message },
+        Err(payload) => {
+            let message = match payload.downcast::<String>() {
+                Ok(s) => *s,
+                Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
+            };
+            RuntimeError::HostPanic { function: function(), message }
+        }
+    };
+    raise_in_current(error);
+    0
 }
 
 thread_local! {
