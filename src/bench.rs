@@ -2,7 +2,7 @@
 //! its time (IR generation, optimisation, code generation, linking), over fresh
 //! engines, with the program's own output silenced.
 
-use ore::{runtime::output, CompileRecord, Config, Error, Namespace, OptLevel, SourceFile, Value};
+use ore::{output, CompileRecord, Config, Error, Namespace, OptLevel, SourceFile, Value};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;

@@ -104,9 +104,13 @@ pub struct Options {
 /// through their slots, so a redefinition does not reach those callers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Unchecked {
+    /// No bounds checks on array indexing.
     pub bounds: bool,
+    /// No division-by-zero checks (and `i64::MIN / -1` is undefined).
     pub division: bool,
+    /// No stack-depth checks on calls.
     pub stack: bool,
+    /// Calls between functions go straight to their symbols, not through slots (no late binding).
     pub direct_calls: bool,
 }
 

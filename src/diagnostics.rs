@@ -20,11 +20,13 @@ impl Diagnostic {
 /// A diagnostic resolved against its source: what the CLI prints and the server returns.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LocatedDiagnostic {
+    /// The source file's name.
     pub file: String,
     /// 1-based line.
     pub line: usize,
     /// 1-based column, counted in characters.
     pub column: usize,
+    /// What is wrong, without the location.
     pub message: String,
     /// The full text: location line, source line, caret.
     pub rendered: String,
@@ -33,6 +35,7 @@ pub struct LocatedDiagnostic {
 /// Every diagnostic of one failed module, in source order.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub struct CompileError {
+    /// Every error found, in source order.
     pub diagnostics: Vec<LocatedDiagnostic>,
 }
 
@@ -86,10 +89,12 @@ impl SourceFile {
         }
     }
 
+    /// The file's name, as diagnostics show it.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The file's text.
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -102,6 +107,7 @@ impl SourceFile {
         (line + 1, column)
     }
 
+    /// `diag`, with its line and column in this file and a rendered excerpt.
     pub fn locate(&self, diag: &Diagnostic) -> LocatedDiagnostic {
         let (line, column) = self.location(diag.span.start);
         let line_start = self.line_starts[line - 1];
@@ -121,6 +127,7 @@ impl SourceFile {
         LocatedDiagnostic { file: self.name.clone(), line, column, message: diag.message.clone(), rendered }
     }
 
+    /// A compile error of this file made of `diags`, located.
     pub fn error(&self, mut diags: Vec<Diagnostic>) -> CompileError {
         diags.sort_by_key(|d| d.span.start);
         CompileError { diagnostics: diags.iter().map(|d| self.locate(d)).collect() }

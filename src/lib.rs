@@ -1,33 +1,67 @@
 //! Ore: a lazy-compiling JIT for the Ore language on LLVM ORCv2.
 //!
+//! An [`Engine`] is one LLJIT; each [`Namespace`] in it has its own functions,
+//! modules and host functions. Every function is compiled at its first call.
+//!
 //! ```
 //! let engine = ore::Engine::new()?;
 //! let ns = engine.namespace(ore::Config::default())?;
 //! ns.add_module("demo", "fn square(x: i64) -> i64 { x * x }")?;
-//! assert_eq!(ns.call("square", &[ore::Value::I64(7)])?, ore::Value::I64(49));
+//! let square = ns.func("square")?.typed::<(i64,), i64>()?;
+//! assert_eq!(square.call((7,))?, 49);
 //! # Ok::<(), ore::Error>(())
 //! ```
 //!
-//! See docs/ARCHITECTURE.md for how the pieces fit.
+//! docs/EMBEDDING.md is the embedder's guide; docs/ARCHITECTURE.md says how the
+//! pieces fit.
 
-pub mod abi;
-pub mod codegen;
-pub mod diagnostics;
-pub mod engine;
-pub mod llvm;
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub(crate) mod abi;
+pub(crate) mod codegen;
+mod diagnostics;
+mod engine;
+#[allow(unsafe_code)]
+pub(crate) mod llvm;
 pub mod reference;
-pub mod runtime;
+#[allow(unsafe_code)]
+pub(crate) mod runtime;
+#[cfg(feature = "server")]
 pub mod server;
-pub mod syntax;
-pub mod tir;
-pub mod typeck;
-pub mod types;
+pub(crate) mod syntax;
+pub(crate) mod tir;
+pub(crate) mod typeck;
+mod types;
 
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    check_program, program_ir, CallOptions, CallReport, Caller, CompileRecord, Config, Emit, Engine, Error, Func, FunctionInfo,
-    FunctionState, IntoHostFunction, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, Policy, Stats, TypedFunc, Value,
+    allow_list, check_program, known_signature, parse_signature, program_ir, CAbi, CParam, CResult, CallOptions, CallReport, Caller,
+    Closure, CompileRecord, Config, Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult,
+    IntoHostFunction, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value,
+    WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
 };
-pub use runtime::RuntimeError;
+pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};
+pub use syntax::MAX_NESTING;
+pub use tir::{HUGE_FUNCTION_NODES, INLINE_NODES_PER_FUNCTION};
 pub use types::{CType, ExternSig, FnSig, Ty};
+
+/// What Ore code prints. It goes through C's `stdout` stream (as `puts` called from
+/// Ore does), not Rust's: a host that prints too should `flush` before it does,
+/// or Ore's output may come after its own when stdout is a pipe or a file.
+pub mod output {
+    pub use crate::runtime::output::{flush, print_line, write, Captured};
+}
+
+/// The Python interpreter Ore starts when code uses Python.
+pub mod python {
+    pub use crate::runtime::python::finish;
+}
+
+/// Formatting as Ore's `print` does.
+pub mod format {
+    pub use crate::runtime::format::python_repr;
+}

@@ -3,7 +3,7 @@
 mod bench;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ore::{runtime::output, Config, Emit, Error, Namespace, OptLevel, SourceFile, Value};
+use ore::{output, Config, Emit, Error, Namespace, OptLevel, SourceFile, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -88,7 +88,7 @@ struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_source_bytes: usize,
     /// Deepest nesting of expressions and blocks in a function.
-    #[arg(long, value_name = "LEVELS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=ore::syntax::MAX_NESTING as i64))]
+    #[arg(long, value_name = "LEVELS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=ore::MAX_NESTING as i64))]
     max_nesting: u32,
     /// Functions (defined or declared) per namespace.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -198,7 +198,7 @@ fn main() -> ExitCode {
         Command::Run(args) => {
             let status = run(args);
             // On the thread that started Python: threading's main thread.
-            ore::runtime::python::finish();
+            ore::python::finish();
             status
         }
         Command::Check { file } => check(&file),
@@ -441,8 +441,8 @@ fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], timeout: 
 
 fn serve(args: ServeArgs) -> u8 {
     use ore::server::{self, namespaces::Settings};
-    let entries = ore::engine::DEFAULT_EXTERN_ALLOW_LIST.iter().copied().chain(args.allow_extern.iter().map(String::as_str));
-    let allowed = match ore::engine::allow_list(entries) {
+    let entries = ore::DEFAULT_EXTERN_ALLOW_LIST.iter().copied().chain(args.allow_extern.iter().map(String::as_str));
+    let allowed = match ore::allow_list(entries) {
         Ok(list) => list,
         Err(message) => {
             eprintln!("error: --allow-extern: {message}");

@@ -10,7 +10,6 @@ pub type LocalId = usize;
 
 #[derive(Clone, Debug)]
 pub struct Local {
-    pub name: String,
     pub ty: Ty,
 }
 

@@ -390,7 +390,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
 
     fn declare(&mut self, name: &str, ty: Ty, mutable: bool) -> LocalId {
         let id = self.locals.len();
-        self.locals.push(Local { name: name.to_string(), ty });
+        self.locals.push(Local { ty });
         self.mutable.push(mutable);
         self.scope.push((name.to_string(), id));
         id

@@ -3,18 +3,27 @@
 
 use std::fmt;
 
+/// An Ore type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ty {
+    /// `i64`.
     I64,
+    /// `f64`.
     F64,
+    /// `bool`.
     Bool,
+    /// `str`.
     Str,
+    /// `ptr`.
     Ptr,
+    /// `[i64]`.
     #[serde(rename = "[i64]")]
     ArrayI64,
+    /// `[f64]`.
     #[serde(rename = "[f64]")]
     ArrayF64,
+    /// No value (a function without `->`).
     #[serde(rename = "()")]
     Unit,
     /// The type of `return`, `break` and `continue`: fits wherever a value is expected.
@@ -32,6 +41,7 @@ impl Ty {
         }
     }
 
+    /// The array type of elements `elem`, if there is one.
     pub fn array_of(elem: Ty) -> Option<Ty> {
         match elem {
             Ty::I64 => Some(Ty::ArrayI64),
@@ -65,7 +75,9 @@ impl fmt::Display for Ty {
 /// The signature of an Ore function.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FnSig {
+    /// The parameters' types.
     pub params: Vec<Ty>,
+    /// The result type.
     pub ret: Ty,
 }
 
@@ -111,14 +123,19 @@ impl fmt::Display for FnSig {
 /// A type at the C boundary of an `extern fn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CType {
+    /// `i64`.
     I64,
     /// Takes an i64 value (truncated); as a result it is widened to i64.
     I32,
+    /// `f64`.
     F64,
+    /// `bool`, as a C `bool` (one byte).
     Bool,
     /// A pointer to NUL-terminated bytes.
     Str,
+    /// `ptr`: `void *`.
     Ptr,
+    /// No result: `void`.
     Unit,
 }
 
@@ -135,6 +152,7 @@ impl CType {
         }
     }
 
+    /// The type an `extern fn` declaration spells `name`.
     pub fn from_name(name: &str) -> Option<CType> {
         Some(match name {
             "i64" => CType::I64,
@@ -165,7 +183,9 @@ impl fmt::Display for CType {
 /// The signature of a C function called through `extern fn`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExternSig {
+    /// The parameters' C types.
     pub params: Vec<CType>,
+    /// The result's C type.
     pub ret: CType,
 }
 

@@ -91,7 +91,7 @@ fn array_memory_is_limited_per_call() {
 
 #[test]
 fn policy_limits_externs_and_python() {
-    let policy = Policy { extern_allow_list: Some(ore::engine::allow_list(["labs"]).unwrap()), python: false };
+    let policy = Policy { extern_allow_list: Some(ore::allow_list(["labs"]).unwrap()), python: false };
     let e = Namespace::new(Config { policy, ..Config::default() }).unwrap();
     e.add_module("ok", "extern fn labs(x: i64) -> i64;\nfn a(x: i64) -> i64 { labs(x) }").unwrap();
     assert_eq!(e.call("a", &[Value::I64(-3)]).unwrap(), Value::I64(3));

@@ -6,7 +6,7 @@
 mod common;
 
 use common::rng::Rng;
-use ore::runtime::format::python_repr;
+use ore::format::python_repr;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 

@@ -2,9 +2,9 @@
 //! signatures, reserved runtime names, NULL strings, Python from IR, panicking
 //! host functions. Each failed (or crashed the process) before its fix.
 
-use ore::engine::{allow_list, known_signature, DEFAULT_EXTERN_ALLOW_LIST};
-use ore::runtime::RuntimeError;
-use ore::types::{CType, ExternSig};
+use ore::RuntimeError;
+use ore::{allow_list, known_signature, DEFAULT_EXTERN_ALLOW_LIST};
+use ore::{CType, ExternSig};
 use ore::{Config, Error, Namespace, Policy, Value};
 use std::process::Command;
 
@@ -253,7 +253,7 @@ fn calls_in_a_loop(count: usize) -> String {
 fn inlined_copies_have_a_budget_per_function() {
     // At -O0 LLVM inlines nothing, so every use of the copy is still a call. `leaf`
     // is 6 nodes; a function may inline 1,000 nodes (`tir::INLINE_NODES_PER_FUNCTION`).
-    assert_eq!(ore::tir::INLINE_NODES_PER_FUNCTION, 1000);
+    assert_eq!(ore::INLINE_NODES_PER_FUNCTION, 1000);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.ore"), calls_in_a_loop(300)).unwrap();
     let out =

@@ -23,11 +23,13 @@ pub struct CallOptions {
 /// What one call did.
 #[derive(Debug)]
 pub struct CallReport<T = Value> {
+    /// What the function returned, or why the call failed.
     pub result: Result<T, Error>,
     /// With `CallOptions::capture_output`: what the call printed.
     pub output: Option<output::Captured>,
     /// Functions compiled on this call's thread during the call, in order.
     pub compiled: Vec<String>,
+    /// Wall time of the whole call, compilation included.
     pub elapsed: std::time::Duration,
 }
 

@@ -9,15 +9,21 @@ use crate::syntax;
 pub struct OptLevel(u8);
 
 impl OptLevel {
+    /// No optimisation: the fastest compile.
     pub const O0: OptLevel = OptLevel(0);
+    /// LLVM's `default<O1>` pipeline.
     pub const O1: OptLevel = OptLevel(1);
+    /// LLVM's `default<O2>` pipeline (the default).
     pub const O2: OptLevel = OptLevel(2);
+    /// LLVM's `default<O3>` pipeline.
     pub const O3: OptLevel = OptLevel(3);
 
+    /// The level `level` (0-3), if it is one.
     pub fn new(level: u8) -> Option<OptLevel> {
         (level <= 3).then_some(OptLevel(level))
     }
 
+    /// The level as a number, 0-3.
     pub fn level(self) -> u8 {
         self.0
     }
@@ -40,19 +46,23 @@ pub enum Emit {
     Asm,
 }
 
+/// How a namespace compiles and what its modules may do.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     /// The default for modules that do not choose their own (`add_module_at`).
     pub opt_level: OptLevel,
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,
+    /// Print each function's IR or assembly to stderr as it is compiled.
     pub emit: Option<Emit>,
     /// Keep a `CompileRecord` of every compilation (see `Namespace::compile_records`).
     pub profile: bool,
     /// Compile a deadline check into every function entry and loop back-edge, so that
     /// calls can be given a timeout (`CallOptions::timeout`).
     pub interruptible: bool,
+    /// What modules may call (`extern fn`, Python).
     pub policy: Policy,
+    /// Bounds on what modules may add.
     pub limits: Limits,
     /// Safety checks to leave out, for measuring their cost only.
     pub unchecked: codegen::Unchecked,

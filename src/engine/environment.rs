@@ -31,7 +31,7 @@ impl Environment for NamespaceEnv<'_> {
             Some(None) => return SymbolStatus::Process,
             None => {}
         }
-        if !self.policy.python && crate::abi::is_python_symbol(name) {
+        if !self.policy.allows_python() && crate::abi::is_python_symbol(name) {
             return SymbolStatus::Forbidden("this engine does not allow Python".into());
         }
         let pinned = match &self.policy.extern_allow_list {
@@ -41,9 +41,7 @@ impl Environment for NamespaceEnv<'_> {
             },
             None => None,
         };
-        let cname = crate::llvm::c_string(name);
-        // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
-        let found = unsafe { !libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr()).is_null() };
+        let found = runtime::process::exports(name);
         match (found, pinned) {
             (false, _) => SymbolStatus::Missing,
             (true, Some(sig)) => SymbolStatus::Pinned(sig),

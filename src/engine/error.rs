@@ -7,23 +7,54 @@ use crate::types::{FnSig, Ty};
 
 use super::ModuleId;
 
+/// Why an operation of the embedding API failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The module does not compile: located diagnostics.
     #[error("{0}")]
     Compile(#[from] CompileError),
+    /// The call ended with a runtime error; the namespace stays usable.
     #[error("runtime error: {0}")]
     Runtime(#[from] RuntimeError),
+    /// The namespace has no function of that name.
     #[error("no function named `{0}`")]
     UnknownFunction(String),
+    /// A call with the wrong number of arguments.
     #[error("`{name}` takes {expected} argument(s), but {given} were given")]
-    Arity { name: String, expected: usize, given: usize },
+    Arity {
+        /// The function.
+        name: String,
+        /// Parameters it takes.
+        expected: usize,
+        /// Arguments passed.
+        given: usize,
+    },
+    /// A call with an argument of the wrong type.
     #[error("argument {index} of `{name}` must be `{expected}`, not `{given}`")]
-    ArgumentType { name: String, index: usize, expected: Ty, given: Ty },
+    ArgumentType {
+        /// The function.
+        name: String,
+        /// The argument's position, from 0.
+        index: usize,
+        /// The parameter's type.
+        expected: Ty,
+        /// The argument's type.
+        given: Ty,
+    },
     /// `Func::typed` with types that are not the function's.
     #[error("`{name}` is `{actual}`, not `{requested}`")]
-    Signature { name: String, actual: FnSig, requested: FnSig },
+    Signature {
+        /// The function.
+        name: String,
+        /// Its signature.
+        actual: FnSig,
+        /// The signature the types ask for.
+        requested: FnSig,
+    },
+    /// `register` of a name already registered in the namespace.
     #[error("host function `{0}` is already registered")]
     HostFunctionExists(String),
+    /// `remove_module` of a module that is not (or no longer) loaded.
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),
     /// A `Limits` bound or a `CallOptions` the engine cannot honour.
@@ -32,6 +63,7 @@ pub enum Error {
     /// A shared library, object file or LLVM IR module that could not be used.
     #[error("{0}")]
     External(String),
+    /// LLVM or ORC failed (not the program's fault).
     #[error("JIT error: {0}")]
     Jit(#[from] LlvmError),
 }

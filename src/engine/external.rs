@@ -8,15 +8,8 @@ impl Namespace {
     /// through `extern fn`. Libraries stay loaded for the life of the process, since
     /// compiled code may call into them.
     pub fn load_library(&self, path: &std::path::Path) -> Result<(), Error> {
-        let cpath = crate::llvm::c_string(&path.to_string_lossy());
-        // SAFETY: dlopen runs the library's initialisers, which is what loading a
-        // library means; the handle is deliberately never closed (see above).
-        let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        if handle.is_null() {
-            // SAFETY: dlerror returns a thread-local message after a failed dlopen.
-            let reason = unsafe { std::ffi::CStr::from_ptr(libc::dlerror()) }.to_string_lossy().into_owned();
-            return Err(Error::External(format!("cannot load library `{}`: {reason}", path.display())));
-        }
+        runtime::process::load_library(path)
+            .map_err(|reason| Error::External(format!("cannot load library `{}`: {reason}", path.display())))?;
         Ok(())
     }
 
@@ -56,7 +49,7 @@ impl Namespace {
         }
         // Python must be running before IR that calls the C-API does, as for Ore code.
         if let Some(py) = module.global_names(false).into_iter().find(|n| crate::abi::is_python_symbol(n)) {
-            if !inner.config.policy.python {
+            if !inner.config.policy.allows_python() {
                 return Err(Error::External(format!("{name}: `{py}` is not allowed here: this engine does not allow Python")));
             }
             runtime::python::ensure_initialized();

@@ -33,6 +33,7 @@ impl Namespace {
 }
 
 impl Func {
+    /// The function's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -127,9 +128,9 @@ pub trait OreType: sealed::Sealed + Sized {
     const TYPE: Ty;
     #[doc(hidden)]
     fn encode(&self, call: &HostCall, strings: &mut Vec<CString>) -> Result<u64, RuntimeError>;
-    #[doc(hidden)]
     /// # Safety
     /// `raw` is a value of type `TYPE` returned by JIT'd code during `call`.
+    #[doc(hidden)]
     unsafe fn decode(raw: u64, call: &HostCall) -> Self;
 }
 
@@ -172,9 +173,9 @@ pub trait Params: sealed::Sealed {
 pub trait Results: sealed::Sealed + Sized {
     #[doc(hidden)]
     const TYPE: Ty;
-    #[doc(hidden)]
     /// # Safety
     /// As `OreType::decode`.
+    #[doc(hidden)]
     unsafe fn decode(raw: u64, call: &HostCall) -> Self;
 }
 

@@ -89,6 +89,7 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The namespace whose code called the host function.
     pub fn namespace(&self) -> &Namespace {
         &self.namespace
     }
@@ -153,8 +154,8 @@ pub trait CResult: sealed::SealedType {
 pub trait HostParam: sealed::SealedType + Sized {
     #[doc(hidden)]
     const C_TYPE: CType;
-    #[doc(hidden)]
     /// What the thunk stored for an argument of type `C_TYPE`.
+    #[doc(hidden)]
     fn from_slot(bits: u64) -> Result<Self, String>;
 }
 

@@ -38,12 +38,18 @@
 //! may load more code, compile functions, and call host callbacks that re-enter the
 //! engine.
 
+// The host boundary: these modules turn typed Rust values into the raw slots JIT'd
+// code reads and back, and call machine code by address, which only they can
+// prove sound (see ARCHITECTURE.md, "Unsafe code").
+#[allow(unsafe_code)]
 mod call;
 mod config;
 mod environment;
 mod error;
 mod external;
+#[allow(unsafe_code)]
 mod func;
+#[allow(unsafe_code)]
 mod host;
 mod materialize;
 mod namespace;
@@ -52,6 +58,7 @@ mod reclaim;
 mod standalone;
 mod stats;
 mod trampolines;
+#[allow(unsafe_code)]
 mod values;
 
 pub use call::{CallOptions, CallReport};

@@ -17,7 +17,9 @@ pub struct ModuleId(pub(super) u64);
 /// A module that was added: its id and what it defines and declares.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModuleInfo {
+    /// The id to unload it with (`remove_module`).
     pub id: ModuleId,
+    /// What it defines or declares, with their signatures.
     pub functions: Vec<(String, FnSig)>,
 }
 
@@ -156,6 +158,7 @@ impl Namespace {
         Engine { shared: self.inner.engine.clone() }
     }
 
+    /// The configuration the namespace was created with.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -197,7 +200,7 @@ impl Namespace {
             let _span = tracing::debug_span!("check").entered();
             // Released at the end of this block: `module_dylib` reads it again below.
             let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
-            let options = typeck::Options { require_main, allow_python: inner.config.policy.python };
+            let options = typeck::Options { require_main, allow_python: inner.config.policy.allows_python() };
             typeck::check_module(&items, &env, &options).map_err(|d| file.error(d))?
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
@@ -346,6 +349,7 @@ impl Namespace {
         list
     }
 
+    /// Counters since the namespace was created.
     pub fn stats(&self) -> Stats {
         let c = &self.inner.counters;
         Stats {

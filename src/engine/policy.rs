@@ -17,13 +17,23 @@ pub struct Policy {
     /// (trusted code). Registered host functions, object files and IR modules are
     /// allowed either way (the host added them on purpose).
     pub extern_allow_list: Option<BTreeMap<String, ExternSig>>,
-    /// Whether the `py_*` built-ins and Python C-API symbols may be used.
+    /// Whether the `py_*` built-ins and Python C-API symbols may be used (never in
+    /// a build without the `python` feature).
     pub python: bool,
 }
 
+// Derivable only in builds without Python.
+#[allow(clippy::derivable_impls)]
 impl Default for Policy {
     fn default() -> Self {
-        Policy { extern_allow_list: None, python: true }
+        Policy { extern_allow_list: None, python: cfg!(feature = "python") }
+    }
+}
+
+impl Policy {
+    /// `python`, in a build that has Python.
+    pub(crate) fn allows_python(&self) -> bool {
+        self.python && cfg!(feature = "python")
     }
 }
 

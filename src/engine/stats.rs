@@ -13,14 +13,18 @@ pub enum FunctionState {
     Undefined,
     /// Defined, not compiled yet.
     Lazy,
+    /// Compiled: its code is linked and its slot filled (or about to be).
     Compiled,
 }
 
 /// A function of the namespace, for listings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FunctionInfo {
+    /// The function's name.
     pub name: String,
+    /// Its signature.
     pub sig: FnSig,
+    /// Whether its current definition exists and is compiled.
     pub state: FunctionState,
     /// Time to compile the current definition (IR generation to linking).
     pub compile_us: u64,
@@ -34,16 +38,22 @@ pub struct FunctionInfo {
 /// another (eager mode), nested ones are attributed to the outermost.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CompileRecord {
+    /// The function compiled.
     pub function: String,
     /// The optimisation level it was compiled at (0-3).
     pub opt_level: u8,
+    /// Generating its IR.
     pub irgen_us: u64,
+    /// Running the optimisation pipeline.
     pub optimize_us: u64,
+    /// Code generation (instruction selection to object file).
     pub codegen_us: u64,
+    /// Linking the object and everything else until the code was ready.
     pub link_us: u64,
 }
 
 impl CompileRecord {
+    /// The whole compilation.
     pub fn total_us(&self) -> u64 {
         self.irgen_us + self.optimize_us + self.codegen_us + self.link_us
     }
@@ -56,7 +66,9 @@ pub struct Stats {
     pub functions: u64,
     /// Ore function bodies compiled (materialised).
     pub compiled: u64,
+    /// Parsing added modules.
     pub parse_us: u64,
+    /// Checking added modules.
     pub check_us: u64,
     /// IR generation, inside materialisations.
     pub irgen_us: u64,

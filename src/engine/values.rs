@@ -8,17 +8,26 @@ use std::fmt;
 /// A value passed to or returned from Ore code.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// The value of a function returning nothing.
     Unit,
+    /// An Ore `i64`.
     I64(i64),
+    /// An Ore `f64`.
     F64(f64),
+    /// An Ore `bool`.
     Bool(bool),
+    /// An Ore `str`, copied.
     Str(String),
+    /// An Ore `ptr`: an address Ore code can only pass on.
     Ptr(usize),
+    /// An Ore `[i64]`, copied.
     ArrayI64(Vec<i64>),
+    /// An Ore `[f64]`, copied.
     ArrayF64(Vec<f64>),
 }
 
 impl Value {
+    /// Its Ore type.
     pub fn ty(&self) -> Ty {
         match self {
             Value::Unit => Ty::Unit,
@@ -61,9 +70,13 @@ pub(super) unsafe fn decode(ty: Ty, raw: u64, call: &HostCall) -> Value {
         Ty::Bool => Value::Bool(raw != 0),
         Ty::Ptr => Value::Ptr(raw as usize),
         Ty::Str if raw == 0 => Value::Str(String::new()),
-        Ty::Str => Value::Str(CStr::from_ptr(raw as *const c_char).to_string_lossy().into_owned()),
-        Ty::ArrayI64 => Value::ArrayI64(call.read_array(raw)),
-        Ty::ArrayF64 => Value::ArrayF64(call.read_array(raw).into_iter().map(|b| f64::from_bits(b as u64)).collect()),
+        // SAFETY: a non-null `str` result is a NUL-terminated string alive during
+        // the call (the caller's contract).
+        Ty::Str => Value::Str(unsafe { CStr::from_ptr(raw as *const c_char) }.to_string_lossy().into_owned()),
+        // SAFETY: an array result is an array of the call's arena (the caller's contract).
+        Ty::ArrayI64 => Value::ArrayI64(unsafe { call.read_array(raw) }),
+        // SAFETY: as above.
+        Ty::ArrayF64 => Value::ArrayF64(unsafe { call.read_array(raw) }.into_iter().map(|b| f64::from_bits(b as u64)).collect()),
         Ty::Unit | Ty::Never => Value::Unit,
     }
 }

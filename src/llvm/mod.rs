@@ -55,9 +55,13 @@ unsafe fn owned_message(msg: *mut libc::c_char) -> String {
     if msg.is_null() {
         return String::new();
     }
-    let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
-    llvm_sys::core::LLVMDisposeMessage(msg);
-    text
+    // SAFETY: a non-null message is a NUL-terminated string we own (the caller's
+    // contract), freed once, after it is copied.
+    unsafe {
+        let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
+        llvm_sys::core::LLVMDisposeMessage(msg);
+        text
+    }
 }
 
 /// Copies out and disposes of a memory buffer LLVM handed to the caller.
@@ -66,7 +70,11 @@ unsafe fn owned_message(msg: *mut libc::c_char) -> String {
 /// `buffer` must be a live memory buffer the caller owns.
 unsafe fn take_buffer(buffer: llvm_sys::prelude::LLVMMemoryBufferRef) -> Vec<u8> {
     use llvm_sys::core::*;
-    let bytes = std::slice::from_raw_parts(LLVMGetBufferStart(buffer).cast::<u8>(), LLVMGetBufferSize(buffer)).to_vec();
-    LLVMDisposeMemoryBuffer(buffer);
-    bytes
+    // SAFETY: the buffer is live and ours (the caller's contract): its bytes are
+    // copied, then it is disposed of once.
+    unsafe {
+        let bytes = std::slice::from_raw_parts(LLVMGetBufferStart(buffer).cast::<u8>(), LLVMGetBufferSize(buffer)).to_vec();
+        LLVMDisposeMemoryBuffer(buffer);
+        bytes
+    }
 }

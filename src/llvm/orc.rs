@@ -30,6 +30,7 @@ pub struct Dylib(LLVMOrcJITDylibRef);
 
 // SAFETY: JITDylib operations are internally synchronised by the ExecutionSession.
 unsafe impl Send for Dylib {}
+// SAFETY: as for Send: a Dylib is a handle, and every use goes through the session.
 unsafe impl Sync for Dylib {}
 
 pub struct Jit {
@@ -43,6 +44,7 @@ pub struct Jit {
 // SAFETY: LLJIT, the session, and the stub/call-through managers are designed for
 // concurrent use (ORC locks internally); the raw pointers are only used through them.
 unsafe impl Send for Jit {}
+// SAFETY: as for Send: shared use is concurrent use of objects ORC locks.
 unsafe impl Sync for Jit {}
 
 extern "C" fn report_session_error(_ctx: *mut c_void, err: llvm_sys::error::LLVMErrorRef) {
@@ -83,6 +85,7 @@ impl Jit {
         // SAFETY: the managers are ours to dispose (see Drop).
         let ism = unsafe { LLVMOrcCreateLocalIndirectStubsManager(triple.as_ptr()) };
         let mut lctm = std::ptr::null_mut();
+        // SAFETY: the session is the LLJIT's, alive; the manager is ours (see Drop).
         let created = check(unsafe {
             LLVMOrcCreateLocalLazyCallThroughManager(
                 triple.as_ptr(),
@@ -121,6 +124,7 @@ impl Jit {
         // SAFETY: on success the dylib owns the MU; on failure we still do.
         let result = check(unsafe { LLVMOrcJITDylibDefine(dylib.0, mu) });
         if result.is_err() {
+            // SAFETY: the definition failed, so the unit is still ours, disposed once.
             unsafe { LLVMOrcDisposeMaterializationUnit(mu) };
         }
         result
@@ -342,6 +346,8 @@ extern "C" fn lookup_finished(err: llvm_sys::error::LLVMErrorRef, result: LLVMOr
         let found: std::collections::HashMap<String, usize> = pairs
             .iter()
             .map(|p| {
+                // SAFETY: the pool entry is alive during the callback; its string is
+                // NUL-terminated and copied at once.
                 let name = unsafe { CStr::from_ptr(LLVMOrcSymbolStringPoolEntryStr(p.Name)) };
                 (name.to_string_lossy().into_owned(), p.Sym.Address as usize)
             })

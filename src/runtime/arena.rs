@@ -106,6 +106,7 @@ fn charge(bytes: u64) -> Result<(), ()> {
 }
 
 /// Copies `text` (without NUL bytes) into the arena as a NUL-terminated Ore `str`.
+#[cfg(feature = "python")]
 pub fn alloc_str(text: &[u8]) -> Result<*const std::ffi::c_char, RuntimeError> {
     let mut block = charged_block(text.len() + 1, text.len() as i64)?;
     block.extend_from_slice(text);
@@ -131,8 +132,9 @@ pub fn alloc_from(elements: impl ExactSizeIterator<Item = i64>) -> Result<*mut i
 /// # Safety
 /// `ptr` must be an array pointer from this arena, still alive.
 pub unsafe fn read(ptr: *const i64) -> Vec<i64> {
-    let len = *ptr as usize;
-    std::slice::from_raw_parts(ptr.add(1), len).to_vec()
+    // SAFETY: an arena array is its length followed by that many elements, alive
+    // (the caller's contract).
+    unsafe { std::slice::from_raw_parts(ptr.add(1), *ptr as usize) }.to_vec()
 }
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ mod tests {
         let (late, soon) = (AtomicU32::new(0), AtomicU32::new(0));
         // SAFETY: both flags outlive their guards (dropped at the end of the test).
         let _late = unsafe { arm(&late, Instant::now() + Duration::from_secs(3600)) };
+        // SAFETY: as above.
         let _soon = unsafe { arm(&soon, Instant::now() + Duration::from_millis(10)) };
         assert!(wait_for(&soon), "the sooner deadline fired");
         assert_eq!(late.load(Ordering::Relaxed), 0, "the hour-long one did not");

@@ -13,9 +13,13 @@ mod arena;
 pub mod deadline;
 pub mod format;
 pub mod output;
+pub mod process;
+#[cfg_attr(not(feature = "python"), path = "python_stub.rs")]
 pub mod python;
+pub mod python_values;
 
 use crate::abi::{self, RuntimeFn};
+use std::cell::Cell;
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicU32;
@@ -26,13 +30,17 @@ pub use arena::{process_bytes as process_array_bytes, set_process_limit as set_p
 /// The context passed as the hidden first argument of every Ore function.
 /// Generated code reads `trapped`, `interrupt` and `stack_limit` only, at the
 /// offsets `abi::ctx` gives.
+///
+/// Rust code only ever holds `&CallCtx`, never `&mut`: the watchdog thread may
+/// store to `interrupt` at any time, so the fields this thread changes are cells.
 #[repr(C)]
 pub struct CallCtx<'h> {
-    trapped: u32,
+    /// `Cell<u32>` has `u32`'s layout; generated code reads it as one.
+    trapped: Cell<u32>,
     /// Set to 1 by the deadline watchdog, from another thread.
     interrupt: AtomicU32,
     stack_limit: usize,
-    error: Option<RuntimeError>,
+    error: Cell<Option<RuntimeError>>,
     /// The engine that made the call, for `load` and for resolving empty slots.
     host: &'h dyn RuntimeHost,
 }
@@ -54,12 +62,21 @@ const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == abi::ctx::ST
 /// An error that ends a call from the host; messages are LANGUAGE.md's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RuntimeError {
+    /// Integer division or remainder by zero.
     #[error("division by zero")]
     DivisionByZero,
+    /// An array index outside the array.
     #[error("index out of bounds: index {index}, length {len}")]
-    IndexOutOfBounds { index: i64, len: i64 },
+    IndexOutOfBounds {
+        /// The index used.
+        index: i64,
+        /// The array's length.
+        len: i64,
+    },
+    /// `array(n, ...)` with a negative `n`.
     #[error("negative array length: {0}")]
     NegativeArrayLength(i64),
+    /// An array larger than `MAX_ARRAY_LEN` or than memory allows.
     #[error("out of memory: cannot allocate an array of {0} elements")]
     OutOfMemory(i64),
     /// The call's arrays would take more than its limit (`CallOptions::max_array_bytes`).
@@ -71,8 +88,10 @@ pub enum RuntimeError {
     /// The call ran past its deadline (`CallOptions::timeout`).
     #[error("timeout: the call ran past its deadline")]
     Timeout,
+    /// Recursion ran out of stack.
     #[error("stack overflow")]
     StackOverflow,
+    /// A call of a function that has no definition (declared only, or unloaded).
     #[error("undefined function {0}")]
     UndefinedFunction(String),
     /// A NULL `str` (a C function's result, such as `getenv` of an unset variable)
@@ -81,30 +100,40 @@ pub enum RuntimeError {
     NullString(String),
     /// A registered host closure panicked; the call ends, the engine stays usable.
     #[error("host function `{function}` panicked: {message}")]
-    HostPanic { function: String, message: String },
+    HostPanic {
+        /// The host function.
+        function: String,
+        /// The panic's message.
+        message: String,
+    },
     /// A registered host function returned `Err`: its message.
     #[error("host function `{function}` failed: {message}")]
-    HostError { function: String, message: String },
+    HostError {
+        /// The host function.
+        function: String,
+        /// Its `Err`, displayed.
+        message: String,
+    },
     /// A Python exception, or a result that does not convert: `TYPE: MESSAGE`.
     #[error("python: {0}")]
     Python(String),
+    /// A failure of Ore itself (an IR function that could not be compiled, say).
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl CallCtx<'_> {
-    fn raise(&mut self, error: RuntimeError) {
+    fn raise(&self, error: RuntimeError) {
         // The first error wins: later ones happen while unwinding from it.
-        if self.error.is_none() {
-            self.error = Some(error);
-        }
-        self.trapped = 1;
+        let first = self.error.take().unwrap_or(error);
+        self.error.set(Some(first));
+        self.trapped.set(1);
     }
 }
 
 // ---- runtime functions called by generated code ----
-// SAFETY (all of them): generated code passes the `CallCtx` pointer it received from
-// `HostCall::invoke`, which stays valid and unaliased by Rust for the whole call.
+// Each takes the `CallCtx` pointer generated code received from `HostCall::invoke`,
+// which stays valid for the whole call and is only read through `&CallCtx`.
 
 extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
     let error = match code {
@@ -114,7 +143,8 @@ extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
         abi::trap::TIMEOUT => RuntimeError::Timeout,
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
-    unsafe { &mut *ctx }.raise(error);
+    // SAFETY: `ctx` comes from generated code (see above).
+    unsafe { &*ctx }.raise(error);
 }
 
 /// Allocates `[fill; len]` (fill is the element's bit pattern) in the call's arena.
@@ -123,7 +153,8 @@ extern "C" fn ore_rt_array_new(ctx: *mut CallCtx, len: i64, fill: i64) -> *mut i
     match arena::alloc_filled(len, fill) {
         Ok(ptr) => ptr,
         Err(e) => {
-            unsafe { &mut *ctx }.raise(e);
+            // SAFETY: `ctx` comes from generated code (see above).
+            unsafe { &*ctx }.raise(e);
             std::ptr::null_mut()
         }
     }
@@ -152,7 +183,8 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
 /// needed), or null after raising `undefined function NAME` or a compile failure.
 extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
     // No lock is held while JIT'd code runs, so the engine may take its own here.
-    let ctx = unsafe { &mut *ctx };
+    // SAFETY: `ctx` comes from generated code (see above).
+    let ctx = unsafe { &*ctx };
     match ctx.host.resolve(&text(name)) {
         Ok(address) => address,
         Err(e) => {
@@ -181,6 +213,7 @@ extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
     }
     LOADS.with(|l| l.set((left - 1, limit)));
     // No lock is held while JIT'd code runs, so the engine may take its own here.
+    // SAFETY: `ctx` comes from generated code (see above).
     let host = unsafe { &*ctx }.host;
     host.load(&source) as i64
 }
@@ -203,6 +236,7 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     // SAFETY: `closure` is a HostClosure the engine keeps alive (boxed, never moved)
     // as long as its thunk exists, and the thunk passes `arity` slots.
     let closure = unsafe { &*closure };
+    // SAFETY: as above: `slots` points at `arity` initialised slots.
     let args = unsafe { std::slice::from_raw_parts(slots, closure.arity) };
     // A panic must not unwind into JIT'd code: it ends the Ore call with an error,
     // raised in the context of the host call running on this thread. Generated code
@@ -227,7 +261,7 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
 thread_local! {
     /// The context of the innermost host call running on this thread, for runtime
     /// code that is not passed one (host closures, through their thunks).
-    static CURRENT_CTX: std::cell::Cell<*mut CallCtx<'static>> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+    static CURRENT_CTX: Cell<*const CallCtx<'static>> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Raises `error` in the innermost host call on this thread (if any).
@@ -239,7 +273,7 @@ fn raise_in_current(error: RuntimeError) {
     }
     // SAFETY: CURRENT_CTX is set by `HostCall::invoke` to a context that lives until
     // it restores the previous value, and the JIT'd code that called us is paused.
-    unsafe { &mut *ctx }.raise(error);
+    unsafe { &*ctx }.raise(error);
 }
 
 /// Copies a name literal emitted by codegen.
@@ -260,7 +294,8 @@ fn str_arg(s: *const c_char, what: &str) -> Result<String, RuntimeError> {
 /// Records `result`'s error in the context; returns the value (0 after an error).
 fn settle(ctx: *mut CallCtx, result: Result<i64, RuntimeError>) -> i64 {
     result.unwrap_or_else(|e| {
-        unsafe { &mut *ctx }.raise(e);
+        // SAFETY: `ctx` comes from generated code (see above).
+        unsafe { &*ctx }.raise(e);
         0
     })
 }
@@ -272,7 +307,7 @@ extern "C" fn ore_rt_py_exec(ctx: *mut CallCtx, code: *const c_char) {
 /// `py_eval_*`: `conversion` is an `abi::py_conversion` code; f64 results are bits, str
 /// results pointers.
 extern "C" fn ore_rt_py_eval(ctx: *mut CallCtx, expr: *const c_char, conversion: i64) -> i64 {
-    let result = str_arg(expr, "py_eval").and_then(|expr| python::eval(&expr, python::Conversion::from_code(conversion)));
+    let result = str_arg(expr, "py_eval").and_then(|expr| python::eval(&expr, python_values::Conversion::from_code(conversion)));
     settle(ctx, result)
 }
 
@@ -298,16 +333,16 @@ extern "C" fn ore_rt_py_call(
         return settle(ctx, Err(RuntimeError::NullString("py_call".into())));
     }
     let args = tagged.map(|(t, v)| match t {
-        abi::py_arg::F64 => python::Arg::F64(f64::from_bits(v as u64)),
-        abi::py_arg::BOOL => python::Arg::Bool(v != 0),
+        abi::py_arg::F64 => python_values::Arg::F64(f64::from_bits(v as u64)),
+        abi::py_arg::BOOL => python_values::Arg::Bool(v != 0),
         // SAFETY: non-NULL (checked above) Ore strings are NUL-terminated (see
         // ore_rt_print_str) and live for the call.
-        abi::py_arg::STR => python::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
-        _ => python::Arg::I64(v),
+        abi::py_arg::STR => python_values::Arg::Str(unsafe { CStr::from_ptr(v as *const c_char) }),
+        _ => python_values::Arg::I64(v),
     });
     // SAFETY: non-NULL (checked above) and NUL-terminated, as every Ore string.
     let path = unsafe { CStr::from_ptr(callable) }.to_string_lossy();
-    settle(ctx, python::call(&path, &args[..count], python::Conversion::from_code(conversion)))
+    settle(ctx, python::call(&path, &args[..count], python_values::Conversion::from_code(conversion)))
 }
 
 thread_local! {
@@ -409,18 +444,25 @@ impl HostCall {
         args: &[u64],
         deadline: Option<Instant>,
     ) -> Result<u64, RuntimeError> {
-        let mut ctx = CallCtx { trapped: 0, interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: None, host };
+        let ctx =
+            CallCtx { trapped: Cell::new(0), interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: Cell::new(None), host };
         let mut ret = 0u64;
-        let entry: Trampoline = std::mem::transmute::<usize, Trampoline>(trampoline);
+        // SAFETY: the caller guarantees `trampoline` is an entry trampoline, which
+        // has this signature.
+        let entry: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(trampoline) };
         {
-            // One raw pointer for JIT'd code, the watchdog and host closures alike;
-            // the guard is dropped at the end of this block, while `ctx` lives.
-            let ctx_ptr: *mut CallCtx = &mut ctx;
-            let _armed = deadline::effective(deadline).map(|d| deadline::arm(std::ptr::addr_of!((*ctx_ptr).interrupt), d));
+            // One pointer for JIT'd code, the watchdog and host closures alike; it
+            // is only ever read through as `&CallCtx` (see `CallCtx`). The guard is
+            // dropped at the end of this block, while `ctx` lives.
+            let ctx_ptr: *const CallCtx = &ctx;
+            // SAFETY: `interrupt` lives until the guard is dropped, below.
+            let _armed = deadline::effective(deadline).map(|d| unsafe { deadline::arm(&ctx.interrupt, d) });
             // The lifetime is erased only for the thread-local; it is restored to
             // the outer call's context before `ctx` dies.
             let outer = CURRENT_CTX.with(|c| c.replace(ctx_ptr.cast()));
-            entry(function, ctx_ptr, args.as_ptr(), &mut ret);
+            // SAFETY: the caller guarantees the trampoline, `function` and `args`
+            // match; `ctx` and `ret` outlive the call.
+            unsafe { entry(function, ctx_ptr.cast_mut(), args.as_ptr(), &mut ret) };
             CURRENT_CTX.with(|c| c.set(outer));
         }
         match ctx.error.take() {
@@ -437,7 +479,8 @@ impl HostCall {
     /// # Safety
     /// `ptr` must be an Ore array pointer produced during this host call.
     pub unsafe fn read_array(&self, ptr: u64) -> Vec<i64> {
-        arena::read(ptr as *const i64)
+        // SAFETY: the caller's contract is `arena::read`'s.
+        unsafe { arena::read(ptr as *const i64) }
     }
 }
 

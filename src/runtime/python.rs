@@ -10,6 +10,7 @@
 //! three interleave in program order, even for `PyRun_SimpleString` called directly.
 //! A host's own interpreter keeps its `sys.stdout`; the built-ins flush around it.
 
+use super::python_values::{Arg, Conversion};
 use super::{output, RuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -148,29 +149,7 @@ fn c_text(text: &str) -> PyResult<CString> {
     CString::new(text).map_err(|_| pyo3::exceptions::PyValueError::new_err("source contains a NUL byte"))
 }
 
-/// How a Python result is converted for Ore.
-#[derive(Clone, Copy)]
-pub enum Conversion {
-    Drop,
-    I64,
-    F64,
-    Bool,
-    /// A `str` without NUL, copied into the call's arena (it lives as long as arrays).
-    Str,
-}
-
 impl Conversion {
-    pub fn from_code(code: i64) -> Conversion {
-        use crate::abi::py_conversion as code_of;
-        match code {
-            code_of::I64 => Conversion::I64,
-            code_of::F64 => Conversion::F64,
-            code_of::BOOL => Conversion::Bool,
-            code_of::STR => Conversion::Str,
-            _ => Conversion::Drop,
-        }
-    }
-
     /// The result as the 64 bits Ore code receives.
     fn convert(self, value: &Bound<'_, PyAny>) -> PyResult<i64> {
         Ok(match self {
@@ -187,14 +166,6 @@ impl Conversion {
             }
         })
     }
-}
-
-/// An argument of `py_call`.
-pub enum Arg<'a> {
-    I64(i64),
-    F64(f64),
-    Bool(bool),
-    Str(&'a CStr),
 }
 
 pub fn exec(code: &str) -> Result<(), RuntimeError> {

@@ -23,8 +23,11 @@ use tokio::sync::{watch, Semaphore};
 /// How connections are bounded.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
+    /// Open connections at most; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
+    /// Time a client has to send a request's body.
     pub body_timeout: Duration,
 }
 
@@ -89,20 +92,4 @@ pub async fn read_body_within(timeout: Duration, max_bytes: usize, request: Requ
         }
     };
     next.run(Request::from_parts(parts, Body::from(body))).await
-}
-
-/// Raises the soft limit on open descriptors to the hard limit, so the connection
-/// cap, not the descriptor table, is what bounds connections.
-pub fn raise_descriptor_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit and setrlimit read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur;
-            }
-        }
-    }
-    limit.rlim_cur
 }

@@ -44,7 +44,12 @@ impl Metrics {
             &one(stats.code_bytes as f64),
         );
         metric("ore_namespaces", "gauge", "Namespaces loaded.", &one(namespaces as f64));
-        metric("ore_resident_memory_bytes", "gauge", "Resident set size of the server process.", &one(resident_bytes() as f64));
+        metric(
+            "ore_resident_memory_bytes",
+            "gauge",
+            "Resident set size of the server process.",
+            &one(crate::runtime::process::resident_bytes() as f64),
+        );
 
         // Histogram: cumulative buckets in seconds.
         let mut samples = Vec::new();
@@ -62,13 +67,4 @@ impl Metrics {
         metric("ore_compile_seconds", "histogram", "Time to compile one function, IR generation to linked code.", &samples);
         out
     }
-}
-
-/// The process's resident set size, from /proc (0 where unavailable).
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
-    pages * page
 }

@@ -38,11 +38,15 @@ const CALL_STACK_BYTES: usize = 16 << 20;
 /// Everything `ore serve` is started with.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
+    /// The address to listen on.
     pub listen: SocketAddr,
     /// Required as `Authorization: Bearer TOKEN` on every endpoint but `/healthz`.
     pub token: Option<String>,
+    /// What every namespace and call gets.
     pub settings: Settings,
+    /// Request bodies larger than this are refused (413).
     pub max_body_bytes: usize,
+    /// Bounds on connections.
     pub connections: ConnectionLimits,
     /// Calls running at once; one more is answered 503 `busy`.
     pub max_concurrent_calls: usize,
@@ -50,6 +54,7 @@ pub struct ServeOptions {
     pub max_total_array_bytes: u64,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     pub grace: Duration,
+    /// The state file that modules persist in, if any.
     pub state: Option<PathBuf>,
 }
 
@@ -85,7 +90,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
     };
     let registry = Registry::new(options.settings.clone(), store).map_err(|e| e.to_string())?;
     crate::runtime::set_process_array_limit(options.max_total_array_bytes);
-    let descriptors = listen::raise_descriptor_limit();
+    let descriptors = crate::runtime::process::raise_descriptor_limit();
     tracing::info!(descriptors, "open file limit");
     let app = Arc::new(App {
         registry,

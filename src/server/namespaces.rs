@@ -20,14 +20,23 @@ use std::time::Duration;
 /// What every namespace's engine and every call get.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The optimisation level of modules that do not ask for one.
     pub opt_level: OptLevel,
+    /// What modules may call.
     pub policy: engine::Policy,
+    /// Bounds on what modules may add.
     pub limits: engine::Limits,
+    /// Whether modules may be LLVM IR (trusted code).
     pub allow_llvm_ir: bool,
+    /// Namespaces the server holds at most.
     pub max_namespaces: usize,
+    /// A call's deadline when it gives none.
     pub default_timeout: Duration,
+    /// The longest deadline a call may ask for.
     pub max_timeout: Duration,
+    /// Bytes all arrays of one call may take.
     pub max_array_bytes: u64,
+    /// Bytes of output one call may capture.
     pub max_output_bytes: usize,
     /// Modules one call may add with `load`.
     pub max_loads_per_call: u32,
@@ -36,23 +45,31 @@ pub struct Settings {
 /// Why a request failed; the HTTP layer maps each kind to a status.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// A malformed request (400).
     #[error("{0}")]
     BadRequest(String),
+    /// No such namespace, module or function (404).
     #[error("{0}")]
     NotFound(String),
+    /// The module does not compile (422).
     #[error("{0}")]
     Compile(CompileError),
+    /// A limit of the server or namespace (429).
     #[error("{0}")]
     Limit(String),
     /// A request body over the server's limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Something the server's policy refuses (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A change the namespace's state does not allow (409).
     #[error("{0}")]
     Conflict(String),
+    /// The call ended with a runtime error or its deadline (422 or 408).
     #[error("{0}")]
     Runtime(RuntimeError),
+    /// A failure of the server itself (500).
     #[error("{0}")]
     Internal(String),
     /// The server is running as many calls as it may.
@@ -75,11 +92,14 @@ impl From<engine::Error> for ServiceError {
     }
 }
 
+/// The language of a module's source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Language {
+    /// Ore source.
     #[default]
     #[serde(rename = "ore")]
     Ore,
+    /// LLVM IR text.
     #[serde(rename = "llvm-ir")]
     LlvmIr,
 }
@@ -97,39 +117,54 @@ impl Language {
     }
 }
 
+/// A module to add or replace.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleRequest {
+    /// Its name in the namespace; adding a name again replaces the module.
     pub name: String,
+    /// Its source text.
     pub source: String,
+    /// What the source is written in.
     #[serde(default)]
     pub language: Language,
+    /// Its optimisation level (0-3), instead of the server's.
     pub opt_level: Option<u8>,
 }
 
+/// A call of a function.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallRequest {
+    /// The function's name.
     pub function: String,
+    /// Its arguments, as JSON values of the parameters' types.
     #[serde(default)]
     pub args: Vec<serde_json::Value>,
+    /// The call's deadline, up to the server's maximum.
     pub timeout_ms: Option<u64>,
 }
 
 /// A function as the API describes it.
 #[derive(Clone, Debug, Serialize)]
 pub struct FunctionDesc {
+    /// The function's name.
     pub name: String,
     /// `fn(i64, f64) -> bool`; absent for LLVM IR functions, whose types Ore does not know.
     pub signature: Option<String>,
+    /// The parameters' types.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<Ty>>,
+    /// The result's type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ret: Option<Ty>,
+    /// Whether it is defined and compiled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<engine::FunctionState>,
+    /// Time to compile its current definition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compile_us: Option<u64>,
+    /// Calls from the API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<u64>,
 }
@@ -159,12 +194,17 @@ impl FunctionDesc {
 
 /// What a call did; `result` is an error for runtime errors and timeouts.
 pub struct CallOutcome {
+    /// The result as JSON, or why the call failed.
     pub result: Result<serde_json::Value, ServiceError>,
+    /// What the call printed.
     pub stdout: String,
     /// Diagnostics of a failed `load`.
     pub stderr: String,
+    /// Output beyond the capture limit was dropped.
     pub output_truncated: bool,
+    /// Functions compiled during the call, in order.
     pub compiled: Vec<String>,
+    /// Wall time of the call.
     pub elapsed_us: u64,
 }
 
@@ -192,6 +232,7 @@ struct Modules {
     stored_names: HashMap<String, bool>,
 }
 
+/// Every namespace of the server, in one engine, and the state file.
 pub struct Registry {
     settings: Settings,
     /// The JIT every namespace's code lives in.
@@ -269,6 +310,7 @@ impl Registry {
         self.load(code, modules, &request).map(drop)
     }
 
+    /// The settings the registry was created with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -393,6 +435,7 @@ impl Registry {
         }
     }
 
+    /// Unloads module `name` of namespace `ns` and forgets it in the state file.
     pub fn delete_module(&self, ns: &str, name: &str) -> Result<(), ServiceError> {
         let namespace = self.namespace(ns)?;
         let mut modules = namespace.modules.lock();
@@ -428,6 +471,7 @@ impl Registry {
         Ok(())
     }
 
+    /// Every function of namespace `ns`.
     pub fn functions(&self, ns: &str) -> Result<Vec<FunctionDesc>, ServiceError> {
         Ok(self.namespace(ns)?.code.functions().into_iter().map(FunctionDesc::from_info).collect())
     }

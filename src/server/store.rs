@@ -49,6 +49,7 @@ pub struct StoredNamespace {
     pub modules: Vec<StoredModule>,
 }
 
+/// The state file: namespaces' modules and the names they know, in SQLite.
 pub struct Store {
     db: Mutex<Connection>,
 }
@@ -56,6 +57,7 @@ pub struct Store {
 pub type StoreError = rusqlite::Error;
 
 impl Store {
+    /// Opens (or creates) the state file at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
@@ -138,6 +140,7 @@ impl Store {
         tx.commit()
     }
 
+    /// Forgets everything of `namespace`.
     pub fn delete_namespace(&self, namespace: &str) -> Result<(), StoreError> {
         let mut db = self.db.lock();
         let tx = db.transaction()?;

@@ -173,14 +173,6 @@ pub enum Stmt {
     },
 }
 
-impl ExprKind {
-    /// True for `if`, `while` and blocks: expressions that may stand as statements
-    /// without a `;`.
-    pub fn is_block_like(&self) -> bool {
-        matches!(self, ExprKind::Block(_) | ExprKind::If(..) | ExprKind::While(..))
-    }
-}
-
 impl Block {
     pub fn depth(&self) -> u32 {
         let stmt_depth = self.stmts.iter().map(|s| match s {

@@ -1,0 +1,55 @@
+//! The process: shared libraries loaded into it and the names it exports (which
+//! JIT'd code reaches through ORC's process symbol generator), and the resources
+//! it holds.
+
+use std::ffi::CStr;
+use std::path::Path;
+
+/// Loads a shared library (`dlopen`, global scope) for good: compiled code may call
+/// into it at any time, so it is never closed. The error is `dlerror`'s.
+pub fn load_library(path: &Path) -> Result<(), String> {
+    let cpath = crate::llvm::c_string(&path.to_string_lossy());
+    // SAFETY: dlopen runs the library's initialisers, which is what loading a
+    // library means; the handle is deliberately never closed (see above).
+    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    if handle.is_null() {
+        // SAFETY: after a failed dlopen, dlerror returns a message owned by libc,
+        // valid until the next dl* call on this thread; it is copied at once.
+        return Err(unsafe { CStr::from_ptr(libc::dlerror()) }.to_string_lossy().into_owned());
+    }
+    Ok(())
+}
+
+/// Whether the process (the executable or a loaded library) exports `name`.
+pub fn exports(name: &str) -> bool {
+    let cname = crate::llvm::c_string(name);
+    // SAFETY: dlsym with RTLD_DEFAULT only reads the loaded objects' symbol tables.
+    unsafe { !libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr()).is_null() }
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, so the connection
+/// cap, not the descriptor table, is what bounds connections.
+#[cfg(feature = "server")]
+pub fn raise_descriptor_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    limit.rlim_cur
+}
+
+/// The process's resident set size, from /proc (0 where unavailable).
+#[cfg(feature = "server")]
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
+    pages * page
+}
