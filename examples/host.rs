@@ -2,14 +2,14 @@
 //!
 //!     cargo run --example host
 //!
-//! 1. A closure registered with `Namespace::register_closure` (it may capture state and
-//!    call back into the engine).
+//! 1. A closure registered with `Namespace::register` (it may capture state, and
+//!    call back into the namespace through a `Caller`).
 //! 2. A `#[no_mangle] pub extern "C"` function, exported because the program is
 //!    linked with `-rdynamic` (build.rs), which Ore finds by name: no registration.
 
-use ore::{Config, Namespace, Value};
+use ore::{Caller, Config, Namespace, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Route 2: found through the process symbol generator.
 #[no_mangle]
@@ -17,10 +17,8 @@ pub extern "C" fn host_celsius_to_fahrenheit(c: f64) -> f64 {
     c * 9.0 / 5.0 + 32.0
 }
 
-static ENGINE: OnceLock<Namespace> = OnceLock::new();
-
 fn main() -> Result<(), ore::Error> {
-    let engine = ENGINE.get_or_init(|| Namespace::new(Config::default()).expect("engine"));
+    let engine = Namespace::new(Config::default())?;
 
     // Route 1: a closure with state of its own...
     let calls = Arc::new(AtomicI64::new(0));
@@ -30,11 +28,10 @@ fn main() -> Result<(), ore::Error> {
         println!("[host] {message}: {value}");
     })?;
     // ...and one that calls back into the JIT (host -> JIT -> host -> JIT).
-    engine.register("host_square_via_ore", |x: i64| -> i64 {
-        let engine = ENGINE.get().expect("engine is set");
-        match engine.call("square", &[Value::I64(x)]) {
-            Ok(Value::I64(v)) => v,
-            _ => -1,
+    engine.register("host_square_via_ore", |caller: Caller, x: i64| -> Result<i64, ore::Error> {
+        match caller.namespace().call("square", &[Value::I64(x)])? {
+            Value::I64(v) => Ok(v),
+            other => unreachable!("square returns i64, not {other:?}"),
         }
     })?;
 

@@ -4,5 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo fmt --check
+cargo fmt --check --manifest-path ore-build/Cargo.toml
+cargo fmt --check --manifest-path examples/embedder/Cargo.toml
 cargo clippy --all-targets -- -D warnings
+# The library as an embedder builds it: without the server and CLI, with and
+# without Python.
+cargo clippy --lib --no-default-features -- -D warnings
+cargo clippy --lib --no-default-features --features python -- -D warnings
+CARGO_TARGET_DIR=target/ore-build cargo test --manifest-path ore-build/Cargo.toml
 cargo test

@@ -2,7 +2,8 @@
 //! its time (IR generation, optimisation, code generation, linking), over fresh
 //! engines, with the program's own output silenced.
 
-use ore::{output, CompileRecord, Config, Error, Namespace, OptLevel, SourceFile, Value};
+use crate::status;
+use ore::{output, CompileRecord, Config, Namespace, OptLevel, SourceFile, Value};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -85,19 +86,11 @@ pub fn run(file: &SourceFile, main_args: &[Value], options: &BenchOptions) -> Re
     let mut order = Vec::new();
     for _ in 0..options.repeat {
         let config = Config { opt_level: OptLevel::new(options.opt).expect("checked"), profile: true, ..Config::default() };
-        let engine = Namespace::new(config).map_err(|e| (70, format!("error: {e}")))?;
+        let engine = Namespace::new(config).map_err(|e| status::of_error(&e))?;
         let start = Instant::now();
         let source = SourceFile::new(file.name(), file.text().to_string());
-        match engine.add_program(source) {
-            Ok(_) => {}
-            Err(Error::Compile(e)) => return Err((1, e.to_string())),
-            Err(e) => return Err((70, format!("error: {e}"))),
-        }
-        match silenced(|| engine.call("main", main_args)) {
-            Ok(_) => {}
-            Err(Error::Runtime(e)) => return Err((2, format!("runtime error: {e}"))),
-            Err(e) => return Err((70, format!("error: {e}"))),
-        }
+        engine.add_program(source).map_err(|e| status::of_error(&e))?;
+        silenced(|| engine.call("main", main_args)).map_err(|e| status::of_error(&e))?;
         results.push(start.elapsed().as_micros() as u64);
         for record in engine.compile_records() {
             if !per_function.contains_key(&record.function) {

@@ -1,20 +1,14 @@
 //! The `ore` command line: `ore run`, `ore check`, `ore bench`, `ore serve`.
 
 mod bench;
+mod status;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ore::{output, Config, Emit, Error, Namespace, OptLevel, SourceFile, Value};
+use status::{EXIT_COMPILE_ERROR, EXIT_INTERNAL, EXIT_USAGE};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Exit statuses fixed by LANGUAGE.md.
-const EXIT_COMPILE_ERROR: u8 = 1;
-const EXIT_RUNTIME_ERROR: u8 = 2;
-const EXIT_USAGE: u8 = 64;
-/// The JIT itself failed (not the program): EX_SOFTWARE.
-const EXIT_INTERNAL: u8 = 70;
-
-/// JIT'd code runs on this thread; deep recursion needs room before `stack overflow`.
 const RUN_STACK_SIZE: usize = 64 * 1024 * 1024;
 
 #[derive(Parser)]
@@ -252,21 +246,9 @@ fn emit_ir(path: &Path) -> u8 {
 /// returns the exit status LANGUAGE.md gives it.
 fn report(e: Error) -> u8 {
     output::flush();
-    match e {
-        Error::Compile(e) => {
-            eprintln!("{e}");
-            EXIT_COMPILE_ERROR
-        }
-        // Displays as `runtime error: MESSAGE`.
-        e @ Error::Runtime(_) => {
-            eprintln!("{e}");
-            EXIT_RUNTIME_ERROR
-        }
-        e => {
-            eprintln!("error: {e}");
-            EXIT_INTERNAL
-        }
-    }
+    let (status, line) = status::of_error(&e);
+    eprintln!("{line}");
+    status
 }
 
 fn check(path: &Path) -> u8 {

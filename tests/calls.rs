@@ -1,7 +1,7 @@
 //! Calls with options (deadlines, output capture, memory limits), engine policies and
 //! limits, and functions compiling on several threads at once.
 
-use ore::{CallOptions, Config, Error, FunctionState, Limits, Namespace, OptLevel, Policy, RuntimeError, Value};
+use ore::{CallOptions, Config, Error, FunctionState, Limit, Limits, Namespace, OptLevel, Policy, RuntimeError, Value};
 use std::time::{Duration, Instant};
 
 fn interruptible() -> Namespace {
@@ -39,7 +39,7 @@ fn a_timeout_needs_an_interruptible_engine() {
     let e = Namespace::new(Config::default()).unwrap();
     e.add_module("m", "fn f() -> i64 { 1 }").unwrap();
     let report = e.call_with("f", &[], &timeout(10));
-    assert!(matches!(report.result, Err(Error::Limit(ref m)) if m.contains("interruptible")), "{:?}", report.result);
+    assert!(matches!(report.result, Err(Error::NotInterruptible)), "{:?}", report.result);
 }
 
 #[test]
@@ -114,13 +114,16 @@ fn limits_refuse_modules_and_change_nothing() {
     let e = Namespace::new(Config { limits, ..Config::default() }).unwrap();
     e.add_module("one", "fn a() -> i64 { 1 }").unwrap();
     let err = e.add_module("big", &format!("fn b() -> i64 {{ {} }}", "1 + ".repeat(30) + "1")).unwrap_err();
-    assert!(matches!(&err, Error::Limit(m) if m.contains("over the limit of 100")), "{err}");
+    assert!(matches!(&err, Error::Limit { limit: Limit::SourceBytes, message } if message.contains("over the limit of 100")), "{err}");
     let err = e.add_ir("big.ll", &[b' '; 101]).unwrap_err();
-    assert!(matches!(&err, Error::Limit(m) if m == "big.ll: the source is 101 bytes, over the limit of 100"), "{err}");
+    assert!(
+        matches!(&err, Error::Limit { limit: Limit::SourceBytes, message } if message == "big.ll: the source is 101 bytes, over the limit of 100"),
+        "{err}"
+    );
     let err = e.add_module("deep", "fn b() -> i64 { (((1))) }").unwrap_err().to_string();
     assert!(err.contains("deep:1:15: error: `b` nests 5 levels deep, over the limit of 3"), "{err}");
     let err = e.add_module("many", "fn b() {}\nfn c() {}").unwrap_err();
-    assert!(matches!(&err, Error::Limit(m) if m.contains("would hold 3 functions")), "{err}");
+    assert!(matches!(&err, Error::Limit { limit: Limit::Functions, message } if message.contains("would hold 3 functions")), "{err}");
     assert!(e.function("b").is_none());
     assert_eq!(e.call("a", &[]).unwrap(), Value::I64(1));
 }

@@ -106,7 +106,7 @@ impl Namespace {
     ) -> Result<R, Error> {
         let inner = &self.inner;
         if options.timeout.is_some() && !inner.config.interruptible {
-            return Err(Error::Limit("a timeout needs an engine created with `Config::interruptible`".into()));
+            return Err(Error::NotInterruptible);
         }
         target.slot.calls.fetch_add(1, Relaxed);
         let _span = tracing::debug_span!("call", function = target.name).entered();

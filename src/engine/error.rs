@@ -7,8 +7,15 @@ use crate::types::{FnSig, Ty};
 
 use super::ModuleId;
 
+impl Error {
+    pub(super) fn limit(limit: Limit, message: String) -> Error {
+        Error::Limit { limit, message }
+    }
+}
+
 /// Why an operation of the embedding API failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The module does not compile: located diagnostics.
     #[error("{0}")]
@@ -57,13 +64,31 @@ pub enum Error {
     /// `remove_module` of a module that is not (or no longer) loaded.
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),
-    /// A `Limits` bound or a `CallOptions` the engine cannot honour.
-    #[error("{0}")]
-    Limit(String),
+    /// A module went over one of the namespace's `Limits`.
+    #[error("{message}")]
+    Limit {
+        /// The bound it went over.
+        limit: Limit,
+        /// What went over it, by how much.
+        message: String,
+    },
+    /// `CallOptions::timeout` in a namespace whose code has no interrupt checks.
+    #[error("a timeout needs a namespace created with `Config::interruptible`")]
+    NotInterruptible,
     /// A shared library, object file or LLVM IR module that could not be used.
     #[error("{0}")]
     External(String),
     /// LLVM or ORC failed (not the program's fault).
     #[error("JIT error: {0}")]
     Jit(#[from] LlvmError),
+}
+
+/// The bound of `Limits` that an `Error::Limit` went over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// `Limits::max_source_bytes`: a module's source (Ore or IR) is too large.
+    SourceBytes,
+    /// `Limits::max_functions`: the namespace would hold too many functions.
+    Functions,
 }

@@ -63,7 +63,7 @@ mod values;
 
 pub use call::{CallOptions, CallReport};
 pub use config::{Config, Emit, Limits, OptLevel};
-pub use error::Error;
+pub use error::{Error, Limit};
 pub use func::{Func, OreType, Params, Results, TypedFunc};
 pub use host::{CAbi, CParam, CResult, Caller, Closure, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, WithCaller};
 pub use namespace::{ModuleId, ModuleInfo, Namespace};

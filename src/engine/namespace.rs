@@ -212,12 +212,15 @@ impl Namespace {
 
         let new_names = checked.signatures.iter().filter(|s| !ns.functions.contains_key(&s.name)).count();
         if ns.functions.len() + new_names > limits.max_functions {
-            return Err(Error::Limit(format!(
-                "{}: the namespace would hold {} functions, over the limit of {}",
-                file.name(),
-                ns.functions.len() + new_names,
-                limits.max_functions
-            )));
+            return Err(Error::limit(
+                Limit::Functions,
+                format!(
+                    "{}: the namespace would hold {} functions, over the limit of {}",
+                    file.name(),
+                    ns.functions.len() + new_names,
+                    limits.max_functions
+                ),
+            ));
         }
         let id = ModuleId(inner.next_id.fetch_add(1, Relaxed));
         let mut new_externs = Vec::new();
@@ -398,7 +401,7 @@ impl Inner {
     pub(super) fn check_source_size(&self, name: &str, len: usize) -> Result<(), Error> {
         let max = self.config.limits.max_source_bytes;
         if len > max {
-            return Err(Error::Limit(format!("{name}: the source is {len} bytes, over the limit of {max}")));
+            return Err(Error::limit(Limit::SourceBytes, format!("{name}: the source is {len} bytes, over the limit of {max}")));
         }
         Ok(())
     }

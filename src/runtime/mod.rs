@@ -61,6 +61,7 @@ const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == abi::ctx::ST
 
 /// An error that ends a call from the host; messages are LANGUAGE.md's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// Integer division or remainder by zero.
     #[error("division by zero")]

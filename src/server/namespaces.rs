@@ -85,7 +85,8 @@ impl From<engine::Error> for ServiceError {
             E::Runtime(r) => ServiceError::Runtime(r),
             E::UnknownFunction(_) | E::UnknownModule(_) => ServiceError::NotFound(e.to_string()),
             E::Arity { .. } | E::ArgumentType { .. } | E::Signature { .. } => ServiceError::BadRequest(e.to_string()),
-            E::Limit(m) => ServiceError::Limit(m),
+            E::Limit { message, .. } => ServiceError::Limit(message),
+            E::NotInterruptible => ServiceError::Internal(e.to_string()),
             E::External(m) => ServiceError::BadRequest(m),
             E::HostFunctionExists(_) | E::Jit(_) => ServiceError::Internal(e.to_string()),
         }

@@ -1,0 +1,3 @@
+fn main() {
+    ore_build::configure();
+}
