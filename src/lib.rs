@@ -65,3 +65,13 @@ pub mod python {
 pub mod format {
     pub use crate::runtime::format::python_repr;
 }
+
+/// docs/EMBEDDING.md, whose examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/EMBEDDING.md")]
+pub struct EmbeddingGuide;
+
+/// README.md, whose Rust example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
