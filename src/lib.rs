@@ -36,6 +36,7 @@ pub(crate) mod tir;
 pub(crate) mod typeck;
 mod types;
 
+pub use codegen::inline::NODES_PER_FUNCTION as INLINE_NODES_PER_FUNCTION;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
@@ -46,7 +47,7 @@ pub use engine::{
 };
 pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};
 pub use syntax::MAX_NESTING;
-pub use tir::{HUGE_FUNCTION_NODES, INLINE_NODES_PER_FUNCTION};
+pub use tir::HUGE_FUNCTION_NODES;
 pub use types::{CType, ExternSig, FnSig, Ty};
 
 /// What Ore code prints. It goes through C's `stdout` stream (as `puts` called from

@@ -23,15 +23,6 @@ pub struct Function {
     pub body: Expr,
 }
 
-/// Expression nodes a function may have and still be copied into its callers.
-const INLINE_BUDGET: usize = 40;
-
-/// Expression nodes of copies one function may inline in all: LLVM's compile time
-/// grows faster than linearly in a function's size, so without a bound a loop with
-/// thousands of calls to a small function took minutes to compile (N = 2,000 calls:
-/// 36 s). Call sites past the budget call through the slot.
-pub const INLINE_NODES_PER_FUNCTION: usize = 1000;
-
 /// Expression nodes above which a function is compiled at -O0 whatever its level:
 /// LLVM's optimiser and register allocator take time superlinear in a function's
 /// size (a loop body of 4,000 calls: 17 s at -O2 against 0.5 s at -O0; 330 calls,
@@ -42,31 +33,24 @@ pub const INLINE_NODES_PER_FUNCTION: usize = 1000;
 pub const HUGE_FUNCTION_NODES: usize = 2000;
 
 impl Function {
+    /// The names of the Ore functions the body calls, each once.
+    pub fn ore_callees(&self) -> Vec<&str> {
+        fn walk<'e>(e: &'e Expr, names: &mut std::collections::BTreeSet<&'e str>) {
+            if let ExprKind::Call(Callee::Ore { name, .. }, _) = &e.kind {
+                names.insert(name);
+            }
+            e.for_each_child(|c| walk(c, names));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        walk(&self.body, &mut names);
+        names.into_iter().collect()
+    }
+
     /// Whether the function is over `HUGE_FUNCTION_NODES`.
     pub fn is_huge(&self) -> bool {
         let mut budget = HUGE_FUNCTION_NODES;
         !self.body.within(&mut budget, &|_| true)
     }
-
-    /// Whether callers compiled in the same module may carry a copy of this function
-    /// (`codegen::Inliner`): small, and calling no Ore function (so copies never
-    /// chain or recurse), and nothing with effects beyond the call (`load`, Python).
-    pub fn is_inline_candidate(&self) -> bool {
-        self.inline_cost().is_some()
-    }
-
-    /// The expression nodes of an inline candidate: what one copy spends of its
-    /// caller's `INLINE_NODES_PER_FUNCTION`.
-    pub fn inline_cost(&self) -> Option<usize> {
-        let mut budget = INLINE_BUDGET;
-        self.body.within(&mut budget, &allowed_in_copies).then_some(INLINE_BUDGET - budget)
-    }
-}
-
-/// Nodes a copy of a function may not contain: calls of Ore functions (so copies
-/// never chain or recurse), `load` and Python (effects beyond the call).
-fn allowed_in_copies(e: &Expr) -> bool {
-    !matches!(e.kind, ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..))
 }
 
 #[derive(Clone, Debug)]
@@ -121,7 +105,7 @@ impl Expr {
 
     /// Whether the tree has at most `budget` nodes, all `allowed`; spends one unit
     /// of `budget` per node and stops at the first that fails.
-    fn within(&self, budget: &mut usize, allowed: &impl Fn(&Expr) -> bool) -> bool {
+    pub(crate) fn within(&self, budget: &mut usize, allowed: &impl Fn(&Expr) -> bool) -> bool {
         if *budget == 0 || !allowed(self) {
             return false;
         }

@@ -252,7 +252,7 @@ fn calls_in_a_loop(count: usize) -> String {
 #[test]
 fn inlined_copies_have_a_budget_per_function() {
     // At -O0 LLVM inlines nothing, so every use of the copy is still a call. `leaf`
-    // is 6 nodes; a function may inline 1,000 nodes (`tir::INLINE_NODES_PER_FUNCTION`).
+    // is 6 nodes; a function may inline 1,000 nodes (`codegen::inline::NODES_PER_FUNCTION`).
     assert_eq!(ore::INLINE_NODES_PER_FUNCTION, 1000);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.ore"), calls_in_a_loop(300)).unwrap();

@@ -13,6 +13,29 @@ fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: O
     eprint!("; ---- {function} ----\n{text}");
 }
 
+/// A compiled function's callees (`codegen::Callees`), built once per function.
+struct CalleeTable {
+    slots: HashMap<String, usize>,
+    /// Current definitions of callees made by the caller's module.
+    same_module: HashMap<String, Arc<Version>>,
+}
+
+impl codegen::Callees for CalleeTable {
+    fn slot(&self, name: &str) -> usize {
+        // Every callee was collected from the body being compiled.
+        self.slots[name]
+    }
+
+    fn direct(&self, name: &str) -> Option<String> {
+        self.same_module.get(name).map(|v| v.symbol.clone())
+    }
+
+    fn inline(&self, name: &str) -> Option<codegen::InlineCopy> {
+        let callee = self.same_module.get(name)?;
+        Some(codegen::InlineCopy { func: callee.inline.clone()?, definition: callee.number })
+    }
+}
+
 impl Inner {
     /// Defines the version's symbol as a unit that generates and compiles `func` when
     /// first looked up.
@@ -31,27 +54,27 @@ impl Inner {
     fn materialize(&self, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
-        let slot_address = |name: &str| Arc::as_ptr(&self.slot(name)) as usize;
-        // The current definition of a callee, if the same module made it.
-        let same_module = |name: &str| {
-            let ns = self.tables.read();
-            let callee = ns.functions.get(name)?.current.clone()?;
-            (callee.module == version.module).then_some(callee)
-        };
-        let direct = |name: &str| same_module(name).map(|v| v.symbol.clone());
-        let inline = |name: &str| {
-            let callee = same_module(name)?;
-            let func = callee.inline.clone()?;
-            Some(codegen::InlineCopy { func, definition: callee.number })
-        };
-        let resolvers = codegen::Resolvers { slots: &slot_address, direct: &direct, inline: &inline };
+        let callees = self.callees(func, version);
         let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
-        let module = codegen::generate_function(func, &version.symbol, resolvers, options, self.jit().triple(), self.jit().data_layout());
+        let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
         let irgen = micros(start);
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };
         let Some(total) = self.compile(&func.name, irgen, mr, module, level) else { return };
         version.compile_us.store(total, Relaxed);
         version.compiled.store(true, Relaxed);
+    }
+
+    /// What `func`'s body needs to know about its callees, looked up once: their
+    /// slots, and the current definitions the same module made.
+    fn callees(&self, func: &tir::Function, version: &Version) -> CalleeTable {
+        let names = func.ore_callees();
+        let same_module = {
+            let tables = self.tables.read();
+            let current = |name: &str| tables.functions.get(name)?.current.clone().filter(|v| v.module == version.module);
+            names.iter().filter_map(|name| Some((name.to_string(), current(name)?))).collect()
+        };
+        let slots = names.iter().map(|name| (name.to_string(), Arc::as_ptr(&self.slot(name)) as usize)).collect();
+        CalleeTable { slots, same_module }
     }
 
     /// Optimises, compiles (on this thread's target machine) and links one

@@ -495,7 +495,7 @@ impl Inner {
             let version = Arc::new(Version {
                 symbol: crate::abi::function_symbol(&func.name, number),
                 number,
-                inline: func.is_inline_candidate().then(|| func.clone()),
+                inline: codegen::inline::is_candidate(&func).then(|| func.clone()),
                 module: id,
                 level,
                 compiled: AtomicBool::new(false),

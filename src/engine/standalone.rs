@@ -26,11 +26,27 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
     let symbol = crate::abi::standalone_symbol;
     let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
     for func in &checked.functions {
-        let direct = |name: &str| Some(symbol(name));
-        let resolvers = codegen::Resolvers { slots: &|_| 0, direct: &direct, inline: &|_| None };
-        let module = codegen::generate_function(func, &symbol(&func.name), resolvers, options, &triple, &layout);
+        let module = codegen::generate_function(func, &symbol(&func.name), &Standalone, options, &triple, &layout);
         program.link_in(module).map_err(Error::External)?;
     }
     program.define_as_abort(crate::abi::RUNTIME_PREFIX);
     Ok(program.print())
+}
+
+/// Callees of a standalone program: every function called directly by its
+/// `ore.NAME`, no slots, no copies.
+struct Standalone;
+
+impl codegen::Callees for Standalone {
+    fn slot(&self, _name: &str) -> usize {
+        0
+    }
+
+    fn direct(&self, name: &str) -> Option<String> {
+        Some(crate::abi::standalone_symbol(name))
+    }
+
+    fn inline(&self, _name: &str) -> Option<codegen::InlineCopy> {
+        None
+    }
 }

@@ -1,0 +1,108 @@
+//! Runtime-error paths: the unwind block, traps, the `trapped` test after calls,
+//! and the stack and interrupt checks at function entry and loop back-edges.
+
+use super::declare_runtime;
+use super::function::FnCodegen;
+use super::value_type;
+use crate::abi::{self, RuntimeFn};
+use crate::llvm::ir::{Block, Function, IntPredicate, Type, Value};
+
+impl<'m> FnCodegen<'m, '_> {
+    pub(super) fn unwind_block(&mut self) -> Block<'m> {
+        if let Some(b) = self.unwind {
+            return b;
+        }
+        let m = self.m;
+        let here = m.current_block();
+        let block = m.append_block(self.llvm_fn, "unwind");
+        m.position_at_end(block);
+        match value_type(m, self.func.sig.ret) {
+            Some(t) => m.ret(m.undef(t)),
+            None => m.ret_void(),
+        }
+        m.position_at_end(here);
+        self.unwind = Some(block);
+        block
+    }
+
+    /// Declares an LLVM intrinsic.
+    pub(super) fn intrinsic(&self, name: &str, params: &[Type<'m>], ret: Type<'m>) -> Function<'m> {
+        self.m.declare(name, self.m.fn_type(ret, params))
+    }
+
+    pub(super) fn runtime(&self, f: RuntimeFn) -> Function<'m> {
+        declare_runtime(self.m, f)
+    }
+
+    /// `llvm.expect(cond, false)`: tells LLVM the error path is cold.
+    pub(super) fn unlikely(&self, cond: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        let expect = self.intrinsic("llvm.expect.i1", &[m.i1(), m.i1()], m.i1());
+        m.call(expect, &[cond, m.const_int(m.i1(), 0)])
+    }
+
+    /// If `failed`, runs `raise` (which records a runtime error) and leaves the
+    /// function; code generation continues on the path where it did not fail.
+    pub(super) fn fail_if(&mut self, failed: Value<'m>, raise: impl FnOnce(&mut Self)) {
+        let m = self.m;
+        let fail_bb = m.append_block(self.llvm_fn, "fail");
+        let ok = m.append_block(self.llvm_fn, "ok");
+        m.cond_br(self.unlikely(failed), fail_bb, ok);
+        m.position_at_end(fail_bb);
+        raise(self);
+        let unwind = self.unwind_block();
+        m.br(unwind);
+        m.position_at_end(ok);
+    }
+
+    /// Raises runtime error `code` (with details `a`, `b`) if `failed`.
+    pub(super) fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
+        self.fail_if(failed, |cg| {
+            let m = cg.m;
+            let trap = cg.runtime(RuntimeFn::Trap);
+            m.call(trap, &[cg.ctx, m.const_int(m.i64(), code), a, b]);
+        });
+    }
+
+    /// After a call that may have raised an error: leave if it did.
+    pub(super) fn check_trapped(&mut self) {
+        let m = self.m;
+        let flag_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::TRAPPED));
+        let flag = m.load(m.i32(), flag_ptr);
+        let trapped = m.icmp(IntPredicate::LLVMIntNE, flag, m.const_int(m.i32(), 0));
+        let unwind = self.unwind_block();
+        let cont = m.append_block(self.llvm_fn, "cont");
+        m.cond_br(self.unlikely(trapped), unwind, cont);
+        m.position_at_end(cont);
+    }
+
+    /// Function entry: refuse to run below the thread's stack limit.
+    pub(super) fn stack_check(&mut self) {
+        if self.options.unchecked.stack {
+            return;
+        }
+        let m = self.m;
+        let stacksave = self.intrinsic("llvm.stacksave.p0", &[], m.ptr());
+        let sp = m.call(stacksave, &[]);
+        let limit_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::STACK_LIMIT));
+        let limit = m.load(m.ptr(), limit_ptr);
+        let overflow = m.icmp(IntPredicate::LLVMIntULT, sp, limit);
+        let zero = m.const_int(m.i64(), 0);
+        self.trap_if(overflow, abi::trap::STACK_OVERFLOW, zero, zero);
+    }
+
+    /// With `Options::interruptible`: leave with a timeout error once the watchdog
+    /// has set the call's interrupt word. An atomic load, so LLVM cannot hoist it
+    /// out of a loop.
+    pub(super) fn interrupt_check(&mut self) {
+        if !self.options.interruptible {
+            return;
+        }
+        let m = self.m;
+        let word_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::INTERRUPT));
+        let word = m.load_atomic(m.i32(), 4, word_ptr);
+        let interrupted = m.icmp(IntPredicate::LLVMIntNE, word, m.const_int(m.i32(), 0));
+        let zero = m.const_int(m.i64(), 0);
+        self.trap_if(interrupted, abi::trap::TIMEOUT, zero, zero);
+    }
+}

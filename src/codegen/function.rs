@@ -1,0 +1,384 @@
+//! Function bodies: expressions, statements and operators.
+
+use super::{inline, ore_fn_type, value, value_type, Callees, Options};
+use crate::abi::{self, RuntimeFn};
+use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Value};
+use crate::syntax::ast::BinOp;
+use crate::tir::{self, ExprKind, Stmt};
+use crate::types::Ty;
+use std::collections::HashMap;
+
+pub(super) struct FnCodegen<'m, 'f> {
+    pub(super) m: &'m IrModule,
+    pub(super) func: &'f tir::Function,
+    pub(super) callees: &'f dyn Callees,
+    pub(super) options: Options,
+    /// Inlined copies of callees defined in this module so far, by callee name.
+    pub(super) copies: HashMap<String, Function<'m>>,
+    /// What is left of the function's inlining budget.
+    pub(super) budget: inline::Budget,
+    pub(super) ctx: Value<'m>,
+    /// One stack slot per local (none for unit-typed locals).
+    pub(super) locals: Vec<Option<Value<'m>>>,
+    /// (continue target, break target) of each enclosing loop.
+    pub(super) loops: Vec<(Block<'m>, Block<'m>)>,
+    /// Returns a dummy value after a runtime error; created on first use.
+    pub(super) unwind: Option<Block<'m>>,
+    pub(super) llvm_fn: Function<'m>,
+}
+
+impl<'m, 'f> FnCodegen<'m, 'f> {
+    /// Defines `func` as `symbol` (with internal linkage for an inlined copy).
+    pub(super) fn emit(
+        m: &'m IrModule,
+        func: &'f tir::Function,
+        symbol: &str,
+        internal: bool,
+        callees: &'f dyn Callees,
+        budget: inline::Budget,
+        options: Options,
+    ) -> Function<'m> {
+        let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), internal);
+        m.add_fn_attribute(llvm_fn, "nounwind");
+        let entry = m.append_block(llvm_fn, "entry");
+        m.position_at_end(entry);
+        let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
+        let ctx = m.param(llvm_fn, 0);
+        let copies = HashMap::new();
+        let mut cg = FnCodegen { m, func, callees, options, copies, budget, ctx, locals, loops: Vec::new(), unwind: None, llvm_fn };
+        for i in 0..func.sig.params.len() {
+            if let Some(slot) = cg.locals[i] {
+                m.store(m.param(llvm_fn, i as u32 + 1), slot);
+            }
+        }
+        cg.stack_check();
+        cg.interrupt_check();
+        let result = cg.expr(&func.body);
+        if !m.is_terminated() {
+            match (result, value_type(m, func.sig.ret)) {
+                (Some(v), Some(_)) => m.ret(v),
+                (_, None) => m.ret_void(),
+                (None, Some(_)) => m.unreachable(),
+            }
+        }
+        llvm_fn
+    }
+
+    /// Continues code generation in a fresh block with no predecessors, after a
+    /// terminator; LLVM deletes such blocks.
+    pub(super) fn start_dead_block(&mut self) {
+        let dead = self.m.append_block(self.llvm_fn, "dead");
+        self.m.position_at_end(dead);
+    }
+
+    pub(super) fn expr(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
+        // Nesting is bounded by the parser; this covers threads with small stacks.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
+        let m = self.m;
+        match &e.kind {
+            ExprKind::Int(v) => Some(m.const_int(m.i64(), *v)),
+            ExprKind::Float(v) => Some(m.const_f64(*v)),
+            ExprKind::Bool(b) => Some(m.const_int(m.i1(), *b as i64)),
+            ExprKind::Str(s) => Some(m.const_c_string(s.as_bytes())),
+            ExprKind::Local(id) => {
+                let slot = self.locals[*id]?;
+                Some(m.load(value_type(m, e.ty)?, slot))
+            }
+            ExprKind::Neg(x) => {
+                let v = value!(self.expr(x));
+                Some(match e.ty {
+                    Ty::F64 => m.fneg(v),
+                    _ => m.sub(m.const_int(m.i64(), 0), v),
+                })
+            }
+            ExprKind::Not(x) => {
+                let v = value!(self.expr(x));
+                Some(m.not(v))
+            }
+            ExprKind::Binary(op @ (BinOp::And | BinOp::Or), a, b) => self.short_circuit(*op, a, b),
+            ExprKind::Binary(op, a, b) => {
+                let operand_ty = if a.ty == Ty::Never { b.ty } else { a.ty };
+                let l = value!(self.expr(a));
+                let r = value!(self.expr(b));
+                Some(self.binary(*op, operand_ty, l, r))
+            }
+            ExprKind::Cast(x) => {
+                let v = value!(self.expr(x));
+                Some(match (x.ty, e.ty) {
+                    (Ty::I64, Ty::F64) => m.sitofp(v, m.f64()),
+                    (Ty::F64, Ty::I64) => {
+                        // Saturating, NaN to 0: exactly LANGUAGE.md's rule.
+                        let sat = self.intrinsic("llvm.fptosi.sat.i64.f64", &[m.f64()], m.i64());
+                        m.call(sat, &[v])
+                    }
+                    (Ty::Bool, Ty::I64) => m.zext(v, m.i64()),
+                    _ => v,
+                })
+            }
+            ExprKind::Call(callee, args) => self.call(callee, args, e.ty),
+            ExprKind::Print(x) => {
+                let v = value!(self.expr(x));
+                let (print, arg) = match x.ty {
+                    Ty::I64 => (RuntimeFn::PrintI64, v),
+                    Ty::F64 => (RuntimeFn::PrintF64, v),
+                    Ty::Bool => (RuntimeFn::PrintBool, m.zext(v, m.i64())),
+                    _ => (RuntimeFn::PrintStr, v),
+                };
+                m.call(self.runtime(print), &[self.ctx, arg]);
+                None
+            }
+            ExprKind::Load(source) => {
+                let src = value!(self.expr(source));
+                let load = self.runtime(RuntimeFn::Load);
+                let ok = m.call(load, &[self.ctx, src]);
+                // A NULL source is a runtime error.
+                self.check_trapped();
+                Some(m.icmp(IntPredicate::LLVMIntNE, ok, m.const_int(m.i64(), 0)))
+            }
+            ExprKind::Python(op, args) => self.python(*op, args, e.ty),
+            ExprKind::Len(x) => {
+                let array = value!(self.expr(x));
+                Some(m.load_invariant(m.i64(), array))
+            }
+            ExprKind::ArrayNew { value, len } => {
+                let v = value!(self.expr(value));
+                let n = value!(self.expr(len));
+                let bits = if value.ty == Ty::F64 { m.bitcast(v, m.i64()) } else { v };
+                let new = self.runtime(RuntimeFn::ArrayNew);
+                let array = m.call(new, &[self.ctx, n, bits]);
+                self.check_trapped();
+                Some(array)
+            }
+            ExprKind::Index(array, index) => {
+                let a = value!(self.expr(array));
+                let i = value!(self.expr(index));
+                let slot = self.element(a, i);
+                Some(m.load(value_type(m, e.ty)?, slot))
+            }
+            ExprKind::Block(stmts, tail) => {
+                for s in stmts {
+                    value!(self.stmt(s));
+                }
+                match tail {
+                    Some(t) => self.expr(t),
+                    None => None,
+                }
+            }
+            ExprKind::If(cond, then, els) => self.if_expr(cond, then, els.as_deref(), e.ty),
+            ExprKind::While(cond, body) => {
+                let header = m.append_block(self.llvm_fn, "while.cond");
+                let body_bb = m.append_block(self.llvm_fn, "while.body");
+                let exit = m.append_block(self.llvm_fn, "while.end");
+                m.br(header);
+                m.position_at_end(header);
+                // Every iteration, `continue` included, passes here.
+                self.interrupt_check();
+                match self.expr(cond) {
+                    Some(c) => m.cond_br(c, body_bb, exit),
+                    None => m.unreachable(),
+                }
+                m.position_at_end(body_bb);
+                self.loops.push((header, exit));
+                self.expr(body);
+                self.loops.pop();
+                if !m.is_terminated() {
+                    m.br(header);
+                }
+                m.position_at_end(exit);
+                None
+            }
+            ExprKind::Return(value) => {
+                let v = value.as_ref().map(|v| self.expr(v));
+                match (v, value_type(m, self.func.sig.ret)) {
+                    (Some(Some(v)), Some(_)) => m.ret(v),
+                    (_, None) => m.ret_void(),
+                    // The returned expression itself left: this point is dead.
+                    (_, Some(_)) => m.unreachable(),
+                }
+                self.start_dead_block();
+                None
+            }
+            ExprKind::Break | ExprKind::Continue => {
+                let (header, exit) = *self.loops.last().expect("checker ensures a loop");
+                m.br(if matches!(e.kind, ExprKind::Break) { exit } else { header });
+                self.start_dead_block();
+                None
+            }
+        }
+    }
+
+    /// Returns `Some(())` if control continues after the statement.
+    fn stmt(&mut self, s: &Stmt) -> Option<()> {
+        let m = self.m;
+        match s {
+            Stmt::Let(id, init) | Stmt::Assign(id, init) => {
+                let v = self.expr(init);
+                if init.ty == Ty::Never {
+                    return None;
+                }
+                if let (Some(v), Some(slot)) = (v, self.locals[*id]) {
+                    m.store(v, slot);
+                }
+            }
+            Stmt::AssignIndex { array, index, value } => {
+                let v = self.expr(value)?;
+                let a = self.expr(array)?;
+                let i = self.expr(index)?;
+                let slot = self.element(a, i);
+                m.store(v, slot);
+            }
+            Stmt::Expr(e) => {
+                self.expr(e);
+                if e.ty == Ty::Never {
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// The address of `array[index]`, after the bounds check.
+    fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        if !self.options.unchecked.bounds {
+            // An array's length never changes after it is made.
+            let len = m.load_invariant(m.i64(), array);
+            // Unsigned comparison also catches negative indices.
+            let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
+            self.trap_if(out, abi::trap::INDEX_OUT_OF_BOUNDS, index, len);
+        }
+        let skip_len = m.add(index, m.const_int(m.i64(), 1));
+        m.gep(m.i64(), array, skip_len)
+    }
+
+    fn binary(&mut self, op: BinOp, operand: Ty, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        use BinOp::*;
+        use IntPredicate::*;
+        use RealPredicate::*;
+        if operand == Ty::F64 {
+            return match op {
+                Add => m.fadd(l, r),
+                Sub => m.fsub(l, r),
+                Mul => m.fmul(l, r),
+                Div => m.fdiv(l, r),
+                Rem => m.frem(l, r),
+                Eq => m.fcmp(LLVMRealOEQ, l, r),
+                Ne => m.fcmp(LLVMRealUNE, l, r),
+                Lt => m.fcmp(LLVMRealOLT, l, r),
+                Le => m.fcmp(LLVMRealOLE, l, r),
+                Gt => m.fcmp(LLVMRealOGT, l, r),
+                Ge => m.fcmp(LLVMRealOGE, l, r),
+                _ => unreachable!("checker allows only arithmetic and comparison on f64"),
+            };
+        }
+        match op {
+            Add => m.add(l, r),
+            Sub => m.sub(l, r),
+            Mul => m.mul(l, r),
+            Div | Rem => self.int_division(op, l, r),
+            Shl | Shr => {
+                let amount = m.and(r, m.const_int(m.i64(), 63));
+                if op == Shl {
+                    m.shl(l, amount)
+                } else {
+                    m.ashr(l, amount)
+                }
+            }
+            BitAnd => m.and(l, r),
+            BitOr => m.or(l, r),
+            BitXor => m.xor(l, r),
+            Eq => m.icmp(LLVMIntEQ, l, r),
+            Ne => m.icmp(LLVMIntNE, l, r),
+            Lt => m.icmp(LLVMIntSLT, l, r),
+            Le => m.icmp(LLVMIntSLE, l, r),
+            Gt => m.icmp(LLVMIntSGT, l, r),
+            Ge => m.icmp(LLVMIntSGE, l, r),
+            And | Or => unreachable!("short-circuit operators are handled by the caller"),
+        }
+    }
+
+    /// Truncating division with LANGUAGE.md's edges: a zero divisor traps, and a
+    /// divisor of -1 (where `sdiv` would overflow on i64::MIN) gives `-l` and `0`.
+    fn int_division(&mut self, op: BinOp, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        if self.options.unchecked.division {
+            return if op == BinOp::Div { m.sdiv(l, r) } else { m.srem(l, r) };
+        }
+        let zero = m.const_int(m.i64(), 0);
+        let is_zero = m.icmp(IntPredicate::LLVMIntEQ, r, zero);
+        self.trap_if(is_zero, abi::trap::DIVISION_BY_ZERO, zero, zero);
+        let minus_one = m.icmp(IntPredicate::LLVMIntEQ, r, m.const_int(m.i64(), -1));
+        let divisor = m.select(minus_one, m.const_int(m.i64(), 1), r);
+        if op == BinOp::Div {
+            let q = m.sdiv(l, divisor);
+            m.select(minus_one, m.sub(zero, l), q)
+        } else {
+            // x % 1 == 0, which is also the defined result of x % -1.
+            m.srem(l, divisor)
+        }
+    }
+
+    fn short_circuit(&mut self, op: BinOp, a: &tir::Expr, b: &tir::Expr) -> Option<Value<'m>> {
+        let m = self.m;
+        let l = value!(self.expr(a));
+        let from_left = m.current_block();
+        let rhs = m.append_block(self.llvm_fn, "logic.rhs");
+        let merge = m.append_block(self.llvm_fn, "logic.end");
+        if op == BinOp::And {
+            m.cond_br(l, rhs, merge);
+        } else {
+            m.cond_br(l, merge, rhs);
+        }
+        m.position_at_end(rhs);
+        let r = self.expr(b);
+        let mut incoming = vec![(m.const_int(m.i1(), (op == BinOp::Or) as i64), from_left)];
+        match r {
+            Some(r) => {
+                incoming.push((r, m.current_block()));
+                m.br(merge);
+            }
+            None => m.unreachable(),
+        }
+        m.position_at_end(merge);
+        Some(m.phi(m.i1(), &incoming))
+    }
+
+    fn if_expr(&mut self, cond: &tir::Expr, then: &tir::Expr, els: Option<&tir::Expr>, ty: Ty) -> Option<Value<'m>> {
+        let m = self.m;
+        let c = value!(self.expr(cond));
+        let then_bb = m.append_block(self.llvm_fn, "if.then");
+        let else_bb = m.append_block(self.llvm_fn, "if.else");
+        let merge = m.append_block(self.llvm_fn, "if.end");
+        m.cond_br(c, then_bb, else_bb);
+        // A branch whose value is missing although its type has one is dead code
+        // (it returned or broke out): it must not feed the phi.
+        let value_ty = value_type(m, ty);
+        let mut incoming = Vec::new();
+        for (block, branch) in [(then_bb, Some(then)), (else_bb, els)] {
+            m.position_at_end(block);
+            let v = branch.and_then(|b| self.expr(b));
+            match (value_ty, v) {
+                (Some(_), Some(v)) => {
+                    incoming.push((v, m.current_block()));
+                    m.br(merge);
+                }
+                (Some(_), None) => m.unreachable(),
+                (None, _) => m.br(merge),
+            }
+        }
+        m.position_at_end(merge);
+        match value_ty {
+            Some(t) if !incoming.is_empty() => Some(m.phi(t, &incoming)),
+            Some(_) => {
+                m.unreachable();
+                self.start_dead_block();
+                None
+            }
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Glue between the host and Ore code: host-entry trampolines (one per signature)
+//! and the thunks through which Ore code calls registered Rust closures.
+
+use super::{c_type, declare_runtime, ore_fn_type, value_type};
+use crate::abi::{self, RuntimeFn};
+use crate::llvm::ir::{IrModule, Type};
+use crate::types::{CType, ExternSig, FnSig, Ty};
+use std::ffi::CStr;
+
+/// The symbol of the host-entry trampoline for one signature.
+pub fn trampoline_symbol(sig: &FnSig) -> String {
+    let code = |t: &Ty| match t {
+        Ty::I64 => 'i',
+        Ty::F64 => 'f',
+        Ty::Bool => 'b',
+        Ty::Str => 's',
+        Ty::Ptr => 'p',
+        Ty::ArrayI64 => 'a',
+        Ty::ArrayF64 => 'd',
+        Ty::Unit | Ty::Never => 'u',
+    };
+    let params: String = sig.params.iter().map(code).collect();
+    format!("{}{params}.{}", abi::TRAMPOLINE_PREFIX, code(&sig.ret))
+}
+
+/// Generates `void @ore.tramp.SIG(ptr fn, ptr ctx, ptr args, ptr ret)`, which calls
+/// an Ore function of signature `sig` with arguments read from 8-byte slots, the
+/// shape `runtime::HostCall::invoke` calls.
+pub fn generate_trampoline(sig: &FnSig, triple: &CStr, data_layout: &CStr) -> IrModule {
+    let name = trampoline_symbol(sig);
+    let m = IrModule::new(&name, triple, data_layout);
+    {
+        let ptr = m.ptr();
+        let tramp = m.add_function(&name, m.fn_type(m.void(), &[ptr, ptr, ptr, ptr]), false);
+        m.position_at_end(m.append_block(tramp, "entry"));
+        let (target, ctx, args, ret) = (m.param(tramp, 0), m.param(tramp, 1), m.param(tramp, 2), m.param(tramp, 3));
+        let mut values = vec![ctx];
+        for (i, ty) in sig.params.iter().enumerate() {
+            let slot = m.gep(m.i64(), args, m.const_int(m.i64(), i as i64));
+            values.push(match ty {
+                Ty::Bool => m.trunc(m.load(m.i64(), slot), m.i1()),
+                other => m.load(value_type(&m, *other).expect("parameters have values"), slot),
+            });
+        }
+        let result = m.call_indirect(ore_fn_type(&m, sig), target, &values);
+        match sig.ret {
+            Ty::Bool => m.store(m.zext(result, m.i64()), ret),
+            Ty::Unit | Ty::Never => {}
+            _ => m.store(result, ret),
+        }
+        m.ret_void();
+    }
+    debug_assert_eq!(m.verify(), Ok(()));
+    m
+}
+
+/// Generates `RET NAME(params...)` with the C calling convention: it stores its
+/// arguments as 8-byte slots and calls `ore.rt.call_closure(closure, slots)`, which
+/// runs a Rust closure registered as a host function and returns its result's bits.
+pub fn generate_closure_thunk(name: &str, sig: &ExternSig, closure: usize, triple: &CStr, data_layout: &CStr) -> IrModule {
+    let m = IrModule::new(name, triple, data_layout);
+    {
+        let i64t = m.i64();
+        let params: Vec<Type<'_>> = sig.params.iter().map(|c| c_type(&m, *c)).collect();
+        let thunk = m.add_function(name, m.fn_type(c_type(&m, sig.ret), &params), false);
+        m.position_at_end(m.append_block(thunk, "entry"));
+        let slots = m.alloca(m.array_type(i64t, sig.params.len().max(1) as u32));
+        for (i, c) in sig.params.iter().enumerate() {
+            let p = m.param(thunk, i as u32);
+            let bits = match c {
+                CType::F64 => m.bitcast(p, i64t),
+                CType::I32 => m.sext(p, i64t),
+                CType::Bool => m.zext(p, i64t),
+                CType::Str | CType::Ptr => m.ptr_to_int(p),
+                _ => p,
+            };
+            m.store(bits, m.gep(i64t, slots, m.const_int(i64t, i as i64)));
+        }
+        let dispatch = declare_runtime(&m, RuntimeFn::CallClosure);
+        let closure_ptr = m.int_to_ptr(m.const_int(i64t, closure as i64));
+        let bits = m.call(dispatch, &[closure_ptr, slots]);
+        match sig.ret {
+            CType::Unit => m.ret_void(),
+            CType::F64 => m.ret(m.bitcast(bits, m.f64())),
+            CType::I32 => m.ret(m.trunc(bits, m.i32())),
+            CType::Bool => m.ret(m.trunc(bits, m.i8())),
+            CType::Str | CType::Ptr => m.ret(m.int_to_ptr(bits)),
+            CType::I64 => m.ret(bits),
+        }
+    }
+    debug_assert_eq!(m.verify(), Ok(()));
+    m
+}
