@@ -21,6 +21,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub(crate) mod abi;
+pub(crate) mod check;
 pub(crate) mod codegen;
 mod diagnostics;
 mod engine;
@@ -33,7 +34,6 @@ pub(crate) mod runtime;
 pub mod server;
 pub(crate) mod syntax;
 pub(crate) mod tir;
-pub(crate) mod typeck;
 mod types;
 
 pub use codegen::inline::NODES_PER_FUNCTION as INLINE_NODES_PER_FUNCTION;

@@ -7,11 +7,11 @@
 //!
 //! Not supported (the generator does not produce them): `extern fn`, Python.
 
+use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::diagnostics::SourceFile;
 use crate::runtime::format::python_repr;
 use crate::syntax::{self, ast::BinOp};
 use crate::tir::{Callee, Expr, ExprKind, Function, Stmt};
-use crate::typeck::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::types::{ExternSig, FnSig, Ty};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -144,8 +144,8 @@ impl Interpreter {
     fn add(&self, name: &str, source: &str, require_main: bool) -> Result<(), String> {
         let file = SourceFile::new(name, source.to_string());
         let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]).to_string())?;
-        let options = typeck::Options { require_main, allow_python: false };
-        let checked = typeck::check_module(&items, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
+        let options = check::Options { require_main, allow_python: false };
+        let checked = check::check_module(&items, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
         let mut ns = self.namespace.borrow_mut();
         for s in checked.signatures {
             let (line, column) = file.location(s.span.start);

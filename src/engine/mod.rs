@@ -72,13 +72,13 @@ pub use standalone::{check_program, program_ir};
 pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
 pub use values::Value;
 
+use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::codegen;
 use crate::diagnostics::{CompileError, SourceFile};
 use crate::llvm::orc::{Dylib, Jit, MaterializationResponsibility};
 use crate::runtime::{self, output, HostCall, RuntimeError, RuntimeHost};
 use crate::syntax;
 use crate::tir;
-use crate::typeck::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::types::{ExternSig, FnSig};
 use environment::NamespaceEnv;
 use namespace::{HostSymbol, Inner, Slot, Tables, Version};

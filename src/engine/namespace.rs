@@ -200,8 +200,8 @@ impl Namespace {
             let _span = tracing::debug_span!("check").entered();
             // Released at the end of this block: `module_dylib` reads it again below.
             let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
-            let options = typeck::Options { require_main, allow_python: inner.config.policy.allows_python() };
-            typeck::check_module(&items, &env, &options).map_err(|d| file.error(d))?
+            let options = check::Options { require_main, allow_python: inner.config.policy.allows_python() };
+            check::check_module(&items, &env, &options).map_err(|d| file.error(d))?
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
         drop(items);

@@ -8,11 +8,11 @@ pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
 }
 
 /// Parses and checks `file` as the only module of an empty namespace.
-fn check_alone(file: &SourceFile, require_main: bool) -> Result<typeck::CheckedModule, CompileError> {
+fn check_alone(file: &SourceFile, require_main: bool) -> Result<check::CheckedModule, CompileError> {
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
     let ns = Tables::default();
     let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
-    typeck::check_module(&items, &env, &typeck::Options { require_main, allow_python: true }).map_err(|d| file.error(d))
+    check::check_module(&items, &env, &check::Options { require_main, allow_python: true }).map_err(|d| file.error(d))
 }
 
 /// The LLVM IR of a whole program as one standalone module, for other tools and
