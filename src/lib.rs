@@ -32,6 +32,7 @@ pub mod reference;
 pub(crate) mod runtime;
 #[cfg(feature = "server")]
 pub mod server;
+mod standalone;
 pub(crate) mod syntax;
 pub(crate) mod tir;
 mod types;
@@ -40,12 +41,13 @@ pub use codegen::inline::NODES_PER_FUNCTION as INLINE_NODES_PER_FUNCTION;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    allow_list, check_program, known_signature, parse_signature, program_ir, CAbi, CParam, CResult, CallOptions, CallReport, Caller,
-    Closure, CompileRecord, Config, Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult,
-    IntoHostFunction, Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value,
-    WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
+    allow_list, known_signature, parse_signature, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord, Config,
+    Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, Limit, Limits,
+    ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US,
+    DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
 };
 pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};
+pub use standalone::{check_program, program_ir};
 pub use syntax::MAX_NESTING;
 pub use tir::HUGE_FUNCTION_NODES;
 pub use types::{CType, ExternSig, FnSig, Ty};

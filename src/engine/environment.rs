@@ -31,21 +31,6 @@ impl Environment for NamespaceEnv<'_> {
             Some(None) => return SymbolStatus::Process,
             None => {}
         }
-        if !self.policy.allows_python() && crate::abi::is_python_symbol(name) {
-            return SymbolStatus::Forbidden("this engine does not allow Python".into());
-        }
-        let pinned = match &self.policy.extern_allow_list {
-            Some(allowed) => match allowed.get(name) {
-                Some(sig) => Some(sig.clone()),
-                None => return SymbolStatus::Forbidden("it is not on this engine's allow-list".into()),
-            },
-            None => None,
-        };
-        let found = runtime::process::exports(name);
-        match (found, pinned) {
-            (false, _) => SymbolStatus::Missing,
-            (true, Some(sig)) => SymbolStatus::Pinned(sig),
-            (true, None) => SymbolStatus::Process,
-        }
+        self.policy.resolve_process_symbol(name)
     }
 }

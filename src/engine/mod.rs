@@ -55,7 +55,6 @@ mod materialize;
 mod namespace;
 mod policy;
 mod reclaim;
-mod standalone;
 mod stats;
 mod trampolines;
 #[allow(unsafe_code)]
@@ -68,13 +67,12 @@ pub use func::{Func, OreType, Params, Results, TypedFunc};
 pub use host::{CAbi, CParam, CResult, Caller, Closure, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, WithCaller};
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
-pub use standalone::{check_program, program_ir};
 pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
 pub use values::Value;
 
 use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::codegen;
-use crate::diagnostics::{CompileError, SourceFile};
+use crate::diagnostics::SourceFile;
 use crate::llvm::orc::{Dylib, Jit, MaterializationResponsibility};
 use crate::runtime::{self, output, HostCall, RuntimeError, RuntimeHost};
 use crate::syntax;
@@ -122,7 +120,7 @@ impl Engine {
     fn create() -> Result<Engine, crate::llvm::LlvmError> {
         // LLJIT's own compiler only builds glue (closure thunks, IR modules' data):
         // its level hardly matters.
-        let jit = Jit::new(OptLevel::O2.level(), runtime::lazy_call_failed_handler())?;
+        let jit = Jit::new(OptLevel::O2.level(), Some(runtime::lazy_call_failed_handler()))?;
         let shared = Shared { spare_dylibs: Mutex::default(), glue: ReentrantMutex::new(()), next_id: AtomicU64::new(1), jit };
         Ok(Engine { shared: Arc::new(shared) })
     }

@@ -6,6 +6,7 @@
 //! `fn(i64) -> i64` reads any address. So an allow-list entry is a name *and* its C
 //! signature, and a declaration with any other signature is refused.
 
+use crate::check::SymbolStatus;
 use crate::types::{CType, ExternSig};
 use std::collections::BTreeMap;
 
@@ -34,6 +35,26 @@ impl Policy {
     /// `python`, in a build that has Python.
     pub(crate) fn allows_python(&self) -> bool {
         self.python && cfg!(feature = "python")
+    }
+
+    /// Whether a module may name `name`, a symbol of the process (not one the host
+    /// added), and with which signature.
+    pub(crate) fn resolve_process_symbol(&self, name: &str) -> SymbolStatus {
+        if !self.allows_python() && crate::abi::is_python_symbol(name) {
+            return SymbolStatus::Forbidden("this engine does not allow Python".into());
+        }
+        let pinned = match &self.extern_allow_list {
+            Some(allowed) => match allowed.get(name) {
+                Some(sig) => Some(sig.clone()),
+                None => return SymbolStatus::Forbidden("it is not on this engine's allow-list".into()),
+            },
+            None => None,
+        };
+        match (crate::runtime::process::exports(name), pinned) {
+            (false, _) => SymbolStatus::Missing,
+            (true, Some(sig)) => SymbolStatus::Pinned(sig),
+            (true, None) => SymbolStatus::Process,
+        }
     }
 }
 

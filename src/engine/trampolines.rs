@@ -14,7 +14,6 @@ use super::Error;
 use crate::codegen;
 use crate::llvm::orc::Jit;
 use crate::llvm::LlvmError;
-use crate::runtime;
 use crate::types::FnSig;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -31,8 +30,9 @@ struct Trampolines {
 pub(super) fn get(sig: &FnSig) -> Result<usize, Error> {
     static SHARED: OnceLock<Result<Trampolines, LlvmError>> = OnceLock::new();
     let shared = SHARED.get_or_init(|| {
-        // Codegen level 0: a trampoline is a few loads and one call.
-        let jit = Jit::new(0, runtime::lazy_call_failed_handler())?;
+        // Codegen level 0: a trampoline is a few loads and one call. No lazy
+        // reexports: trampolines are compiled when asked for.
+        let jit = Jit::new(0, None)?;
         Ok(Trampolines { jit: Mutex::new(jit), compiled: RwLock::default() })
     });
     let shared = shared.as_ref().map_err(|e| Error::Jit(e.clone()))?;

@@ -35,6 +35,7 @@ unsafe impl Sync for Dylib {}
 
 pub struct Jit {
     lljit: LLVMOrcLLJITRef,
+    /// For lazy reexports, when asked for (null otherwise).
     lctm: LLVMOrcLazyCallThroughManagerRef,
     ism: LLVMOrcIndirectStubsManagerRef,
     triple: CString,
@@ -60,12 +61,12 @@ const EXPORTED_CALLABLE: LLVMJITSymbolFlags = LLVMJITSymbolFlags {
 };
 
 impl Jit {
-    /// Builds an LLJIT for the host with lazy call-through support. LLJIT's own
-    /// compiler, at `codegen_level` (0-3), compiles only what goes through
-    /// `add_module` (small glue code); functions are compiled by `ir::IrModule` and
-    /// handed over with `emit_object`. A failed lazy call jumps to
-    /// `lazy_call_error_handler`, which must be a real function.
-    pub fn new(codegen_level: u8, lazy_call_error_handler: usize) -> Result<Jit, LlvmError> {
+    /// Builds an LLJIT for the host. LLJIT's own compiler, at `codegen_level`
+    /// (0-3), compiles only what goes through `add_module` (small glue code);
+    /// functions are compiled by `ir::IrModule` and handed over with `emit_object`.
+    /// With a `lazy_call_error_handler` (a real function, where a failed lazy call
+    /// jumps), it also supports lazy reexports (`define_lazy_entries`).
+    pub fn new(codegen_level: u8, lazy_call_error_handler: Option<usize>) -> Result<Jit, LlvmError> {
         let mut lljit = std::ptr::null_mut();
         // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
         // and LLVMOrcCreateLLJIT takes the builder, success or not.
@@ -82,20 +83,20 @@ impl Jit {
             LLVMOrcExecutionSessionSetErrorReporter(es, report_session_error, std::ptr::null_mut());
             (CStr::from_ptr(LLVMOrcLLJITGetTripleString(lljit)).to_owned(), CStr::from_ptr(LLVMOrcLLJITGetDataLayoutStr(lljit)).to_owned())
         };
-        // SAFETY: the managers are ours to dispose (see Drop).
-        let ism = unsafe { LLVMOrcCreateLocalIndirectStubsManager(triple.as_ptr()) };
-        let mut lctm = std::ptr::null_mut();
-        // SAFETY: the session is the LLJIT's, alive; the manager is ours (see Drop).
-        let created = check(unsafe {
-            LLVMOrcCreateLocalLazyCallThroughManager(
-                triple.as_ptr(),
-                LLVMOrcLLJITGetExecutionSession(lljit),
-                lazy_call_error_handler as u64,
-                &mut lctm,
-            )
-        });
-        let jit = Jit { lljit, lctm, ism, triple, data_layout };
-        created?;
+        let mut jit = Jit { lljit, lctm: std::ptr::null_mut(), ism: std::ptr::null_mut(), triple, data_layout };
+        if let Some(handler) = lazy_call_error_handler {
+            // SAFETY: the managers are ours to dispose (see Drop); the session is
+            // the LLJIT's, alive.
+            unsafe {
+                jit.ism = LLVMOrcCreateLocalIndirectStubsManager(jit.triple.as_ptr());
+                check(LLVMOrcCreateLocalLazyCallThroughManager(
+                    jit.triple.as_ptr(),
+                    LLVMOrcLLJITGetExecutionSession(lljit),
+                    handler as u64,
+                    &mut jit.lctm,
+                ))?;
+            }
+        }
         Ok(jit)
     }
 
@@ -186,6 +187,9 @@ impl Jit {
     /// straight to it. Stubs and targets share one JITDylib because the C API cannot
     /// set a link order between dylibs.
     pub fn define_lazy_entries(&self, dylib: Dylib, pairs: &[(String, String)]) -> Result<(), LlvmError> {
+        if self.lctm.is_null() {
+            return Err(LlvmError("this JIT was built without lazy reexports".into()));
+        }
         // One unit creates all its stubs in one block, and LLVM 19's
         // LocalIndirectStubsManager indexes a block with 16 bits: more than 65536
         // stubs in one unit wrap around and dispatch to the wrong function.
@@ -318,7 +322,9 @@ impl Drop for Jit {
     fn drop(&mut self) {
         // SAFETY: stubs and call-through managers before the LLJIT (see module doc).
         unsafe {
-            LLVMOrcDisposeIndirectStubsManager(self.ism);
+            if !self.ism.is_null() {
+                LLVMOrcDisposeIndirectStubsManager(self.ism);
+            }
             if !self.lctm.is_null() {
                 LLVMOrcDisposeLazyCallThroughManager(self.lctm);
             }

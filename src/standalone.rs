@@ -1,6 +1,11 @@
 //! Checking and emitting a whole program without a JIT (`ore check`, `ore emit-ir`).
 
-use super::*;
+use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
+use crate::codegen;
+use crate::diagnostics::{CompileError, SourceFile};
+use crate::engine::{Error, Policy};
+use crate::syntax;
+use crate::types::ExternSig;
 
 /// Parses and checks a program (`ore check`) without creating a JIT.
 pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
@@ -10,9 +15,8 @@ pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
 /// Parses and checks `file` as the only module of an empty namespace.
 fn check_alone(file: &SourceFile, require_main: bool) -> Result<check::CheckedModule, CompileError> {
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
-    let ns = Tables::default();
-    let env = NamespaceEnv { ns: &ns, host: &HashMap::new(), policy: &Policy::default() };
-    check::check_module(&items, &env, &check::Options { require_main, allow_python: true }).map_err(|d| file.error(d))
+    let options = check::Options { require_main, allow_python: Policy::default().allows_python() };
+    check::check_module(&items, &EmptyNamespace, &options).map_err(|d| file.error(d))
 }
 
 /// The LLVM IR of a whole program as one standalone module, for other tools and
@@ -31,6 +35,27 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
     }
     program.define_as_abort(crate::abi::RUNTIME_PREFIX);
     Ok(program.print())
+}
+
+/// A namespace with nothing in it, under the default policy.
+struct EmptyNamespace;
+
+impl Environment for EmptyNamespace {
+    fn function(&self, _name: &str) -> Option<ExistingFunction> {
+        None
+    }
+
+    fn extern_fn(&self, _name: &str) -> Option<ExternSig> {
+        None
+    }
+
+    fn is_host_function(&self, _name: &str) -> bool {
+        false
+    }
+
+    fn resolve_symbol(&self, name: &str) -> SymbolStatus {
+        Policy::default().resolve_process_symbol(name)
+    }
 }
 
 /// Callees of a standalone program: every function called directly by its
