@@ -82,7 +82,7 @@ fn main() {
     report("py_call_i64 round trip (Ore -> Python)", "ns", per_call_ns(&engine, "py_loop", 200_000));
     report("same call through the C-API from Rust", "ns", python_c_api_ns());
     report("extern \"C\" Rust callback", "ns", per_call_ns(&engine, "c_loop", 10_000_000));
-    report("Rust closure callback (register_closure)", "ns", per_call_ns(&engine, "closure_loop", 10_000_000));
+    report("Rust closure callback (register)", "ns", per_call_ns(&engine, "closure_loop", 10_000_000));
     host_to_ore_calls(&engine);
     report("load of a one-function module (from Ore)", "us", per_call_ns(&engine, "load_loop", 500).iter().map(|ns| ns / 1e3).collect());
 
