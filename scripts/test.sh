@@ -6,6 +6,7 @@ scripts/install-deps.sh
 cargo fmt --check
 cargo fmt --check --manifest-path ore-build/Cargo.toml
 cargo fmt --check --manifest-path examples/embedder/Cargo.toml
+cargo fmt --check --manifest-path python/Cargo.toml
 cargo clippy --all-targets -- -D warnings
 # The library as an embedder builds it: without the server and CLI, with and
 # without Python.
@@ -13,3 +14,7 @@ cargo clippy --lib --no-default-features -- -D warnings
 cargo clippy --lib --no-default-features --features python -- -D warnings
 CARGO_TARGET_DIR=target/ore-build cargo test --manifest-path ore-build/Cargo.toml
 cargo test
+# The Python package, built from this tree and installed, then its tests.
+CARGO_TARGET_DIR=target/python cargo clippy --manifest-path python/Cargo.toml -- -D warnings
+scripts/python-package.sh
+(cd python && python3 -m pytest -q tests)

@@ -159,3 +159,28 @@ fn closures_and_c_functions_take_the_same_types_and_arity() {
     assert_eq!(ns.call("n", &[Value::I64(-3)]).unwrap(), Value::I64(-6));
     assert_eq!(ns.call("n", &[Value::I64(0x4000_0000)]).unwrap(), Value::I64(i32::MIN as i64), "i32 wraps in the host");
 }
+
+#[test]
+fn dynamic_host_functions_take_and_return_values_of_a_runtime_signature() {
+    use ore::{CType, ExternSig};
+    let ns = namespace();
+    let sig = ExternSig { params: vec![CType::Str, CType::I32, CType::F64], ret: CType::F64 };
+    ns.register_dynamic("mix", sig, |_caller, args| match args.as_slice() {
+        [Value::Str(s), Value::I64(n), Value::F64(x)] => Ok(Value::F64(s.len() as f64 + *n as f64 + x)),
+        other => Err(format!("unexpected arguments {other:?}")),
+    })
+    .unwrap();
+    let wrong = ExternSig { params: vec![], ret: CType::I64 };
+    ns.register_dynamic("lies", wrong, |_, _| Ok(Value::Bool(true))).unwrap();
+    let text = ExternSig { params: vec![], ret: CType::Str };
+    let err = ns.register_dynamic("text", text, |_, _| Ok(Value::Unit)).unwrap_err();
+    assert_eq!(err.to_string(), "host function `text` cannot be registered: a host function cannot return `str`");
+    ns.add_module(
+        "m",
+        "extern fn mix(s: str, n: i32, x: f64) -> f64;\nextern fn lies() -> i64;\nfn f() -> f64 { mix(\"abc\", 4294967297, 0.5) }\nfn g() -> i64 { lies() }",
+    )
+    .unwrap();
+    assert_eq!(ns.call("f", &[]).unwrap(), Value::F64(3.0 + 1.0 + 0.5), "the i32 argument was truncated");
+    let err = ns.call("g", &[]).unwrap_err().to_string();
+    assert_eq!(err, "runtime error: host function `lies` failed: returned bool where `i64` is expected");
+}

@@ -61,6 +61,14 @@ pub enum Error {
     /// `register` of a name already registered in the namespace.
     #[error("host function `{0}` is already registered")]
     HostFunctionExists(String),
+    /// `register_dynamic` with a signature a host function cannot have.
+    #[error("host function `{name}` cannot be registered: {reason}")]
+    HostSignature {
+        /// The name it was to be registered under.
+        name: String,
+        /// Why not.
+        reason: String,
+    },
     /// `remove_module` of a module that is not (or no longer) loaded.
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),

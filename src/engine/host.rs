@@ -38,6 +38,32 @@ impl Namespace {
         }
     }
 
+    /// Registers a host function whose signature is known only at run time, as a
+    /// language binding's callbacks are. `f` gets the namespace and the arguments as
+    /// `Value`s (`i64` and `i32` as `I64`, `ptr` as `Ptr`, `str` copied as `Str`) and
+    /// returns a value of the result type (`I64` for `i32`, which is truncated;
+    /// `Unit` for none), or the message that ends the Ore call. A result of another
+    /// type ends the call too. `str` results are refused: nothing would own them.
+    pub fn register_dynamic<F>(&self, name: &str, sig: ExternSig, f: F) -> Result<(), Error>
+    where
+        F: Fn(Caller, Vec<Value>) -> Result<Value, String> + Send + Sync + 'static,
+    {
+        let refuse = |reason: &str| Err(Error::HostSignature { name: name.to_string(), reason: reason.to_string() });
+        if sig.params.len() > MAX_HOST_PARAMS {
+            return refuse(&format!("a host function takes at most {MAX_HOST_PARAMS} parameters"));
+        }
+        if matches!(sig.ret, CType::Str) {
+            return refuse("a host function cannot return `str`");
+        }
+        let owner = HostOwner(Arc::downgrade(&self.inner));
+        let (params, ret) = (sig.params.clone(), sig.ret);
+        let call = move |slots: &[u64]| {
+            let args = params.iter().zip(slots).map(|(ty, bits)| dynamic_arg(*ty, *bits)).collect::<Result<Vec<_>, _>>()?;
+            dynamic_result(ret, f(owner.caller()?, args)?)
+        };
+        self.register_slot_fn(name, sig, Box::new(call))
+    }
+
     fn register_slot_fn(&self, name: &str, sig: ExternSig, call: Box<runtime::SlotFn>) -> Result<(), Error> {
         let inner = &self.inner;
         if inner.host_functions.read().contains_key(name) {
@@ -78,6 +104,32 @@ impl Namespace {
         }
         hosts.insert(name.to_string(), HostSymbol { sig: Some(sig), address });
         Ok(())
+    }
+}
+
+/// An argument of a `register_dynamic` function, from its slot.
+fn dynamic_arg(ty: CType, bits: u64) -> Result<Value, String> {
+    Ok(match ty {
+        CType::I64 => Value::I64(bits as i64),
+        CType::I32 => Value::I64(i32::from_slot(bits)? as i64),
+        CType::F64 => Value::F64(f64::from_bits(bits)),
+        CType::Bool => Value::Bool(bits != 0),
+        CType::Ptr => Value::Ptr(bits as usize),
+        CType::Str => Value::Str(String::from_slot(bits)?),
+        CType::Unit => Value::Unit,
+    })
+}
+
+/// The slot of a `register_dynamic` function's result, which must be of type `ty`.
+fn dynamic_result(ty: CType, value: Value) -> Result<u64, String> {
+    match (ty, value) {
+        (CType::I64, Value::I64(v)) => Ok(v as u64),
+        (CType::I32, Value::I64(v)) => Ok(v as i32 as i64 as u64),
+        (CType::F64, Value::F64(v)) => Ok(v.to_bits()),
+        (CType::Bool, Value::Bool(v)) => Ok(v as u64),
+        (CType::Ptr, Value::Ptr(v)) => Ok(v as u64),
+        (CType::Unit, _) => Ok(0),
+        (ty, value) => Err(format!("returned {} where `{ty}` is expected", value.ty())),
     }
 }
 

@@ -88,7 +88,7 @@ impl From<engine::Error> for ServiceError {
             E::Limit { message, .. } => ServiceError::Limit(message),
             E::NotInterruptible => ServiceError::Internal(e.to_string()),
             E::External(m) => ServiceError::BadRequest(m),
-            E::HostFunctionExists(_) | E::Jit(_) => ServiceError::Internal(e.to_string()),
+            E::HostFunctionExists(_) | E::HostSignature { .. } | E::Jit(_) => ServiceError::Internal(e.to_string()),
         }
     }
 }

@@ -1,0 +1,126 @@
+//! Between Python objects and Ore values, and Ore errors and Python exceptions.
+
+use ore::{CType, Error, RuntimeError, Ty, Value};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList};
+use std::cell::RefCell;
+
+/// A Python value as an argument of Ore type `ty`: `int` for `i64` (an
+/// `OverflowError` outside its range) and `ptr`, `float` (or `int`) for `f64`,
+/// `bool`, `str`, and lists of `int` or `float` for arrays.
+pub fn to_value(arg: &Bound<'_, PyAny>, ty: Ty, what: &dyn Fn() -> String) -> PyResult<Value> {
+    let wrong = || PyTypeError::new_err(format!("{} must be `{ty}`, not {}", what(), type_name(arg)));
+    Ok(match ty {
+        Ty::I64 if arg.is_instance_of::<PyInt>() && !arg.is_instance_of::<PyBool>() => Value::I64(arg.extract()?),
+        Ty::F64 if (arg.is_instance_of::<PyFloat>() || arg.is_instance_of::<PyInt>()) && !arg.is_instance_of::<PyBool>() => {
+            Value::F64(arg.extract()?)
+        }
+        Ty::Bool if arg.is_instance_of::<PyBool>() => Value::Bool(arg.extract()?),
+        Ty::Str => Value::Str(arg.extract().map_err(|_| wrong())?),
+        Ty::Ptr if arg.is_instance_of::<PyInt>() => Value::Ptr(arg.extract()?),
+        Ty::ArrayI64 => Value::ArrayI64(arg.extract().map_err(|_| wrong())?),
+        Ty::ArrayF64 => Value::ArrayF64(arg.extract().map_err(|_| wrong())?),
+        _ => return Err(wrong()),
+    })
+}
+
+/// An Ore value as a Python object.
+pub fn from_value(py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Unit => py.None(),
+        Value::I64(v) => v.into_pyobject(py)?.into_any().unbind(),
+        Value::F64(v) => v.into_pyobject(py)?.into_any().unbind(),
+        Value::Bool(v) => PyBool::new(py, v).to_owned().into_any().unbind(),
+        Value::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
+        Value::Ptr(p) => p.into_pyobject(py)?.into_any().unbind(),
+        Value::ArrayI64(v) => PyList::new(py, v)?.into_any().unbind(),
+        Value::ArrayF64(v) => PyList::new(py, v)?.into_any().unbind(),
+    })
+}
+
+/// The C type a callback's parameter or result is declared with: the names of
+/// Ore's `extern fn` types, and `"unit"` (or `None`) for no result.
+pub fn c_type(name: Option<&str>) -> PyResult<CType> {
+    match name {
+        None | Some("unit") => Ok(CType::Unit),
+        Some(n) => CType::from_name(n)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown type {n:?}: use i64, i32, f64, bool, str, ptr or unit"))),
+    }
+}
+
+/// A callback's argument, given to Python.
+pub fn callback_arg(py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
+    from_value(py, value)
+}
+
+/// A callback's result, as a value of C type `ty`.
+pub fn callback_result(value: &Bound<'_, PyAny>, ty: CType) -> PyResult<Value> {
+    match ty {
+        CType::Unit => Ok(Value::Unit),
+        CType::I32 => to_value(value, Ty::I64, &|| "the callback's result".into()),
+        other => to_value(value, other.ore_type(), &|| "the callback's result".into()),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+thread_local! {
+    /// The exception a Python callback raised, waiting for the `call` on this
+    /// thread that its Ore call returns to, which raises it as `__cause__`.
+    static CALLBACK_ERROR: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// Keeps `err`, raised by a callback, for the call it ends; returns the message
+/// the Ore call ends with.
+pub fn keep_callback_error(py: Python<'_>, err: PyErr) -> String {
+    let message = match err.value(py).str() {
+        Ok(text) => format!("{}: {text}", err.get_type(py).name().map(|n| n.to_string()).unwrap_or_default()),
+        Err(_) => "an exception that cannot be displayed".into(),
+    };
+    CALLBACK_ERROR.with(|c| *c.borrow_mut() = Some(err));
+    message
+}
+
+/// The Python exception for an Ore error.
+pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
+    let errors = match py.import("ore._errors") {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let build = |class: &str, args: (String,)| -> PyErr {
+        match errors.getattr(class).and_then(|c| c.call1(args)) {
+            Ok(value) => PyErr::from_value(value),
+            Err(e) => e,
+        }
+    };
+    match e {
+        Error::Compile(c) => {
+            let made = (|| -> PyResult<PyErr> {
+                let class = errors.getattr("Diagnostic")?;
+                let diagnostics = c
+                    .diagnostics
+                    .iter()
+                    .map(|d| class.call1((&d.file, d.line, d.column, &d.message, &d.rendered)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Ok(PyErr::from_value(errors.getattr("CompileError")?.call1((c.to_string(), diagnostics))?))
+            })();
+            made.unwrap_or_else(|e| e)
+        }
+        Error::Runtime(RuntimeError::Timeout) => build("Timeout", (RuntimeError::Timeout.to_string(),)),
+        Error::Runtime(r) => {
+            let err = build("RuntimeError", (r.to_string(),));
+            if matches!(r, RuntimeError::HostError { .. }) {
+                if let Some(cause) = CALLBACK_ERROR.with(|c| c.borrow_mut().take()) {
+                    err.set_cause(py, Some(cause));
+                }
+            }
+            err
+        }
+        Error::UnknownFunction(_) => pyo3::exceptions::PyKeyError::new_err(e.to_string()),
+        Error::Arity { .. } | Error::ArgumentType { .. } | Error::Signature { .. } => PyTypeError::new_err(e.to_string()),
+        other => build("Error", (other.to_string(),)),
+    }
+}

@@ -1,0 +1,280 @@
+//! `ore._ore`: the `Jit`, `Module` and `Function` classes of the `ore` package.
+//!
+//! A `Jit` is one namespace of Ore's process-wide engine. The GIL is released
+//! while Ore code runs and while it compiles, and taken again for Python callbacks
+//! (and by the `py_*` built-ins, which use this interpreter's `__main__`).
+
+mod convert;
+
+use convert::{from_value, to_py_err, to_value};
+use ore::{CallOptions, Caller, Config, ExternSig, FnSig, FunctionState, ModuleId, Namespace, OptLevel, Value};
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A JIT: modules of Ore source or LLVM IR, compiled one function at a time at
+/// its first call, and Python functions that Ore code may call.
+#[pyclass(module = "ore", frozen)]
+struct Jit {
+    ns: Namespace,
+    /// Named modules, for replacing and removing them.
+    modules: Mutex<HashMap<String, Loaded>>,
+}
+
+#[derive(Clone, Copy)]
+enum Loaded {
+    Ore(ModuleId),
+    /// IR modules cannot be unloaded yet.
+    Ir,
+}
+
+/// A module that was added: its name and the functions it defines or declares.
+#[pyclass(module = "ore", frozen, get_all)]
+struct Module {
+    /// The name it was added under.
+    name: String,
+    /// `(name, signature)` of each function; IR functions have no Ore signature.
+    functions: Vec<(String, Option<String>)>,
+}
+
+#[pymethods]
+impl Module {
+    fn __repr__(&self) -> String {
+        format!("<ore.Module {:?}: {} functions>", self.name, self.functions.len())
+    }
+}
+
+/// A function of a `Jit`, found once: calling it skips the lookup by name and
+/// sees every redefinition.
+#[pyclass(module = "ore", frozen)]
+struct Function {
+    jit: Py<Jit>,
+    func: ore::Func,
+}
+
+#[pymethods]
+impl Jit {
+    /// A new Jit. `opt_level` 0-3; `interruptible` compiles deadline checks into
+    /// loops and calls (needed for `timeout=`); `eager` compiles each module when
+    /// added; `python` lets Ore code use Python; `max_functions` and
+    /// `max_source_bytes` bound what modules may add.
+    #[new]
+    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None))]
+    fn new(
+        opt_level: u8,
+        interruptible: bool,
+        eager: bool,
+        python: bool,
+        max_functions: Option<usize>,
+        max_source_bytes: Option<usize>,
+    ) -> PyResult<Jit> {
+        let opt_level = OptLevel::new(opt_level).ok_or_else(|| PyValueError::new_err(format!("opt_level must be 0-3, not {opt_level}")))?;
+        let mut config = Config { opt_level, interruptible, eager, ..Config::default() };
+        config.policy.python = python;
+        if let Some(n) = max_functions {
+            config.limits.max_functions = n;
+        }
+        if let Some(n) = max_source_bytes {
+            config.limits.max_source_bytes = n;
+        }
+        let ns = Python::attach(|py| Namespace::new(config).map_err(|e| to_py_err(py, e)))?;
+        Ok(Jit { ns, modules: Mutex::default() })
+    }
+
+    /// Adds (or, under a name already used, replaces) a module of Ore source. Its
+    /// functions are compiled at their first call; a function defined again is
+    /// replaced for every caller at once.
+    fn add_source(&self, py: Python<'_>, name: &str, source: &str) -> PyResult<Module> {
+        let ns = self.ns.clone();
+        let (owned_name, owned_source) = (name.to_string(), source.to_string());
+        let info = py.detach(move || ns.add_module(&owned_name, &owned_source)).map_err(|e| to_py_err(py, e))?;
+        let old = self.modules.lock().insert(name.to_string(), Loaded::Ore(info.id));
+        if let Some(Loaded::Ore(old)) = old {
+            self.ns.remove_module(old).map_err(|e| to_py_err(py, e))?;
+        }
+        let functions = info.functions.into_iter().map(|(n, s)| (n, Some(s.to_string()))).collect();
+        Ok(Module { name: name.to_string(), functions })
+    }
+
+    /// Adds an LLVM IR module, as text (`str`) or bitcode (`bytes`). Its functions
+    /// are compiled lazily, each at its first call, and Ore code calls them through
+    /// `extern fn`.
+    fn add_ir(&self, py: Python<'_>, name: &str, ir: &Bound<'_, PyAny>) -> PyResult<Module> {
+        let bytes: Vec<u8> = if let Ok(text) = ir.cast::<PyString>() {
+            text.to_str()?.as_bytes().to_vec()
+        } else if let Ok(bytes) = ir.cast::<PyBytes>() {
+            bytes.as_bytes().to_vec()
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err("IR must be str (text) or bytes (bitcode)"));
+        };
+        if self.modules.lock().contains_key(name) {
+            return Err(PyValueError::new_err(format!("a module named {name:?} exists, and IR modules cannot replace modules yet")));
+        }
+        let ns = self.ns.clone();
+        let owned_name = name.to_string();
+        let functions = py.detach(move || ns.add_ir(&owned_name, &bytes)).map_err(|e| to_py_err(py, e))?;
+        self.modules.lock().insert(name.to_string(), Loaded::Ir);
+        Ok(Module { name: name.to_string(), functions: functions.into_iter().map(|f| (f, None)).collect() })
+    }
+
+    /// Unloads an Ore module: the functions it defines become undefined (calling
+    /// one is `ore.RuntimeError: undefined function NAME`).
+    fn remove(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let mut modules = self.modules.lock();
+        match modules.get(name).copied() {
+            None => Err(PyKeyError::new_err(format!("no module named {name:?}"))),
+            Some(Loaded::Ir) => Err(PyValueError::new_err(format!("{name:?} is an LLVM IR module, and those cannot be removed yet"))),
+            Some(Loaded::Ore(id)) => {
+                modules.remove(name);
+                self.ns.remove_module(id).map_err(|e| to_py_err(py, e))
+            }
+        }
+    }
+
+    /// Calls Ore function `name` with `args`; `timeout` (seconds) needs a Jit
+    /// created with `interruptible=True`, and ends the call with `ore.Timeout`.
+    #[pyo3(signature = (name, *args, timeout = None))]
+    fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let func = self.ns.func(name).map_err(|e| to_py_err(py, e))?;
+        call_func(py, &func, args, timeout)
+    }
+
+    /// A handle to function `name`, callable like a Python function.
+    fn function(slf: &Bound<'_, Jit>, name: &str) -> PyResult<Function> {
+        let py = slf.py();
+        let func = slf.get().ns.func(name).map_err(|e| to_py_err(py, e))?;
+        Ok(Function { jit: slf.clone().unbind(), func })
+    }
+
+    /// Registers Python callable `fn` under `name`, for Ore `extern fn name(...)`
+    /// (and IR `declare`) in modules added afterwards. `params` and `ret` name
+    /// the C types (`"i64"`, `"i32"`, `"f64"`, `"bool"`, `"str"`, `"ptr"`; `ret`
+    /// may be `"unit"` or `None`, and not `"str"`). An exception it raises ends the
+    /// Ore call; the caller gets `ore.RuntimeError` with it as `__cause__`. The
+    /// Jit keeps `fn` alive.
+    #[pyo3(signature = (name, r#fn, params, ret = None))]
+    fn register(&self, name: &str, r#fn: Py<PyAny>, params: Vec<String>, ret: Option<&str>) -> PyResult<()> {
+        let params = params.iter().map(|p| convert::c_type(Some(p))).collect::<PyResult<Vec<_>>>()?;
+        let ret = convert::c_type(ret)?;
+        let sig = ExternSig { params, ret };
+        let callback = move |_caller: Caller, args: Vec<Value>| {
+            Python::attach(|py| {
+                let result = (|| -> PyResult<Value> {
+                    let args = args.into_iter().map(|a| convert::callback_arg(py, a)).collect::<PyResult<Vec<_>>>()?;
+                    let value = r#fn.bind(py).call1(PyTuple::new(py, args)?)?;
+                    convert::callback_result(&value, ret)
+                })();
+                result.map_err(|e| convert::keep_callback_error(py, e))
+            })
+        };
+        Python::attach(|py| self.ns.register_dynamic(name, sig, callback).map_err(|e| to_py_err(py, e)))
+    }
+
+    /// Counters since the Jit was created (times in microseconds).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.ns.stats();
+        let dict = PyDict::new(py);
+        for (key, value) in [
+            ("functions", s.functions),
+            ("compiled", s.compiled),
+            ("parse_us", s.parse_us),
+            ("check_us", s.check_us),
+            ("irgen_us", s.irgen_us),
+            ("compile_us", s.compile_us),
+            ("run_us", s.run_us),
+            ("code_bytes", s.code_bytes),
+        ] {
+            dict.set_item(key, value)?;
+        }
+        Ok(dict)
+    }
+
+    /// Every Ore function: `name`, `signature`, `state` (`"lazy"`, `"compiled"` or
+    /// `"undefined"`) and `calls` from Python.
+    fn functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for f in self.ns.functions() {
+            let dict = PyDict::new(py);
+            dict.set_item("name", &f.name)?;
+            dict.set_item("signature", f.sig.to_string())?;
+            let state = match f.state {
+                FunctionState::Undefined => "undefined",
+                FunctionState::Lazy => "lazy",
+                _ => "compiled",
+            };
+            dict.set_item("state", state)?;
+            dict.set_item("calls", f.calls)?;
+            list.append(dict)?;
+        }
+        Ok(list)
+    }
+}
+
+#[pymethods]
+impl Function {
+    #[pyo3(signature = (*args, timeout = None))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        call_func(py, &self.func, args, timeout)
+    }
+
+    /// The function's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.func.name()
+    }
+
+    /// Its signature, as Ore writes it: `fn(i64, i64) -> i64`.
+    #[getter]
+    fn signature(&self) -> String {
+        self.func.signature().to_string()
+    }
+
+    /// The Jit it belongs to.
+    #[getter]
+    fn jit(&self, py: Python<'_>) -> Py<Jit> {
+        self.jit.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ore.Function {}: {}>", self.func.name(), self.func.signature())
+    }
+}
+
+/// Converts `args` by `func`'s signature and calls it with the GIL released.
+fn call_func(py: Python<'_>, func: &ore::Func, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+    let sig: &FnSig = func.signature();
+    if args.len() != sig.params.len() {
+        let name = func.name();
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "`{name}` takes {} argument(s), but {} were given",
+            sig.params.len(),
+            args.len()
+        )));
+    }
+    let values = args
+        .iter()
+        .zip(&sig.params)
+        .enumerate()
+        .map(|(i, (arg, ty))| to_value(&arg, *ty, &|| format!("argument {i} of `{}`", func.name())))
+        .collect::<PyResult<Vec<_>>>()?;
+    let timeout = match timeout {
+        Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
+        t => t.map(Duration::from_secs_f64),
+    };
+    let options = CallOptions { timeout, ..CallOptions::default() };
+    let func = func.clone();
+    let result = py.detach(move || func.call_with(&values, &options).result);
+    from_value(py, result.map_err(|e| to_py_err(py, e))?)
+}
+
+/// The native part of the `ore` package.
+#[pymodule]
+fn _ore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Jit>()?;
+    m.add_class::<Module>()?;
+    m.add_class::<Function>()?;
+    Ok(())
+}

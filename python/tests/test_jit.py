@@ -1,0 +1,237 @@
+"""The `ore` package: modules, calls, values, errors, callbacks and re-entrant compiles."""
+
+import threading
+import time
+
+import pytest
+
+import ore
+
+
+def test_add_call_and_function_handles():
+    jit = ore.Jit(opt_level=2)
+    m = jit.add_source("m", "fn add(a: i64, b: i64) -> i64 { a + b }\nfn later(x: i64) -> i64;")
+    assert m.name == "m"
+    assert m.functions == [("add", "fn(i64, i64) -> i64"), ("later", "fn(i64) -> i64")]
+    assert jit.call("add", 2, 3) == 5
+    add = jit.function("add")
+    assert add(40, 2) == 42
+    assert add.signature == "fn(i64, i64) -> i64"
+    assert add.name == "add"
+    assert add.jit is jit
+    assert [f["state"] for f in jit.functions()] == ["compiled", "undefined"]
+    stats = jit.stats()
+    assert stats["functions"] == 1 and stats["compiled"] == 1
+
+
+def test_values_of_every_type_cross_both_ways():
+    jit = ore.Jit()
+    jit.add_source(
+        "types",
+        """
+        fn scale(x: f64, k: f64) -> f64 { x * k }
+        fn negate(b: bool) -> bool { !b }
+        fn shout(s: str) -> str { s }
+        fn total(a: [i64]) -> i64 { var s = 0; var i = 0; while i < len(a) { s = s + a[i]; i = i + 1; } s }
+        fn halves(a: [f64]) -> [f64] { var i = 0; while i < len(a) { a[i] = a[i] / 2.0; i = i + 1; } a }
+        fn nothing() {}
+        """,
+    )
+    assert jit.call("scale", 1.5, 4) == 6.0
+    assert jit.call("negate", False) is True
+    assert jit.call("shout", "héllo") == "héllo"
+    assert jit.call("total", [1, 2, 3, 2**40]) == 6 + 2**40
+    assert jit.call("halves", [1.0, -3.0]) == [0.5, -1.5]
+    assert jit.call("nothing") is None
+
+
+def test_arguments_are_checked():
+    jit = ore.Jit()
+    jit.add_source("m", "fn id(x: i64) -> i64 { x }")
+    assert jit.call("id", 2**63 - 1) == 2**63 - 1
+    with pytest.raises(OverflowError):
+        jit.call("id", 2**63)
+    with pytest.raises(TypeError, match="argument 0 of `id` must be `i64`, not str"):
+        jit.call("id", "1")
+    with pytest.raises(TypeError, match="must be `i64`, not bool"):
+        jit.call("id", True)
+    with pytest.raises(TypeError, match="takes 1 argument"):
+        jit.call("id")
+    with pytest.raises(KeyError):
+        jit.call("missing")
+
+
+def test_compile_errors_are_structured_and_change_nothing():
+    jit = ore.Jit()
+    jit.add_source("good", "fn f() -> i64 { 1 }")
+    with pytest.raises(ore.CompileError) as caught:
+        jit.add_source("bad", "fn f() -> i64 { 1 }\nfn g() -> i64 { true }")
+    diagnostics = caught.value.diagnostics
+    assert len(diagnostics) >= 1
+    d = diagnostics[-1]
+    assert (d.file, d.line) == ("bad", 2)
+    assert "g" in d.rendered or "bool" in d.message
+    assert jit.call("f") == 1
+
+
+def test_runtime_errors_and_timeouts():
+    jit = ore.Jit(interruptible=True)
+    jit.add_source("m", "fn div(a: i64, b: i64) -> i64 { a / b }\nfn spin() -> i64 { var i = 0; while true { i = i + 1; } i }")
+    with pytest.raises(ore.RuntimeError, match="division by zero"):
+        jit.call("div", 1, 0)
+    with pytest.raises(ore.Timeout):
+        jit.call("spin", timeout=0.05)
+    assert issubclass(ore.Timeout, ore.RuntimeError)
+    assert jit.call("div", 7, 2) == 3, "the Jit stays usable"
+    plain = ore.Jit()
+    plain.add_source("m", "fn f() -> i64 { 1 }")
+    with pytest.raises(ore.Error, match="interruptible"):
+        plain.call("f", timeout=1.0)
+
+
+def test_callbacks_and_their_exceptions():
+    jit = ore.Jit()
+    seen = []
+
+    def log(message, value):
+        seen.append((message, value))
+
+    def checked_sqrt(x):
+        if x < 0:
+            raise ValueError(f"negative input {x}")
+        return int(x**0.5)
+
+    jit.register("log", log, ["str", "i64"])
+    jit.register("checked_sqrt", checked_sqrt, ["i64"], "i64")
+    jit.add_source(
+        "m",
+        """
+        extern fn log(message: str, value: i64);
+        extern fn checked_sqrt(x: i64) -> i64;
+        fn go(x: i64) -> i64 { log("x", x); checked_sqrt(x) + 1 }
+        """,
+    )
+    assert jit.call("go", 16) == 5
+    assert seen == [("x", 16)]
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.call("go", -4)
+    assert "host function `checked_sqrt` failed: ValueError: negative input -4" in str(caught.value)
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert caught.value.__cause__.__traceback__ is not None, "the traceback is kept"
+    assert jit.call("go", 9) == 4
+
+
+def test_a_callback_compiles_more_code_that_the_running_call_then_calls():
+    """The heart of it: JIT'd code asks the Python compiler for code, mid-call."""
+    jit = ore.Jit()
+    compiled = []
+
+    def compile_more(n):
+        # Defines `step_N`, and redefines `current`, the function that is running.
+        compiled.append(n)
+        jit.add_source(f"gen{n}", f"fn step(x: i64) -> i64 {{ x * {n} }}\nfn current() -> i64 {{ {n} }}")
+        return True
+
+    jit.register("compile_more", compile_more, ["i64"], "bool")
+    jit.add_source(
+        "driver",
+        """
+        extern fn compile_more(n: i64) -> bool;
+        fn step(x: i64) -> i64;
+        fn current() -> i64 { 0 }
+        fn run(rounds: i64) -> i64 {
+            var total = 0;
+            var i = 1;
+            while i <= rounds {
+                if compile_more(i) { total = total + step(10) + current(); }
+                i = i + 1;
+            }
+            total
+        }
+        """,
+    )
+    assert jit.call("run", 3) == (10 + 1) + (20 + 2) + (30 + 3)
+    assert compiled == [1, 2, 3]
+
+
+def test_nested_calls_through_callbacks():
+    jit = ore.Jit()
+
+    def down(n):
+        return jit.call("depth", n - 1) + 1 if n > 0 else 0
+
+    jit.register("down", down, ["i64"], "i64")
+    jit.add_source("m", "extern fn down(n: i64) -> i64;\nfn depth(n: i64) -> i64 { down(n) }")
+    assert jit.call("depth", 50) == 50
+
+    def fail_deep(n):
+        return jit.call("fails", n)
+
+    jit.register("fail_deep", fail_deep, ["i64"], "i64")
+    jit.add_source("n", "extern fn fail_deep(n: i64) -> i64;\nfn fails(n: i64) -> i64 { 1 / n }\nfn outer() -> i64 { fail_deep(0) }")
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.call("outer")
+    inner = caught.value.__cause__
+    assert isinstance(inner, ore.RuntimeError) and "division by zero" in str(inner)
+
+
+def test_remove_makes_functions_undefined():
+    jit = ore.Jit()
+    jit.add_source("a", "fn f() -> i64 { 1 }")
+    f = jit.function("f")
+    jit.add_source("a", "fn f() -> i64 { 2 }")
+    assert f() == 2, "replacing a module by name redefines for every caller"
+    jit.remove("a")
+    with pytest.raises(ore.RuntimeError, match="undefined function f"):
+        f()
+    with pytest.raises(KeyError):
+        jit.remove("a")
+
+
+def test_ir_modules_are_lazy_and_callable_from_ore():
+    jit = ore.Jit()
+    m = jit.add_ir("lib", "define i64 @triple(i64 %x) {\n  %r = mul i64 %x, 3\n  ret i64 %r\n}\n")
+    assert m.functions == [("triple", None)]
+    jit.add_source("m", "extern fn triple(x: i64) -> i64;\nfn f() -> i64 { triple(14) }")
+    assert jit.call("f") == 42
+    with pytest.raises(ValueError, match="cannot be removed yet"):
+        jit.remove("lib")
+
+
+def test_py_builtins_use_this_interpreter():
+    import __main__
+
+    __main__.ore_test_value = 41
+    jit = ore.Jit()
+    jit.add_source("m", 'fn f() -> i64 { py_eval_i64("ore_test_value + 1") }')
+    assert jit.call("f") == 42
+
+
+def test_the_gil_is_released_while_ore_code_runs():
+    jit = ore.Jit(interruptible=True)
+    jit.add_source("m", "fn spin() -> i64 { var i = 0; while true { i = i + 1; } i }")
+    progress = []
+    running = threading.Event()
+
+    def other():
+        running.set()
+        deadline = time.monotonic() + 0.25
+        while time.monotonic() < deadline:
+            progress.append(1)
+
+    t = threading.Thread(target=other)
+    t.start()
+    running.wait()
+    with pytest.raises(ore.Timeout):
+        jit.call("spin", timeout=0.3)
+    t.join()
+    # With the GIL held for the whole call, the thread could not have run.
+    assert len(progress) > 1000
+
+
+def test_handles_keep_their_jit_alive():
+    jit = ore.Jit()
+    jit.add_source("m", "fn f() -> i64 { 7 }")
+    f = jit.function("f")
+    del jit
+    assert f() == 7
