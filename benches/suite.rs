@@ -27,6 +27,8 @@ fn main() {
     calls(&suite, &mut report);
     memory(&suite, &mut report);
     compile_per_kb(&suite, &mut report);
+    namespaces(&suite, &mut report);
+    python_package(&suite, &mut report);
     report.goals();
     let path = suite.root.join("docs/PERFORMANCE.md");
     std::fs::write(&path, &report.text).expect("write docs/PERFORMANCE.md");
@@ -741,6 +743,68 @@ fn memory(suite: &Suite, report: &mut Report) {
         one / 1024.0,
         (every - one) / (n - 1) as f64
     ));
+    report.line("");
+}
+
+// ---- 9. namespaces ----
+
+fn namespaces(suite: &Suite, report: &mut Report) {
+    report.line("## 9. What a namespace costs");
+    report.line("");
+    report.line(
+        "`cargo bench --bench namespaces` (run by this suite): one engine for all namespaces, as `ore serve` does, against an engine each.",
+    );
+    report.line("");
+    report.line("```");
+    let out = cargo_bench(suite, "namespaces");
+    report.line(out.trim_end());
+    report.line("```");
+    report.line("");
+    let kib = out
+        .lines()
+        .find(|l| l.starts_with("one engine (ore serve)"))
+        .and_then(|l| l["one engine (ore serve)".len()..].split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    report.goal("a namespace with one compiled function ≤ 32 KiB RSS", kib <= 32.0, format!("{kib:.1} KiB"));
+}
+
+// ---- 10. the Python package against llvmlite ----
+
+fn python_package(suite: &Suite, report: &mut Report) {
+    report.line("## 10. The Python package against llvmlite");
+    report.line("");
+    report.line(
+        "`python3 benches/python_vs_llvmlite.py` (run by this suite, with the release build of the `ore` package that \
+         `scripts/bench.sh` installs), side by side with llvmlite's LLJIT in one process:",
+    );
+    report.line("");
+    let mut command = Command::new("python3");
+    command.arg(suite.root.join("benches/python_vs_llvmlite.py"));
+    if suite.quick {
+        command.arg("--quick");
+    }
+    let out = command.output().expect("python3");
+    assert!(out.status.success(), "python_vs_llvmlite.py:\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    report.line("```");
+    report.line(text.trim_end());
+    report.line("```");
+    report.line("");
+    let ratio = |prefix: &str| -> f64 {
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.split_whitespace().last()?.parse().ok()).fold(f64::NAN, f64::max)
+    };
+    let first = ratio("1. first result");
+    report.goal("time to first result of a large IR module ≤ 0.05x llvmlite", first <= 0.05, format!("{first:.3}x"));
+    let callback = ratio("2. Python callback");
+    report.goal("Python callback from JIT'd code ≤ 0.5x llvmlite (ctypes)", callback <= 0.5, format!("{callback:.2}x"));
+    let call = ratio("3. add(i64, i64)");
+    report.goal("calling a JIT'd function from Python ≤ 0.5x llvmlite (ctypes)", call <= 0.5, format!("{call:.2}x"));
+    report.line(
+        "Ore's Python callback and call paths release the GIL for every call into JIT'd code and take it again for \
+         every callback, so that other Python threads run meanwhile; ctypes holds it. The first-result time is \
+         parsing the whole module (which both do) plus compiling one function, where llvmlite compiles all of them.",
+    );
     report.line("");
 }
 

@@ -184,3 +184,13 @@ fn dynamic_host_functions_take_and_return_values_of_a_runtime_signature() {
     let err = ns.call("g", &[]).unwrap_err().to_string();
     assert_eq!(err, "runtime error: host function `lies` failed: returned bool where `i64` is expected");
 }
+
+#[test]
+fn ir_modules_call_registered_host_functions() {
+    let ns = namespace();
+    ns.register("host_double", |x: i64| x * 2).unwrap();
+    ns.add_ir("lib.ll", b"declare i64 @host_double(i64)\ndefine i64 @quad(i64 %x) {\n  %d = call i64 @host_double(i64 %x)\n  %q = call i64 @host_double(i64 %d)\n  ret i64 %q\n}\n")
+        .unwrap();
+    ns.add_module("m", "extern fn quad(x: i64) -> i64;\nfn f() -> i64 { quad(5) }").unwrap();
+    assert_eq!(ns.call("f", &[]).unwrap(), Value::I64(20));
+}

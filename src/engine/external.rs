@@ -93,10 +93,11 @@ impl Inner {
         Ok(())
     }
 
-    /// A new dylib for external code, resolving what it needs in the process; it
-    /// lives as long as the namespace.
+    /// A new dylib for external code, resolving what it needs among the host
+    /// functions registered so far and in the process; it lives as long as the
+    /// namespace.
     pub(super) fn external_dylib(&self) -> Result<Dylib, Error> {
-        let dylib = self.engine.dylib("external")?;
+        let dylib = self.module_dylib()?;
         self.external_dylibs.lock().push(dylib);
         Ok(dylib)
     }

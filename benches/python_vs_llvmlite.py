@@ -1,0 +1,194 @@
+"""The `ore` Python package against llvmlite's LLJIT, side by side in one run.
+
+    scripts/python-package.sh --release && python3 -m pip install llvmlite
+    python3 benches/python_vs_llvmlite.py [--quick]
+
+1. Time to first result of an IR module of 1,000 and of 10,000 functions, one of
+   them called: Ore compiles that one (lazily); llvmlite links the whole library.
+2. A Python callback called from JIT'd code: `jit.register` against a ctypes
+   CFUNCTYPE pointer called from llvmlite-JIT'd IR, per call.
+3. Calling a JIT'd `add(i64, i64)` from Python: an `ore.Function` against a ctypes
+   function pointer into llvmlite's code, per call.
+4. A re-entrant compile: a callback adds a one-function module that the JIT'd code
+   then calls; time per cycle, and RSS growth over the cycles.
+
+Each measurement is the median of several runs. Both JITs use codegen level 2 and
+no IR optimisation pipeline for IR modules (Ore compiles IR at its `opt_level`,
+set to 2 here, which runs `default<O2>` on the one function it compiles).
+"""
+
+import ctypes
+import statistics
+import sys
+import time
+
+import llvmlite.binding as llvm
+
+import ore
+
+QUICK = "--quick" in sys.argv
+REPEATS = 3 if QUICK else 5
+
+llvm.initialize_native_target()
+llvm.initialize_native_asmprinter()
+
+
+def lljit():
+    target = llvm.Target.from_default_triple()
+    tm = target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=2, jit=True
+    )
+    return llvm.create_lljit_compiler(tm, use_jit_link=True)
+
+
+def median(f):
+    return statistics.median(f() for _ in range(REPEATS))
+
+
+def rss_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def module_ir(n):
+    """n functions `f_i(x) = x * i + (x >> 3)`, each distinct, as llvmlite and Ore read them."""
+    return "\n".join(
+        f"define i64 @f_{i}(i64 %x) {{\n  %a = mul i64 %x, {i}\n  %b = ashr i64 %x, 3\n  %c = add i64 %a, %b\n  ret i64 %c\n}}"
+        for i in range(n)
+    )
+
+
+def first_result(n):
+    ir = module_ir(n)
+    expected = 7 * 5 + (7 >> 3)
+
+    def with_ore():
+        jit = ore.Jit(opt_level=2)
+        t0 = time.perf_counter()
+        jit.add_ir("lib", ir)
+        # Python calls IR through a one-line Ore function that gives it its type.
+        jit.add_source("entry", "extern fn f_5(x: i64) -> i64;\nfn run(x: i64) -> i64 { f_5(x) }")
+        assert jit.call("run", 7) == expected
+        return time.perf_counter() - t0
+
+    def with_llvmlite():
+        jit = lljit()
+        t0 = time.perf_counter()
+        rt = llvm.JITLibraryBuilder().add_ir(ir).export_symbol("f_5").link(jit, "lib")
+        f = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(rt["f_5"])
+        assert f(7) == expected
+        return time.perf_counter() - t0
+
+    return median(with_ore), median(with_llvmlite)
+
+
+def callbacks(n):
+    def with_ore():
+        jit = ore.Jit()
+        jit.register("inc", lambda x: x + 1, ["i64"], "i64")
+        jit.add_source(
+            "m", "extern fn inc(x: i64) -> i64;\nfn loop(n: i64) -> i64 { var i = 0; var s = 0; while i < n { s = inc(s); i = i + 1; } s }"
+        )
+        jit.call("loop", 10)
+        t0 = time.perf_counter()
+        assert jit.call("loop", n) == n
+        return (time.perf_counter() - t0) / n
+
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)
+    keep = callback_type(lambda x: x + 1)  # llvmlite's users must keep it alive
+
+    def with_llvmlite():
+        ir = """
+        define i64 @loop(i64 (i64)* %inc, i64 %n) {
+        entry:
+          br label %head
+        head:
+          %i = phi i64 [ 0, %entry ], [ %i1, %body ]
+          %s = phi i64 [ 0, %entry ], [ %s1, %body ]
+          %more = icmp slt i64 %i, %n
+          br i1 %more, label %body, label %done
+        body:
+          %s1 = call i64 %inc(i64 %s)
+          %i1 = add i64 %i, 1
+          br label %head
+        done:
+          ret i64 %s
+        }
+        """
+        jit = lljit()
+        rt = llvm.JITLibraryBuilder().add_ir(ir).export_symbol("loop").link(jit, "cb")
+        loop = ctypes.CFUNCTYPE(ctypes.c_int64, callback_type, ctypes.c_int64)(rt["loop"])
+        loop(keep, 10)
+        t0 = time.perf_counter()
+        assert loop(keep, n) == n
+        return (time.perf_counter() - t0) / n
+
+    return median(with_ore), median(with_llvmlite)
+
+
+def calls_from_python(n):
+    def with_ore():
+        jit = ore.Jit()
+        jit.add_source("m", "fn add(a: i64, b: i64) -> i64 { a + b }")
+        add = jit.function("add")
+        add(1, 2)
+        t0 = time.perf_counter()
+        for i in range(n):
+            add(i, 2)
+        return (time.perf_counter() - t0) / n
+
+    def with_llvmlite():
+        jit = lljit()
+        rt = llvm.JITLibraryBuilder().add_ir("define i64 @add(i64 %a, i64 %b) {\n  %c = add i64 %a, %b\n  ret i64 %c\n}").export_symbol("add").link(jit, "add")
+        add = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(rt["add"])
+        add(1, 2)
+        t0 = time.perf_counter()
+        for i in range(n):
+            add(i, 2)
+        return (time.perf_counter() - t0) / n
+
+    return median(with_ore), median(with_llvmlite)
+
+
+def reentrant_cycles(n):
+    jit = ore.Jit()
+    counter = [0]
+
+    def compile_next():
+        counter[0] += 1
+        jit.add_source("gen", f"fn generated() -> i64 {{ {counter[0]} }}")
+        return True
+
+    jit.register("compile_next", compile_next, [], "bool")
+    jit.add_source("m", "extern fn compile_next() -> bool;\nfn generated() -> i64;\nfn cycle() -> i64 { if compile_next() { generated() } else { 0 } }")
+    cycle = jit.function("cycle")
+    for _ in range(200):
+        cycle()
+    before = rss_kib()
+    t0 = time.perf_counter()
+    for i in range(n):
+        assert cycle() == counter[0]
+    per_cycle = (time.perf_counter() - t0) / n
+    return per_cycle, rss_kib() - before
+
+
+def main():
+    print(f"ore {ore.__name__} vs llvmlite {llvm.llvm_version_info}, medians of {REPEATS} runs")
+    print(f"{'':52} {'Ore':>12} {'llvmlite':>12} {'ratio':>7}")
+    for n in (1_000, 10_000) if not QUICK else (1_000,):
+        o, l = first_result(n)
+        print(f"{f'1. first result, {n:,}-function IR module':52} {o * 1e3:>9.1f} ms {l * 1e3:>9.1f} ms {o / l:>7.3f}")
+    o, l = callbacks(20_000 if QUICK else 200_000)
+    print(f"{'2. Python callback from JIT code, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
+    o, l = calls_from_python(50_000 if QUICK else 500_000)
+    print(f"{'3. add(i64, i64) from Python, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
+    cycles = 1_000 if QUICK else 10_000
+    per_cycle, growth = reentrant_cycles(cycles)
+    print(f"{f'4. re-entrant compile cycle (Ore only), {cycles:,} cycles':52} {per_cycle * 1e6:>9.0f} us   RSS +{growth} KiB")
+
+
+if __name__ == "__main__":
+    main()
