@@ -77,6 +77,12 @@ pub fn closure_thunk_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}host.{name}")
 }
 
+/// The key of the slot through which Ore code calls LLVM IR function `symbol`
+/// (no Ore function's name has a space).
+pub fn extern_slot_key(symbol: &str) -> String {
+    format!("extern {symbol}")
+}
+
 /// The symbol of Ore function `name` in a standalone module (`ore emit-ir`).
 pub fn standalone_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}{name}")
@@ -134,6 +140,9 @@ macro_rules! for_each_runtime_function {
             /// The code of the function named by the literal, compiling it if needed;
             /// null after raising an error.
             Resolve ore_rt_resolve "ore.rt.resolve" (Ctx, Str) -> Code;
+            /// The current code of the LLVM IR function named by the literal, whose
+            /// slot was empty (its module was removed); null after raising an error.
+            ResolveExtern ore_rt_resolve_extern "ore.rt.resolve_extern" (Ctx, Str) -> Code;
             /// `load(src)`: 1 if the module compiled.
             Load ore_rt_load "ore.rt.load" (Ctx, Str) -> I64;
             PyExec ore_rt_py_exec "ore.rt.py_exec" (Ctx, Str) -> Void;

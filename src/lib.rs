@@ -42,9 +42,9 @@ pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
     allow_list, known_signature, parse_signature, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord, Config,
-    Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, Limit, Limits,
-    ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US,
-    DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
+    Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, IrModuleInfo,
+    Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value, WithCaller,
+    COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
 };
 pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};
 pub use standalone::{check_program, program_ir};

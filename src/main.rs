@@ -391,7 +391,7 @@ fn add_external_code(engine: &Namespace, args: &RunArgs) -> Result<(), u8> {
         let name = path.display().to_string();
         match path.extension().and_then(|e| e.to_str()) {
             Some("o") => engine.add_object(&name, &bytes).map_err(report)?,
-            Some("ll" | "bc") => engine.add_ir(&name, &bytes).map_err(report)?,
+            Some("ll" | "bc") => engine.add_ir(&name, &bytes).map_err(report)?.functions,
             _ => {
                 eprintln!("error: `{name}`: --link takes .o, .ll or .bc files");
                 return Err(EXIT_USAGE);

@@ -74,4 +74,8 @@ impl codegen::Callees for Standalone {
     fn inline(&self, _name: &str) -> Option<codegen::InlineCopy> {
         None
     }
+
+    fn extern_slot(&self, _symbol: &str) -> Option<usize> {
+        None
+    }
 }

@@ -4,6 +4,7 @@
 
 use crate::syntax::ast::{BinOp, Span};
 use crate::types::{ExternSig, FnSig, Ty};
+use std::collections::BTreeSet;
 
 /// A local variable slot of one function.
 pub type LocalId = usize;
@@ -33,17 +34,20 @@ pub struct Function {
 pub const HUGE_FUNCTION_NODES: usize = 2000;
 
 impl Function {
-    /// The names of the Ore functions the body calls, each once.
-    pub fn ore_callees(&self) -> Vec<&str> {
-        fn walk<'e>(e: &'e Expr, names: &mut std::collections::BTreeSet<&'e str>) {
-            if let ExprKind::Call(Callee::Ore { name, .. }, _) = &e.kind {
-                names.insert(name);
+    /// The names of the Ore functions the body calls, and of the C symbols it
+    /// calls through `extern fn`, each once.
+    pub fn callees(&self) -> (Vec<&str>, Vec<&str>) {
+        fn walk<'e>(e: &'e Expr, ore: &mut BTreeSet<&'e str>, c: &mut BTreeSet<&'e str>) {
+            match &e.kind {
+                ExprKind::Call(Callee::Ore { name, .. }, _) => drop(ore.insert(name)),
+                ExprKind::Call(Callee::Extern { symbol, .. }, _) => drop(c.insert(symbol)),
+                _ => {}
             }
-            e.for_each_child(|c| walk(c, names));
+            e.for_each_child(|child| walk(child, ore, c));
         }
-        let mut names = std::collections::BTreeSet::new();
-        walk(&self.body, &mut names);
-        names.into_iter().collect()
+        let (mut ore, mut c) = (BTreeSet::new(), BTreeSet::new());
+        walk(&self.body, &mut ore, &mut c);
+        (ore.into_iter().collect(), c.into_iter().collect())
     }
 
     /// Whether the function is over `HUGE_FUNCTION_NODES`.

@@ -137,7 +137,7 @@ fn ir_modules_compile_lazily_per_function() {
 #[test]
 fn ir_through_the_api_is_lazy_too() {
     let e = Namespace::new(Config::default()).unwrap();
-    let mut functions = e.add_ir("mod.ll", IR_MODULE.as_bytes()).unwrap();
+    let mut functions = e.add_ir("mod.ll", IR_MODULE.as_bytes()).unwrap().functions;
     functions.sort();
     assert_eq!(functions, ["inc.ore1", "square_plus", "twice_square_plus", "unused"]);
     assert_eq!(e.stats().compiled, 0);
@@ -163,4 +163,44 @@ fn bad_external_code_is_a_clear_error() {
     let e = Namespace::new(Config::default()).unwrap();
     assert!(e.add_object("junk.o", b"not an object").is_err());
     assert!(e.add_ir("junk.bc", b"BC\xC0\xDEjunk").is_err());
+}
+
+const TRIPLE: &str = "define i64 @scale(i64 %x) {\n  %r = mul i64 %x, 3\n  ret i64 %r\n}\n";
+const QUADRUPLE: &str = "define i64 @scale(i64 %x) {\n  %r = mul i64 %x, 4\n  ret i64 %r\n}\n";
+
+#[test]
+fn ir_modules_are_replaced_and_removed_like_ore_modules() {
+    use ore::{Error, RuntimeError};
+    let e = Namespace::new(Config::default()).unwrap();
+    let first = e.add_ir("scale.ll", TRIPLE.as_bytes()).unwrap();
+    assert_eq!(first.functions, ["scale"]);
+    e.add_module("m", "extern fn scale(x: i64) -> i64;\nfn f(x: i64) -> i64 { scale(x) + 1 }").unwrap();
+    assert_eq!(e.call("f", &[Value::I64(5)]).unwrap(), Value::I64(16));
+    // Compiled Ore code sees the replacement at its next call.
+    let second = e.replace_ir(first.id, "scale.ll", QUADRUPLE.as_bytes()).unwrap();
+    assert_eq!(e.call("f", &[Value::I64(5)]).unwrap(), Value::I64(21));
+    assert!(matches!(e.remove_module(first.id), Err(Error::UnknownModule(_))), "the old module is gone");
+    e.remove_module(second.id).unwrap();
+    let err = e.call("f", &[Value::I64(5)]).unwrap_err();
+    assert!(matches!(&err, Error::Runtime(RuntimeError::UndefinedFunction(n)) if n == "scale"), "{err}");
+    // Defined again by a new module, the same caller finds it.
+    e.add_ir("again.ll", TRIPLE.as_bytes()).unwrap();
+    assert_eq!(e.call("f", &[Value::I64(5)]).unwrap(), Value::I64(16));
+    assert!(e.code_awaiting_release() == 0, "replaced IR code was freed");
+}
+
+#[test]
+fn an_ir_module_that_another_calls_stays() {
+    let e = Namespace::new(Config::default()).unwrap();
+    let lib = e.add_ir("lib.ll", TRIPLE.as_bytes()).unwrap();
+    let user = e.add_ir("user.ll", b"declare i64 @scale(i64)\ndefine i64 @twice_scaled(i64 %x) {\n  %s = call i64 @scale(i64 %x)\n  %r = mul i64 %s, 2\n  ret i64 %r\n}\n").unwrap();
+    e.add_module("m", "extern fn twice_scaled(x: i64) -> i64;\nfn f() -> i64 { twice_scaled(7) }").unwrap();
+    assert_eq!(e.call("f", &[]).unwrap(), Value::I64(42));
+    let err = e.remove_module(lib.id).unwrap_err();
+    assert!(matches!(&err, ore::Error::ModuleInUse { .. }));
+    assert_eq!(err.to_string(), "IR module `lib.ll` cannot be replaced or removed: IR module `user.ll` calls its function `scale`");
+    assert!(e.replace_ir(lib.id, "lib.ll", QUADRUPLE.as_bytes()).is_err());
+    assert_eq!(e.call("f", &[]).unwrap(), Value::I64(42), "nothing changed");
+    e.remove_module(user.id).unwrap();
+    e.remove_module(lib.id).unwrap();
 }

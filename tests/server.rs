@@ -223,6 +223,24 @@ fn extern_functions_are_limited_to_the_allow_list() {
     assert_eq!(body["functions"][0]["name"], "twice");
     open.load("x", "use", "extern fn twice(x: i64) -> i64;\nfn g(x: i64) -> i64 { twice(x) + 1 }");
     assert_eq!(open.call("x", "g", json!([20])).1["result"], 41);
+    // IR modules are replaced and unloaded like Ore modules.
+    let thrice = "define i64 @twice(i64 %x) {\n  %r = mul i64 %x, 3\n  ret i64 %r\n}\n";
+    let (status, body) =
+        open.request("POST", "/v1/namespaces/x/modules", Some(json!({"name": "ir", "source": thrice, "language": "llvm-ir"})));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(open.call("x", "g", json!([20])).1["result"], 61);
+    let user = "declare i64 @twice(i64)\ndefine i64 @user(i64 %x) {\n  %r = call i64 @twice(i64 %x)\n  ret i64 %r\n}\n";
+    assert_eq!(
+        open.request("POST", "/v1/namespaces/x/modules", Some(json!({"name": "user", "source": user, "language": "llvm-ir"}))).0,
+        201
+    );
+    let (status, body) = open.request("DELETE", "/v1/namespaces/x/modules/ir", None);
+    assert_eq!((status, body["error"]["kind"].as_str()), (409, Some("conflict")), "{body}");
+    assert_eq!(open.request("DELETE", "/v1/namespaces/x/modules/user", None).0, 204);
+    assert_eq!(open.request("DELETE", "/v1/namespaces/x/modules/ir", None).0, 204);
+    let (status, body) = open.call("x", "g", json!([20]));
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["message"], "undefined function twice");
 }
 
 #[test]

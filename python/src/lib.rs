@@ -27,8 +27,15 @@ struct Jit {
 #[derive(Clone, Copy)]
 enum Loaded {
     Ore(ModuleId),
-    /// IR modules cannot be unloaded yet.
-    Ir,
+    Ir(ModuleId),
+}
+
+impl Loaded {
+    fn id(self) -> ModuleId {
+        match self {
+            Loaded::Ore(id) | Loaded::Ir(id) => id,
+        }
+    }
 }
 
 /// A module that was added: its name and the functions it defines or declares.
@@ -92,16 +99,17 @@ impl Jit {
         let (owned_name, owned_source) = (name.to_string(), source.to_string());
         let info = py.detach(move || ns.add_module(&owned_name, &owned_source)).map_err(|e| to_py_err(py, e))?;
         let old = self.modules.lock().insert(name.to_string(), Loaded::Ore(info.id));
-        if let Some(Loaded::Ore(old)) = old {
-            self.ns.remove_module(old).map_err(|e| to_py_err(py, e))?;
+        if let Some(old) = old {
+            self.ns.remove_module(old.id()).map_err(|e| to_py_err(py, e))?;
         }
         let functions = info.functions.into_iter().map(|(n, s)| (n, Some(s.to_string()))).collect();
         Ok(Module { name: name.to_string(), functions })
     }
 
-    /// Adds an LLVM IR module, as text (`str`) or bitcode (`bytes`). Its functions
-    /// are compiled lazily, each at its first call, and Ore code calls them through
-    /// `extern fn`.
+    /// Adds (or, under a name already used, replaces) an LLVM IR module, as text
+    /// (`str`) or bitcode (`bytes`). Its functions are compiled lazily, each at its
+    /// first call, and Ore code calls them through `extern fn`; a replacement is
+    /// seen by every caller at once.
     fn add_ir(&self, py: Python<'_>, name: &str, ir: &Bound<'_, PyAny>) -> PyResult<Module> {
         let bytes: Vec<u8> = if let Ok(text) = ir.cast::<PyString>() {
             text.to_str()?.as_bytes().to_vec()
@@ -110,28 +118,30 @@ impl Jit {
         } else {
             return Err(pyo3::exceptions::PyTypeError::new_err("IR must be str (text) or bytes (bitcode)"));
         };
-        if self.modules.lock().contains_key(name) {
-            return Err(PyValueError::new_err(format!("a module named {name:?} exists, and IR modules cannot replace modules yet")));
-        }
+        let existing = self.modules.lock().get(name).copied();
         let ns = self.ns.clone();
         let owned_name = name.to_string();
-        let functions = py.detach(move || ns.add_ir(&owned_name, &bytes)).map_err(|e| to_py_err(py, e))?;
-        self.modules.lock().insert(name.to_string(), Loaded::Ir);
-        Ok(Module { name: name.to_string(), functions: functions.into_iter().map(|f| (f, None)).collect() })
+        let info = py
+            .detach(move || match existing {
+                Some(Loaded::Ir(old)) => ns.replace_ir(old, &owned_name, &bytes),
+                _ => ns.add_ir(&owned_name, &bytes),
+            })
+            .map_err(|e| to_py_err(py, e))?;
+        if let Some(Loaded::Ore(old)) = self.modules.lock().insert(name.to_string(), Loaded::Ir(info.id)) {
+            self.ns.remove_module(old).map_err(|e| to_py_err(py, e))?;
+        }
+        Ok(Module { name: name.to_string(), functions: info.functions.into_iter().map(|f| (f, None)).collect() })
     }
 
-    /// Unloads an Ore module: the functions it defines become undefined (calling
-    /// one is `ore.RuntimeError: undefined function NAME`).
+    /// Unloads a module (Ore or IR): the functions it defines become undefined
+    /// (calling one is `ore.RuntimeError: undefined function NAME`), and its code
+    /// is freed once no running call can be executing it.
     fn remove(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         let mut modules = self.modules.lock();
-        match modules.get(name).copied() {
-            None => Err(PyKeyError::new_err(format!("no module named {name:?}"))),
-            Some(Loaded::Ir) => Err(PyValueError::new_err(format!("{name:?} is an LLVM IR module, and those cannot be removed yet"))),
-            Some(Loaded::Ore(id)) => {
-                modules.remove(name);
-                self.ns.remove_module(id).map_err(|e| to_py_err(py, e))
-            }
-        }
+        let loaded = modules.get(name).copied().ok_or_else(|| PyKeyError::new_err(format!("no module named {name:?}")))?;
+        self.ns.remove_module(loaded.id()).map_err(|e| to_py_err(py, e))?;
+        modules.remove(name);
+        Ok(())
     }
 
     /// Calls Ore function `name` with `args`; `timeout` (seconds) needs a Jit

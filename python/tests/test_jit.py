@@ -194,8 +194,27 @@ def test_ir_modules_are_lazy_and_callable_from_ore():
     assert m.functions == [("triple", None)]
     jit.add_source("m", "extern fn triple(x: i64) -> i64;\nfn f() -> i64 { triple(14) }")
     assert jit.call("f") == 42
-    with pytest.raises(ValueError, match="cannot be removed yet"):
-        jit.remove("lib")
+    jit.add_ir("lib", "define i64 @triple(i64 %x) {\n  %r = mul i64 %x, 4\n  ret i64 %r\n}\n")
+    assert jit.call("f") == 56, "replaced for the compiled caller"
+    jit.remove("lib")
+    with pytest.raises(ore.RuntimeError, match="undefined function triple"):
+        jit.call("f")
+
+
+def test_a_callback_replaces_ir_while_it_runs():
+    jit = ore.Jit()
+    version = [1]
+
+    def bump():
+        version[0] += 1
+        jit.add_ir("gen", f"define i64 @gen() {{\n  ret i64 {version[0]}\n}}\n")
+        return True
+
+    jit.add_ir("gen", "define i64 @gen() {\n  ret i64 1\n}\n")
+    jit.register("bump", bump, [], "bool")
+    jit.add_source("m", "extern fn gen() -> i64;\nextern fn bump() -> bool;\nfn f() -> i64 { var a = gen(); if bump() { a * 10 + gen() } else { 0 } }")
+    assert jit.call("f") == 12
+    assert jit.call("f") == 23
 
 
 def test_py_builtins_use_this_interpreter():

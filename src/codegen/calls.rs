@@ -73,23 +73,29 @@ impl<'m> FnCodegen<'m, '_> {
     /// current definition has not been compiled (or there is none): the runtime
     /// compiles it and fills the slot, or raises `undefined function`.
     pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>]) -> Value<'m> {
+        let target = self.slot_target(self.callees.slot(name), name, RuntimeFn::Resolve);
+        self.m.call_indirect(ore_fn_type(self.m, sig), target, values)
+    }
+
+    /// What the slot at `slot` holds, or, when it is empty, what `resolve` finds
+    /// for `name` (leaving the function if it raises an error instead).
+    fn slot_target(&mut self, slot: usize, name: &str, resolve: RuntimeFn) -> Value<'m> {
         let m = self.m;
-        let slot = m.int_to_ptr(m.const_int(m.i64(), self.callees.slot(name) as i64));
+        let slot = m.int_to_ptr(m.const_int(m.i64(), slot as i64));
         let loaded = m.load_atomic(m.ptr(), 8, slot);
         let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
         let (loaded_bb, resolve_bb, call_bb) =
             (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
         m.cond_br(self.unlikely(empty), resolve_bb, call_bb);
         m.position_at_end(resolve_bb);
-        let resolve = self.runtime(RuntimeFn::Resolve);
+        let resolve = self.runtime(resolve);
         let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
         let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
         let unwind = self.unwind_block();
         let resolved_bb = m.current_block();
         m.cond_br(failed, unwind, call_bb);
         m.position_at_end(call_bb);
-        let target = m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)]);
-        m.call_indirect(ore_fn_type(m, sig), target, values)
+        m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)])
     }
 
     /// A call of a small callee of the same module through a copy of it in this
@@ -168,9 +174,17 @@ impl<'m> FnCodegen<'m, '_> {
                     });
                 }
                 let params: Vec<Type<'m>> = sig.params.iter().map(|c| c_type(m, *c)).collect();
-                let f = m.declare(symbol, m.fn_type(c_type(m, sig.ret), &params));
-                let result = m.call(f, &values);
-                if *host {
+                let fn_type = m.fn_type(c_type(m, sig.ret), &params);
+                // An LLVM IR function is called through its slot, so that its module
+                // can be replaced or removed; it may call host functions that fail.
+                let (result, may_fail) = match self.callees.extern_slot(symbol) {
+                    Some(slot) => {
+                        let target = self.slot_target(slot, symbol, RuntimeFn::ResolveExtern);
+                        (m.call_indirect(fn_type, target, &values), true)
+                    }
+                    None => (m.call(m.declare(symbol, fn_type), &values), *host),
+                };
+                if may_fail {
                     self.check_trapped();
                 }
                 match sig.ret {

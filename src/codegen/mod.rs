@@ -43,6 +43,9 @@ pub trait Callees {
     fn direct(&self, name: &str) -> Option<String>;
     /// A copy of `name` for callers to carry, if it may have one (`inline`).
     fn inline(&self, name: &str) -> Option<InlineCopy>;
+    /// The address of the slot through which to call C symbol `symbol`, if it is
+    /// a function of an LLVM IR module (which may be replaced or removed).
+    fn extern_slot(&self, symbol: &str) -> Option<usize>;
 }
 
 /// Unwraps a value, or ends the current expression: `None` means control cannot

@@ -69,6 +69,16 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// An IR module that another IR module links to cannot be replaced or removed.
+    #[error("IR module `{module}` cannot be replaced or removed: IR module `{user}` calls its function `{function}`")]
+    ModuleInUse {
+        /// The module to replace or remove.
+        module: String,
+        /// The IR module that calls it.
+        user: String,
+        /// One of its functions that `user` declares.
+        function: String,
+    },
     /// `remove_module` of a module that is not (or no longer) loaded.
     #[error("no module {0:?} in this engine")]
     UnknownModule(ModuleId),

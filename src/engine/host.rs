@@ -102,7 +102,7 @@ impl Namespace {
         if hosts.contains_key(name) {
             return Err(Error::HostFunctionExists(name.to_string()));
         }
-        hosts.insert(name.to_string(), HostSymbol { sig: Some(sig), address });
+        hosts.insert(name.to_string(), HostSymbol { sig: Some(sig), address, ir: None });
         Ok(())
     }
 }

@@ -18,6 +18,8 @@ struct CalleeTable {
     slots: HashMap<String, usize>,
     /// Current definitions of callees made by the caller's module.
     same_module: HashMap<String, Arc<Version>>,
+    /// Slots of the LLVM IR functions it calls.
+    extern_slots: HashMap<String, usize>,
 }
 
 impl codegen::Callees for CalleeTable {
@@ -33,6 +35,10 @@ impl codegen::Callees for CalleeTable {
     fn inline(&self, name: &str) -> Option<codegen::InlineCopy> {
         let callee = self.same_module.get(name)?;
         Some(codegen::InlineCopy { func: callee.inline.clone()?, definition: callee.number })
+    }
+
+    fn extern_slot(&self, symbol: &str) -> Option<usize> {
+        self.extern_slots.get(symbol).copied()
     }
 }
 
@@ -67,14 +73,18 @@ impl Inner {
     /// What `func`'s body needs to know about its callees, looked up once: their
     /// slots, and the current definitions the same module made.
     fn callees(&self, func: &tir::Function, version: &Version) -> CalleeTable {
-        let names = func.ore_callees();
-        let same_module = {
+        let (names, symbols) = func.callees();
+        let (same_module, ir_symbols) = {
             let tables = self.tables.read();
             let current = |name: &str| tables.functions.get(name)?.current.clone().filter(|v| v.module == version.module);
-            names.iter().filter_map(|name| Some((name.to_string(), current(name)?))).collect()
+            let same_module = names.iter().filter_map(|name| Some((name.to_string(), current(name)?))).collect();
+            let ir: Vec<&str> = symbols.into_iter().filter(|s| tables.ir_symbols.contains(*s)).collect();
+            (same_module, ir)
         };
-        let slots = names.iter().map(|name| (name.to_string(), Arc::as_ptr(&self.slot(name)) as usize)).collect();
-        CalleeTable { slots, same_module }
+        let slot_address = |key: &str| Arc::as_ptr(&self.slot(key)) as usize;
+        let slots = names.iter().map(|name| (name.to_string(), slot_address(name))).collect();
+        let extern_slots = ir_symbols.iter().map(|s| (s.to_string(), slot_address(&crate::abi::extern_slot_key(s)))).collect();
+        CalleeTable { slots, same_module, extern_slots }
     }
 
     /// Optimises, compiles (on this thread's target machine) and links one

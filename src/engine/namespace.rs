@@ -8,6 +8,9 @@ pub(super) struct HostSymbol {
     /// Registered host functions have one; other symbols take the declaration's.
     pub(super) sig: Option<ExternSig>,
     pub(super) address: usize,
+    /// The LLVM IR module that defines it, if one does: Ore code calls it through a
+    /// slot (`abi::extern_slot_key`), so that the module can be replaced or removed.
+    pub(super) ir: Option<ModuleId>,
 }
 
 /// Identifies a module added to an engine (for `remove_module`).
@@ -81,6 +84,22 @@ pub(super) struct Tables {
     pub(super) functions: HashMap<String, FunctionEntry>,
     pub(super) externs: HashMap<String, ExternSig>,
     pub(super) modules: HashMap<ModuleId, ModuleRecord>,
+    pub(super) ir_modules: HashMap<ModuleId, IrRecord>,
+    /// Every symbol an LLVM IR module has defined; only grows. Ore code calls
+    /// these through their slots, whatever defines them now.
+    pub(super) ir_symbols: std::collections::HashSet<String>,
+}
+
+/// An LLVM IR module that was added.
+pub(super) struct IrRecord {
+    /// The name it was added under, for errors.
+    pub(super) name: String,
+    /// Holds all of its code.
+    pub(super) dylib: Dylib,
+    pub(super) functions: Vec<String>,
+    /// The symbols it declares, which may be other IR modules' functions: those
+    /// cannot go while it stays (it links to them directly).
+    pub(super) declares: Vec<String>,
 }
 
 /// A namespace's state. Its dylibs go back to the engine when it drops (see Drop).
@@ -115,6 +134,7 @@ impl Drop for Inner {
         // clear every dylib it has, before the closures its thunks call are freed.
         let tables = self.tables.get_mut();
         let mut dylibs: Vec<Dylib> = tables.modules.values().filter(|m| m.live > 0).map(|m| m.dylib).collect();
+        dylibs.extend(tables.ir_modules.values().map(|m| m.dylib));
         dylibs.extend(self.reclaimer.take_all());
         dylibs.append(self.external_dylibs.get_mut());
         dylibs.extend(self.host_dylib.get_mut().take());
@@ -280,6 +300,12 @@ impl Namespace {
     pub fn remove_module(&self, id: ModuleId) -> Result<(), Error> {
         let inner = &self.inner;
         let mut ns = inner.tables.write();
+        if ns.ir_modules.contains_key(&id) {
+            let free = inner.remove_ir(&mut ns, id)?;
+            drop(ns);
+            inner.free(free);
+            return Ok(());
+        }
         let record = ns.modules.remove(&id).ok_or(Error::UnknownModule(id))?;
         for (name, version) in &record.versions {
             if let Some(entry) = ns.functions.get_mut(name) {
@@ -384,6 +410,11 @@ impl RuntimeHost for Namespace {
         self.inner.resolve(name)
     }
 
+    fn resolve_extern(&self, symbol: &str) -> Result<usize, RuntimeError> {
+        let hosts = self.inner.host_functions.read();
+        hosts.get(symbol).filter(|h| h.ir.is_some()).map(|h| h.address).ok_or_else(|| RuntimeError::UndefinedFunction(symbol.to_string()))
+    }
+
     fn load(&self, source: &str) -> bool {
         let file = SourceFile::new("<load>", source.to_string());
         match self.add(file, false, self.inner.config.opt_level, true) {
@@ -448,13 +479,20 @@ impl Inner {
         self.engine.free(dylibs)
     }
 
-    /// An empty dylib for new code, seeing the runtime, the host functions and the
-    /// process's symbols.
+    /// An empty dylib for Ore code, seeing the runtime, the host functions and the
+    /// process's symbols. LLVM IR functions are left out: Ore code calls those
+    /// through their slots.
     pub(super) fn module_dylib(&self) -> Result<Dylib, Error> {
+        self.dylib_seeing(|_, h| h.ir.is_none())
+    }
+
+    /// An empty dylib seeing the runtime, the process's symbols and the host
+    /// functions `visible` accepts.
+    pub(super) fn dylib_seeing(&self, visible: impl Fn(&str, &HostSymbol) -> bool) -> Result<Dylib, Error> {
         let dylib = self.engine.dylib("module")?;
         let mut symbols = runtime::symbols();
         let hosts = self.host_functions.read();
-        symbols.extend(hosts.iter().map(|(name, h)| (name.as_str(), h.address)));
+        symbols.extend(hosts.iter().filter(|(name, h)| visible(name, h)).map(|(name, h)| (name.as_str(), h.address)));
         if let Err(e) = self.jit().define_absolute(dylib, &symbols) {
             self.free(vec![dylib]);
             return Err(e.into());

@@ -53,6 +53,9 @@ pub trait RuntimeHost {
     /// The address of the current definition of Ore function `name`, compiling it
     /// if needed (and filling its slot), or why there is none.
     fn resolve(&self, name: &str) -> Result<usize, RuntimeError>;
+    /// The address of LLVM IR function `symbol` if a module defines it now, or why
+    /// there is none.
+    fn resolve_extern(&self, symbol: &str) -> Result<usize, RuntimeError>;
 }
 
 const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == abi::ctx::TRAPPED as usize);
@@ -183,16 +186,24 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
 /// Called for a function whose slot is empty: the code to call (compiled now if
 /// needed), or null after raising `undefined function NAME` or a compile failure.
 extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
+    resolve_with(ctx, |host| host.resolve(&text(name)))
+}
+
+/// Called for an LLVM IR function whose slot is empty: its code, or null after
+/// raising `undefined function NAME`.
+extern "C" fn ore_rt_resolve_extern(ctx: *mut CallCtx, name: *const c_char) -> usize {
+    resolve_with(ctx, |host| host.resolve_extern(&text(name)))
+}
+
+/// The address `resolve` finds, or null after raising why there is none.
+fn resolve_with(ctx: *mut CallCtx, resolve: impl FnOnce(&dyn RuntimeHost) -> Result<usize, RuntimeError>) -> usize {
     // No lock is held while JIT'd code runs, so the engine may take its own here.
     // SAFETY: `ctx` comes from generated code (see above).
     let ctx = unsafe { &*ctx };
-    match ctx.host.resolve(&text(name)) {
-        Ok(address) => address,
-        Err(e) => {
-            ctx.raise(e);
-            0
-        }
-    }
+    resolve(ctx.host).unwrap_or_else(|e| {
+        ctx.raise(e);
+        0
+    })
 }
 
 thread_local! {

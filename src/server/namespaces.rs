@@ -84,6 +84,7 @@ impl From<engine::Error> for ServiceError {
             E::Compile(c) => ServiceError::Compile(c),
             E::Runtime(r) => ServiceError::Runtime(r),
             E::UnknownFunction(_) | E::UnknownModule(_) => ServiceError::NotFound(e.to_string()),
+            E::ModuleInUse { .. } => ServiceError::Conflict(e.to_string()),
             E::Arity { .. } | E::ArgumentType { .. } | E::Signature { .. } => ServiceError::BadRequest(e.to_string()),
             E::Limit { message, .. } => ServiceError::Limit(message),
             E::NotInterruptible => ServiceError::Internal(e.to_string()),
@@ -209,10 +210,18 @@ pub struct CallOutcome {
     pub elapsed_us: u64,
 }
 
+#[derive(Clone, Copy)]
 enum LoadedModule {
     Ore(ModuleId),
-    /// IR modules cannot be unloaded (their functions become host symbols).
-    LlvmIr,
+    LlvmIr(ModuleId),
+}
+
+impl LoadedModule {
+    fn id(self) -> ModuleId {
+        match self {
+            LoadedModule::Ore(id) | LoadedModule::LlvmIr(id) => id,
+        }
+    }
 }
 
 struct Tenant {
@@ -417,21 +426,21 @@ impl Registry {
             Language::Ore => {
                 let info = code.add_module_at(&request.name, &request.source, level)?;
                 // The new module is in place first, so its functions never go missing.
-                if let Some(LoadedModule::Ore(old)) = modules.by_name.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
-                    code.remove_module(old)?;
+                if let Some(old) = modules.by_name.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
+                    code.remove_module(old.id())?;
                 }
                 Ok(info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect())
             }
             Language::LlvmIr => {
-                if modules.by_name.contains_key(&request.name) {
-                    return Err(ServiceError::Conflict(format!(
-                        "module `{}` exists, and LLVM IR modules cannot be replaced",
-                        request.name
-                    )));
+                let source = request.source.as_bytes();
+                let info = match modules.by_name.get(&request.name) {
+                    Some(LoadedModule::LlvmIr(old)) => code.replace_ir(*old, &request.name, source)?,
+                    _ => code.add_ir(&request.name, source)?,
+                };
+                if let Some(LoadedModule::Ore(old)) = modules.by_name.insert(request.name.clone(), LoadedModule::LlvmIr(info.id)) {
+                    code.remove_module(old)?;
                 }
-                let functions = code.add_ir(&request.name, request.source.as_bytes())?;
-                modules.by_name.insert(request.name.clone(), LoadedModule::LlvmIr);
-                Ok(functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
+                Ok(info.functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
             }
         }
     }
@@ -442,12 +451,7 @@ impl Registry {
         let mut modules = namespace.modules.lock();
         match modules.by_name.get(name) {
             None => return Err(ServiceError::NotFound(format!("no module `{name}` in namespace `{ns}`"))),
-            Some(LoadedModule::LlvmIr) => {
-                return Err(ServiceError::Conflict(format!(
-                    "`{name}` is an LLVM IR module, which cannot be unloaded; delete the namespace instead"
-                )))
-            }
-            Some(LoadedModule::Ore(id)) => namespace.code.remove_module(*id)?,
+            Some(loaded) => namespace.code.remove_module(loaded.id())?,
         }
         modules.by_name.remove(name);
         self.persist(ns, &namespace.code, &mut modules, Err(name))
