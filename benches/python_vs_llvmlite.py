@@ -176,7 +176,10 @@ def reentrant_cycles(n):
 
 
 def main():
-    print(f"ore {ore.__name__} vs llvmlite {llvm.llvm_version_info}, medians of {REPEATS} runs")
+    import llvmlite
+
+    llvm_version = ".".join(map(str, llvm.llvm_version_info))
+    print(f"Ore's Python package (LLVM 19) vs llvmlite {llvmlite.__version__} (LLVM {llvm_version}), medians of {REPEATS} runs")
     print(f"{'':52} {'Ore':>12} {'llvmlite':>12} {'ratio':>7}")
     for n in (1_000, 10_000) if not QUICK else (1_000,):
         o, l = first_result(n)

@@ -161,3 +161,25 @@ fn modules_choose_their_optimisation_level() {
     let levels: Vec<_> = e.compile_records().into_iter().map(|r| (r.function, r.opt_level)).collect();
     assert_eq!(levels, [("f".to_string(), 0), ("g".to_string(), 3)]);
 }
+
+#[test]
+fn an_interrupt_ends_a_running_call_from_another_thread() {
+    use std::sync::Arc;
+    let e = Namespace::new(Config { interruptible: true, ..Config::default() }).unwrap();
+    e.add_module("m", "fn spin() -> i64 { var i = 0; while true { i = i + 1; } i }\nfn quick() -> i64 { 7 }").unwrap();
+    let interrupt = Arc::new(ore::Interrupt::new());
+    let options = CallOptions { interrupt: Some(interrupt.clone()), ..CallOptions::default() };
+    let trigger = interrupt.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        trigger.trigger();
+    });
+    let result = e.call_with("spin", &[], &options).result;
+    t.join().unwrap();
+    assert!(matches!(result, Err(Error::Runtime(RuntimeError::Interrupted))), "{result:?}");
+    interrupt.reset();
+    assert_eq!(e.call_with("quick", &[], &options).result.unwrap(), Value::I64(7), "a reset interrupt lets calls run");
+    let plain = Namespace::new(Config::default()).unwrap();
+    plain.add_module("m", "fn quick() -> i64 { 7 }").unwrap();
+    assert!(matches!(plain.call_with("quick", &[], &options).result, Err(Error::NotInterruptible)));
+}

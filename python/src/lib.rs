@@ -5,6 +5,7 @@
 //! (and by the `py_*` built-ins, which use this interpreter's `__main__`).
 
 mod convert;
+mod interrupt;
 
 use convert::{from_value, to_py_err, to_value};
 use ore::{CallOptions, Caller, Config, ExternSig, FnSig, FunctionState, ModuleId, Namespace, OptLevel, Value};
@@ -149,7 +150,7 @@ impl Jit {
     #[pyo3(signature = (name, *args, timeout = None))]
     fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let func = self.ns.func(name).map_err(|e| to_py_err(py, e))?;
-        call_func(py, &func, args, timeout)
+        call_func(py, &func, self.ns.config().interruptible, args, timeout)
     }
 
     /// A handle to function `name`, callable like a Python function.
@@ -227,7 +228,7 @@ impl Jit {
 impl Function {
     #[pyo3(signature = (*args, timeout = None))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
-        call_func(py, &self.func, args, timeout)
+        call_func(py, &self.func, self.jit.get().ns.config().interruptible, args, timeout)
     }
 
     /// The function's name.
@@ -253,8 +254,15 @@ impl Function {
     }
 }
 
-/// Converts `args` by `func`'s signature and calls it with the GIL released.
-fn call_func(py: Python<'_>, func: &ore::Func, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+/// Converts `args` by `func`'s signature and calls it with the GIL released. In
+/// an interruptible Jit, Ctrl-C ends the call with `KeyboardInterrupt`.
+fn call_func(
+    py: Python<'_>,
+    func: &ore::Func,
+    interruptible: bool,
+    args: &Bound<'_, PyTuple>,
+    timeout: Option<f64>,
+) -> PyResult<Py<PyAny>> {
     let sig: &FnSig = func.signature();
     if args.len() != sig.params.len() {
         let name = func.name();
@@ -274,9 +282,17 @@ fn call_func(py: Python<'_>, func: &ore::Func, args: &Bound<'_, PyTuple>, timeou
         Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
         t => t.map(Duration::from_secs_f64),
     };
-    let options = CallOptions { timeout, ..CallOptions::default() };
+    let interrupt = interruptible.then(|| interrupt::INTERRUPT.clone());
+    let options = CallOptions { timeout, interrupt, ..CallOptions::default() };
     let func = func.clone();
+    let guard = interruptible.then(interrupt::enter);
     let result = py.detach(move || func.call_with(&values, &options).result);
+    drop(guard);
+    if matches!(result, Err(ore::Error::Runtime(ore::RuntimeError::Interrupted))) {
+        interrupt::INTERRUPT.reset();
+        // Python's handler saw the signal too: this raises its `KeyboardInterrupt`.
+        py.check_signals()?;
+    }
     from_value(py, result.map_err(|e| to_py_err(py, e))?)
 }
 

@@ -254,3 +254,19 @@ def test_handles_keep_their_jit_alive():
     f = jit.function("f")
     del jit
     assert f() == 7
+
+
+def test_ctrl_c_interrupts_a_long_call_of_an_interruptible_jit():
+    import os
+    import signal
+
+    jit = ore.Jit(interruptible=True)
+    jit.add_source("m", "fn spin() -> i64 { var i = 0; while true { i = i + 1; } i }\nfn quick() -> i64 { 7 }")
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        jit.call("spin", timeout=20)
+    assert time.monotonic() - started < 10
+    assert jit.call("quick") == 7, "the next call runs"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Python's handler is back"

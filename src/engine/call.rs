@@ -18,6 +18,9 @@ pub struct CallOptions {
     /// Modules the call may add with `load` (code they replace is freed only when
     /// the call ends); more is the runtime error `load limit exceeded`.
     pub max_loads: Option<u32>,
+    /// Ends the call with the runtime error `interrupted` once triggered (from any
+    /// thread, or a signal handler). Needs `Config::interruptible`.
+    pub interrupt: Option<Arc<runtime::deadline::Interrupt>>,
 }
 
 /// What one call did.
@@ -105,7 +108,7 @@ impl Namespace {
         decode: impl FnOnce(u64, &HostCall) -> R,
     ) -> Result<R, Error> {
         let inner = &self.inner;
-        if options.timeout.is_some() && !inner.config.interruptible {
+        if (options.timeout.is_some() || options.interrupt.is_some()) && !inner.config.interruptible {
             return Err(Error::NotInterruptible);
         }
         target.slot.calls.fetch_add(1, Relaxed);
@@ -131,7 +134,7 @@ impl Namespace {
             // definition of `name` (of that signature: redefinitions must keep it),
             // and `slots` encode arguments of `sig` as the trampoline reads them (the
             // caller's duty); `strings` outlive the call.
-            let raw = unsafe { call.invoke(self, target.trampoline, function, &slots, deadline) }?;
+            let raw = unsafe { call.invoke(self, target.trampoline, function, &slots, deadline, options.interrupt.as_ref()) }?;
             // A value of type `sig.ret` produced by this call, whose arrays and
             // strings are still alive (arena and module memory).
             Ok(decode(raw, &call))

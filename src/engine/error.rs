@@ -90,8 +90,9 @@ pub enum Error {
         /// What went over it, by how much.
         message: String,
     },
-    /// `CallOptions::timeout` in a namespace whose code has no interrupt checks.
-    #[error("a timeout needs a namespace created with `Config::interruptible`")]
+    /// `CallOptions::timeout` or `interrupt` in a namespace whose code has no
+    /// interrupt checks.
+    #[error("a timeout or interrupt needs a namespace created with `Config::interruptible`")]
     NotInterruptible,
     /// A shared library, object file or LLVM IR module that could not be used.
     #[error("{0}")]

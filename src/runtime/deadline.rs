@@ -10,9 +10,43 @@
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How often the watchdog looks at the `Interrupt`s of running calls.
+const INTERRUPT_POLL: Duration = Duration::from_millis(10);
+
+/// A request to interrupt calls, which the host may make from anywhere, a signal
+/// handler included: `trigger` is one atomic store. Calls given it
+/// (`CallOptions::interrupt`) end at their next interrupt check, within about
+/// 10 ms of the request.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    requested: AtomicBool,
+}
+
+impl Interrupt {
+    /// A request not made yet.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Asks every call given this interrupt to stop. Async-signal-safe.
+    pub fn trigger(&self) {
+        self.requested.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether it was triggered since it was last reset.
+    pub fn is_triggered(&self) -> bool {
+        self.requested.load(Ordering::Relaxed)
+    }
+
+    /// Withdraws the request (for the next calls).
+    pub fn reset(&self) {
+        self.requested.store(false, Ordering::Relaxed);
+    }
+}
 
 /// The interrupt word of a running call, to be set when the call's time is up.
 struct Flag(*const AtomicU32);
@@ -33,6 +67,8 @@ struct Table {
     /// When the watchdog will wake up by itself (`None`: when notified). Arming a
     /// later deadline needs no wake-up, which keeps calls from waking the thread.
     wakes_at: Option<Instant>,
+    /// Running calls' words to set once their interrupt is triggered, by watch number.
+    watched: BTreeMap<u64, (Flag, Arc<Interrupt>)>,
 }
 
 impl Watchdog {
@@ -57,7 +93,17 @@ impl Watchdog {
                 unsafe { &*entry.get().0 }.store(1, Ordering::Relaxed);
                 entry.remove();
             }
-            table.wakes_at = table.armed.keys().next().map(|k| k.0);
+            for (flag, interrupt) in table.watched.values() {
+                if interrupt.is_triggered() {
+                    // SAFETY: as above, for watched words.
+                    unsafe { &*flag.0 }.store(1, Ordering::Relaxed);
+                }
+            }
+            let poll = (!table.watched.is_empty()).then(|| now + INTERRUPT_POLL);
+            table.wakes_at = match (table.armed.keys().next().map(|k| k.0), poll) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             match table.wakes_at {
                 Some(next) => drop(self.wake.wait_until(&mut table, next)),
                 None => self.wake.wait(&mut table),
@@ -108,6 +154,38 @@ pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
     }
     let outer = INHERITED.with(|i| i.replace(Some(deadline)));
     Armed { key, outer, _not_send: std::marker::PhantomData }
+}
+
+/// An interrupt being watched for one call; unwatched on drop.
+pub struct Watched(u64);
+
+/// Sets `*flag` to 1 once `interrupt` is triggered, unless the returned guard is
+/// dropped first.
+///
+/// # Safety
+/// `flag` must stay valid until the guard is dropped.
+pub unsafe fn watch(flag: *const AtomicU32, interrupt: Arc<Interrupt>) -> Watched {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dog = Watchdog::get();
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut table = dog.table.lock();
+    table.watched.insert(id, (Flag(flag), interrupt));
+    let soon = Instant::now() + INTERRUPT_POLL;
+    let sooner = table.wakes_at.is_none_or(|at| soon < at);
+    if sooner {
+        table.wakes_at = Some(soon);
+    }
+    drop(table);
+    if sooner {
+        dog.wake.notify_one();
+    }
+    Watched(id)
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        Watchdog::get().table.lock().watched.remove(&self.0);
+    }
 }
 
 impl Drop for Armed {
@@ -172,5 +250,20 @@ mod tests {
         assert_eq!(effective(Some(sooner)), Some(sooner));
         drop(guard);
         assert_eq!(effective(None), None);
+    }
+
+    #[test]
+    fn a_triggered_interrupt_sets_the_flags_it_watches() {
+        let (watched, other) = (AtomicU32::new(0), AtomicU32::new(0));
+        let interrupt = Arc::new(Interrupt::new());
+        // SAFETY: both flags outlive their guards.
+        let _w = unsafe { watch(&watched, interrupt.clone()) };
+        // SAFETY: as above.
+        let _o = unsafe { watch(&other, Arc::new(Interrupt::new())) };
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(watched.load(Ordering::Relaxed), 0, "not before it is triggered");
+        interrupt.trigger();
+        assert!(wait_for(&watched));
+        assert_eq!(other.load(Ordering::Relaxed), 0, "another interrupt's call goes on");
     }
 }

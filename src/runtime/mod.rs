@@ -23,6 +23,7 @@ use std::cell::Cell;
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use arena::{process_bytes as process_array_bytes, set_process_limit as set_process_array_limit, MAX_ARRAY_LEN};
@@ -92,6 +93,9 @@ pub enum RuntimeError {
     /// The call ran past its deadline (`CallOptions::timeout`).
     #[error("timeout: the call ran past its deadline")]
     Timeout,
+    /// The call's `CallOptions::interrupt` was triggered.
+    #[error("interrupted")]
+    Interrupted,
     /// Recursion ran out of stack.
     #[error("stack overflow")]
     StackOverflow,
@@ -455,6 +459,7 @@ impl HostCall {
         function: usize,
         args: &[u64],
         deadline: Option<Instant>,
+        interrupt: Option<&Arc<deadline::Interrupt>>,
     ) -> Result<u64, RuntimeError> {
         let ctx =
             CallCtx { trapped: Cell::new(0), interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: Cell::new(None), host };
@@ -469,6 +474,8 @@ impl HostCall {
             let ctx_ptr: *const CallCtx = &ctx;
             // SAFETY: `interrupt` lives until the guard is dropped, below.
             let _armed = deadline::effective(deadline).map(|d| unsafe { deadline::arm(&ctx.interrupt, d) });
+            // SAFETY: as above.
+            let _watched = interrupt.map(|i| unsafe { deadline::watch(&ctx.interrupt, i.clone()) });
             // The lifetime is erased only for the thread-local; it is restored to
             // the outer call's context before `ctx` dies.
             let outer = CURRENT_CTX.with(|c| c.replace(ctx_ptr.cast()));
@@ -478,6 +485,7 @@ impl HostCall {
             CURRENT_CTX.with(|c| c.set(outer));
         }
         match ctx.error.take() {
+            Some(RuntimeError::Timeout) if interrupt.is_some_and(|i| i.is_triggered()) => Err(RuntimeError::Interrupted),
             Some(e) => Err(e),
             None if LAZY_CALL_FAILED.with(|f| f.replace(false)) => {
                 Err(RuntimeError::Internal("a function of an LLVM IR module could not be compiled (see the log)".into()))

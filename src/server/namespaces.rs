@@ -517,6 +517,7 @@ impl Registry {
             capture_output: Some(self.settings.max_output_bytes),
             max_array_bytes: Some(self.settings.max_array_bytes),
             max_loads: Some(self.settings.max_loads_per_call),
+            ..CallOptions::default()
         };
         let report = code.call_with(name, &args, &options);
         let captured = report.output.unwrap_or_default();
