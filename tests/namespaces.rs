@@ -128,3 +128,30 @@ fn namespaces_run_concurrently_in_one_engine() {
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
 }
+
+#[test]
+fn a_calls_report_never_names_another_namespaces_functions() {
+    // The engine's session may run one namespace's pending compiles on another's
+    // thread; what a call reports as compiled must still be its own.
+    let engine = Engine::new().expect("engine");
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for round in 0..40 {
+                    let ns = engine.namespace(Config { eager: round % 2 == 0, ..Config::default() }).unwrap();
+                    let names: Vec<String> = (0..4).map(|i| format!("t{t}_f{i}")).collect();
+                    let body: String = names.iter().map(|n| format!("fn {n}(x: i64) -> i64 {{ x + 1 }}\n")).collect();
+                    let calls: String = names.iter().map(|n| format!("{n}(x) + ")).collect();
+                    ns.add_module("m", &format!("{body}fn main_{t}(x: i64) -> i64 {{ {calls}0 }}")).unwrap();
+                    let report = ns.call_with(&format!("main_{t}"), &[Value::I64(1)], &ore::CallOptions::default());
+                    assert_eq!(report.result.unwrap(), Value::I64(8));
+                    let own = |n: &String| n.starts_with(&format!("t{t}_")) || *n == format!("main_{t}");
+                    assert!(report.compiled.iter().all(own), "thread {t} saw {:?}", report.compiled);
+                    assert_eq!(ns.stats().compiled, 5, "every compile is counted by the time the call returns");
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}

@@ -79,7 +79,7 @@ impl Namespace {
     /// and how long it took.
     pub(super) fn report<T>(&self, options: &CallOptions, call: impl FnOnce() -> Result<T, Error>) -> CallReport<T> {
         let start = Instant::now();
-        let recording = Recording::start();
+        let recording = Recording::start(&self.inner);
         let (result, output) = match options.capture_output {
             Some(limit) => {
                 let (result, captured) = output::capture(limit, call);

@@ -188,7 +188,7 @@ impl Inner {
                 // Linking may compile the module's global data in place, with
                 // LLJIT's own compiler.
                 let _glue = inner.engine.glue.lock();
-                inner.compile(&function, irgen, mr, ir, inner.config.opt_level);
+                inner.compile(&function, irgen, mr, ir, inner.config.opt_level, &|_| {});
             });
         });
         self.jit().define_materializer(dylib, body, materializer)?;

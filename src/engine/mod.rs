@@ -7,9 +7,10 @@
 //! materialization unit for `ore.f.vN` (IR not generated yet), and empties the
 //! function's *slot*. Nothing else happens until a call: a call that finds the slot
 //! empty asks `Inner::resolve`, which looks the version up, running
-//! `Inner::materialize` on the calling thread (IR generation, optimisation, code
-//! generation with the thread's own target machine, linking), and stores the code's
-//! address in the slot.
+//! `Inner::materialize` on the calling thread (or whichever thread drives the
+//! session's lookups at that moment: IR generation, optimisation, code generation
+//! with the thread's own target machine, linking), and stores the code's address
+//! in the slot.
 //!
 //! Slots make late binding work: code calls a function by loading its slot (whose
 //! address never changes), so declarations can be called before any module defines

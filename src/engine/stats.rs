@@ -105,17 +105,31 @@ pub(super) fn micros(since: Instant) -> u64 {
 
 /// What was compiled on one thread during host calls: each call reports (and takes
 /// out) what was added while it ran.
-pub(super) struct CompiledHere {
-    /// Host calls running on this thread; nothing is recorded outside them.
-    pub(super) calls: usize,
-    pub(super) names: Vec<String>,
-    pub(super) total_us: u64,
+struct CompiledHere {
+    /// The namespace of each host call running on this thread, innermost last.
+    /// Only compiles for the innermost call's namespace are recorded: the engine's
+    /// session may run another namespace's units on this thread, and their names
+    /// must not show up in this call's report.
+    owners: Vec<usize>,
+    names: Vec<String>,
+    total_us: u64,
 }
 
 thread_local! {
-    pub(super) static COMPILED_HERE: std::cell::RefCell<CompiledHere> = const {
-        std::cell::RefCell::new(CompiledHere { calls: 0, names: Vec::new(), total_us: 0 })
+    static COMPILED_HERE: std::cell::RefCell<CompiledHere> = const {
+        std::cell::RefCell::new(CompiledHere { owners: Vec::new(), names: Vec::new(), total_us: 0 })
     };
+}
+
+/// Records that `function` of `namespace` was compiled on this thread, in `us`.
+pub(super) fn record_compiled_here(namespace: &super::Inner, function: &str, us: u64) {
+    COMPILED_HERE.with(|here| {
+        let mut here = here.borrow_mut();
+        if here.owners.last() == Some(&(namespace as *const super::Inner as usize)) {
+            here.names.push(function.to_string());
+            here.total_us += us;
+        }
+    });
 }
 
 /// One host call's share of `COMPILED_HERE`; ends on drop too, so a panic cannot
@@ -127,10 +141,11 @@ pub(super) struct Recording {
 }
 
 impl Recording {
-    pub(super) fn start() -> Recording {
+    /// Starts recording for a host call into `namespace`.
+    pub(super) fn start(namespace: &super::Inner) -> Recording {
         COMPILED_HERE.with(|h| {
             let mut h = h.borrow_mut();
-            h.calls += 1;
+            h.owners.push(namespace as *const super::Inner as usize);
             Recording { names_before: h.names.len(), us_before: h.total_us, done: false }
         })
     }
@@ -144,7 +159,7 @@ impl Recording {
     fn end(&self) -> (Vec<String>, u64) {
         COMPILED_HERE.with(|h| {
             let mut h = h.borrow_mut();
-            h.calls -= 1;
+            h.owners.pop();
             let at = self.names_before.min(h.names.len());
             (h.names.split_off(at), h.total_us - self.us_before)
         })
