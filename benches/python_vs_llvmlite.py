@@ -11,6 +11,8 @@
    function pointer into llvmlite's code, per call.
 4. A re-entrant compile: a callback adds a one-function module that the JIT'd code
    then calls; time per cycle, and RSS growth over the cycles.
+5. Two Python threads calling a CPU-bound JIT'd function at once, against one
+   thread making both calls: the GIL is released while Ore code runs.
 
 Each measurement is the median of several runs. Both JITs use codegen level 2 and
 no IR optimisation pipeline for IR modules (Ore compiles IR at its `opt_level`,
@@ -175,6 +177,35 @@ def reentrant_cycles(n):
     return per_cycle, rss_kib() - before
 
 
+def parallel_speedup():
+    import threading
+
+    jit = ore.Jit()
+    jit.add_source(
+        "m", "fn work(n: i64) -> i64 { var i = 0; var s = 0; while i < n { s = s + i * i % 7; i = i + 1; } s }"
+    )
+    work = jit.function("work")
+    n = 200_000_000 if not QUICK else 20_000_000
+    work(1000)
+
+    def serial():
+        t0 = time.perf_counter()
+        work(n)
+        work(n)
+        return time.perf_counter() - t0
+
+    def threaded():
+        threads = [threading.Thread(target=work, args=(n,)) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - t0
+
+    return median(serial), median(threaded)
+
+
 def main():
     import llvmlite
 
@@ -191,6 +222,8 @@ def main():
     cycles = 1_000 if QUICK else 10_000
     per_cycle, growth = reentrant_cycles(cycles)
     print(f"{f'4. re-entrant compile cycle (Ore only), {cycles:,} cycles':52} {per_cycle * 1e6:>9.0f} us   RSS +{growth} KiB")
+    one, two = parallel_speedup()
+    print(f"{'5. two calls, one thread vs two threads (Ore only)':52} {one * 1e3:>9.0f} ms {two * 1e3:>9.0f} ms   speed-up {one / two:.2f}x")
 
 
 if __name__ == "__main__":
