@@ -71,9 +71,7 @@ def first_result(n):
         jit = ore.Jit(opt_level=2)
         t0 = time.perf_counter()
         jit.add_ir("lib", ir)
-        # Python calls IR through a one-line Ore function that gives it its type.
-        jit.add_source("entry", "extern fn f_5(x: i64) -> i64;\nfn run(x: i64) -> i64 { f_5(x) }")
-        assert jit.call("run", 7) == expected
+        assert jit.function("f_5", ["i64"], "i64")(7) == expected
         return time.perf_counter() - t0
 
     def with_llvmlite():

@@ -204,3 +204,24 @@ fn an_ir_module_that_another_calls_stays() {
     e.remove_module(user.id).unwrap();
     e.remove_module(lib.id).unwrap();
 }
+
+#[test]
+fn ir_functions_are_called_from_the_host_with_their_c_signature() {
+    use ore::{CType, Error, ExternSig, RuntimeError};
+    let e = Namespace::new(Config::default()).unwrap();
+    let ir = "define i32 @narrow(i32 %x) {\n  %r = mul i32 %x, 2\n  ret i32 %r\n}\n\
+              define i1 @positive(double %x) {\n  %r = fcmp ogt double %x, 0.0\n  ret i1 %r\n}\n";
+    let lib = e.add_ir("lib.ll", ir.as_bytes()).unwrap();
+    let narrow = e.ir_func("narrow", &ExternSig { params: vec![CType::I32], ret: CType::I32 }).unwrap();
+    assert_eq!(narrow.signature().to_string(), "fn(i64) -> i64");
+    assert_eq!(narrow.call(&[Value::I64(21)]).unwrap(), Value::I64(42));
+    assert_eq!(narrow.call(&[Value::I64(0x4000_0000)]).unwrap(), Value::I64(i32::MIN as i64), "i32 wraps, then widens");
+    let positive = e.ir_func("positive", &ExternSig { params: vec![CType::F64], ret: CType::Bool }).unwrap();
+    assert!(positive.typed::<(f64,), bool>().unwrap().call((2.5,)).unwrap());
+    assert_eq!(positive.call(&[Value::F64(-1.0)]).unwrap(), Value::Bool(false));
+    // The handle follows the module.
+    e.replace_ir(lib.id, "lib.ll", b"define i32 @narrow(i32 %x) {\n  %r = mul i32 %x, 3\n  ret i32 %r\n}\n").unwrap();
+    assert_eq!(narrow.call(&[Value::I64(2)]).unwrap(), Value::I64(6));
+    assert!(matches!(positive.call(&[Value::F64(1.0)]), Err(Error::Runtime(RuntimeError::UndefinedFunction(n))) if n == "positive"));
+    assert!(matches!(e.ir_func("strlen", &ExternSig { params: vec![CType::Str], ret: CType::I64 }), Err(Error::UnknownFunction(_))));
+}

@@ -156,16 +156,12 @@ class Calc:
         return f"declare i64 @calc_call(i64, i64)\n\ndefine i64 @{symbol}(i64 %arg) {{\n{lines}\n  ret i64 {result}\n}}\n"
 
     def load(self, name, param, body):
-        """Compiles one function to IR, adds it to the JIT, and returns a handle to it.
-
-        Python calls IR functions through a one-line Ore function that declares the
-        IR function's type (IR carries no signature Ore could check calls against).
-        """
+        """Compiles one function to IR, adds it to the JIT, and returns a handle to it."""
         symbol = f"calc_{name}"
         self.jit.add_ir(name, self.emit(symbol, param, body))
-        self.jit.add_source(f"entry {name}", f"extern fn {symbol}(x: i64) -> i64;\nfn run_{name}(x: i64) -> i64 {{ {symbol}(x) }}")
         self.compiled.append(name)
-        return self.jit.function(f"run_{name}")
+        # IR carries no signature Ore could check: the handle is told it.
+        return self.jit.function(symbol, ["i64"], "i64")
 
     def call(self, function_id, arg):
         """calc_call: runs in the middle of JIT'd code; compiles the callee on first use."""

@@ -153,11 +153,22 @@ impl Jit {
         call_func(py, &func, self.ns.config().interruptible, args, timeout)
     }
 
-    /// A handle to function `name`, callable like a Python function.
-    fn function(slf: &Bound<'_, Jit>, name: &str) -> PyResult<Function> {
+    /// A handle to function `name`, callable like a Python function. For a
+    /// function of an LLVM IR module, give its C signature as `params` and `ret`
+    /// (the names `register` takes): IR carries none Ore could check, so it is
+    /// trusted to be right, as IR itself is.
+    #[pyo3(signature = (name, params = None, ret = None))]
+    fn function(slf: &Bound<'_, Jit>, name: &str, params: Option<Vec<String>>, ret: Option<&str>) -> PyResult<Function> {
         let py = slf.py();
-        let func = slf.get().ns.func(name).map_err(|e| to_py_err(py, e))?;
-        Ok(Function { jit: slf.clone().unbind(), func })
+        let ns = &slf.get().ns;
+        let func = match params {
+            None => ns.func(name),
+            Some(params) => {
+                let params = params.iter().map(|p| convert::c_type(Some(p))).collect::<PyResult<Vec<_>>>()?;
+                ns.ir_func(name, &ExternSig { params, ret: convert::c_type(ret)? })
+            }
+        };
+        Ok(Function { jit: slf.clone().unbind(), func: func.map_err(|e| to_py_err(py, e))? })
     }
 
     /// Registers Python callable `fn` under `name`, for Ore `extern fn name(...)`

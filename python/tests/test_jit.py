@@ -196,9 +196,14 @@ def test_ir_modules_are_lazy_and_callable_from_ore():
     assert jit.call("f") == 42
     jit.add_ir("lib", "define i64 @triple(i64 %x) {\n  %r = mul i64 %x, 4\n  ret i64 %r\n}\n")
     assert jit.call("f") == 56, "replaced for the compiled caller"
+    triple = jit.function("triple", ["i64"], "i64")
+    assert triple(5) == 20, "IR functions are called directly with their C signature"
+    assert triple.signature == "fn(i64) -> i64"
     jit.remove("lib")
     with pytest.raises(ore.RuntimeError, match="undefined function triple"):
         jit.call("f")
+    with pytest.raises(ore.RuntimeError, match="undefined function triple"):
+        triple(5)
 
 
 def test_a_callback_replaces_ir_while_it_runs():

@@ -23,7 +23,7 @@ mod function;
 mod glue;
 pub mod inline;
 
-pub use glue::{generate_closure_thunk, generate_trampoline, trampoline_symbol};
+pub use glue::{c_trampoline_symbol, generate_c_trampoline, generate_closure_thunk, generate_trampoline, trampoline_symbol};
 pub use inline::InlineCopy;
 
 use crate::abi::{AbiType, RuntimeFn};

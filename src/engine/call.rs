@@ -43,6 +43,8 @@ pub(super) struct Target<'a> {
     pub(super) slot: &'a Slot,
     /// The entry trampoline for its signature.
     pub(super) trampoline: usize,
+    /// An LLVM IR function (C convention, resolved by `resolve_extern`).
+    pub(super) external: bool,
 }
 
 /// Encodes a call's arguments as 8-byte slots (see `values::encode`); `str`s it
@@ -66,7 +68,7 @@ impl Namespace {
                 (f.sig.clone(), f.slot.clone())
             };
             values::check_arguments(name, &sig, args)?;
-            let target = Target { name, slot: &slot, trampoline: trampolines::get(&sig)? };
+            let target = Target { name, slot: &slot, trampoline: trampolines::get(&sig)?, external: false };
             let encode = |call: &HostCall, strings: &mut Vec<_>| args.iter().map(|a| values::encode(a, call, strings)).collect();
             // SAFETY: `call_target` passes the result of a call of `sig`.
             let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
@@ -122,6 +124,7 @@ impl Namespace {
             let slots = encode(&call, &mut strings)?;
             // Read after registering the call, so code it reaches cannot be freed under it.
             let function = match target.slot.code.load(Relaxed) {
+                0 if target.external => self.resolve_extern(target.name)?,
                 0 => inner.resolve(target.name)?,
                 address => address,
             };

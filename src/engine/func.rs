@@ -17,6 +17,8 @@ pub struct Func {
     sig: FnSig,
     slot: Arc<Slot>,
     trampoline: usize,
+    /// A function of an LLVM IR module, called with the C convention.
+    external: bool,
 }
 
 impl Namespace {
@@ -28,7 +30,22 @@ impl Namespace {
             (f.sig.clone(), f.slot.clone())
         };
         let trampoline = trampolines::get(&sig)?;
-        Ok(Func { namespace: self.clone(), name: name.into(), sig, slot, trampoline })
+        Ok(Func { namespace: self.clone(), name: name.into(), sig, slot, trampoline, external: false })
+    }
+
+    /// A handle to function `symbol` of an LLVM IR module, which has the C
+    /// signature `sig`. IR is trusted code, and so is this: `sig` must be the
+    /// function's, as an `extern fn` declaration must. The handle sees the module
+    /// replaced or removed, as `func`'s handles do; its signature (`signature`) is
+    /// `sig`'s on the Ore side (`i32` is `i64`).
+    pub fn ir_func(&self, symbol: &str, sig: &ExternSig) -> Result<Func, Error> {
+        if !self.inner.tables.read().ir_symbols.contains(symbol) {
+            return Err(Error::UnknownFunction(symbol.to_string()));
+        }
+        let ore_sig = FnSig { params: sig.params.iter().map(|c| c.ore_type()).collect(), ret: sig.ret.ore_type() };
+        let slot = self.inner.slot(&crate::abi::extern_slot_key(symbol));
+        let trampoline = trampolines::get_c(sig)?;
+        Ok(Func { namespace: self.clone(), name: symbol.into(), sig: ore_sig, slot, trampoline, external: true })
     }
 }
 
@@ -73,7 +90,7 @@ impl Func {
     }
 
     fn target(&self) -> Target<'_> {
-        Target { name: &self.name, slot: &self.slot, trampoline: self.trampoline }
+        Target { name: &self.name, slot: &self.slot, trampoline: self.trampoline, external: self.external }
     }
 }
 

@@ -14,7 +14,7 @@ use super::Error;
 use crate::codegen;
 use crate::llvm::orc::Jit;
 use crate::llvm::LlvmError;
-use crate::types::FnSig;
+use crate::types::{ExternSig, FnSig};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -23,30 +23,56 @@ struct Trampolines {
     /// Held while compiling one: LLJIT's compiler owns a single TargetMachine.
     jit: Mutex<Jit>,
     /// Read on every host call, so lookups share the lock.
-    compiled: RwLock<HashMap<FnSig, usize>>,
+    ore: RwLock<HashMap<FnSig, usize>>,
+    /// For LLVM IR functions called from the host (`Namespace::ir_func`).
+    c: RwLock<HashMap<ExternSig, usize>>,
 }
 
-/// The trampoline for `sig`, compiled on first use in the process.
-pub(super) fn get(sig: &FnSig) -> Result<usize, Error> {
+fn shared() -> Result<&'static Trampolines, Error> {
     static SHARED: OnceLock<Result<Trampolines, LlvmError>> = OnceLock::new();
     let shared = SHARED.get_or_init(|| {
         // Codegen level 0: a trampoline is a few loads and one call. No lazy
         // reexports: trampolines are compiled when asked for.
         let jit = Jit::new(0, None)?;
-        Ok(Trampolines { jit: Mutex::new(jit), compiled: RwLock::default() })
+        Ok(Trampolines { jit: Mutex::new(jit), ore: RwLock::default(), c: RwLock::default() })
     });
-    let shared = shared.as_ref().map_err(|e| Error::Jit(e.clone()))?;
-    if let Some(&address) = shared.compiled.read().get(sig) {
+    shared.as_ref().map_err(|e| Error::Jit(e.clone()))
+}
+
+/// The trampoline for Ore functions of signature `sig`, compiled on first use in
+/// the process.
+pub(super) fn get(sig: &FnSig) -> Result<usize, Error> {
+    let shared = shared()?;
+    get_or_compile(shared, &shared.ore, sig, |jit| {
+        (codegen::generate_trampoline(sig, jit.triple(), jit.data_layout()), codegen::trampoline_symbol(sig))
+    })
+}
+
+/// The trampoline for C functions of signature `sig`, compiled on first use.
+pub(super) fn get_c(sig: &ExternSig) -> Result<usize, Error> {
+    let shared = shared()?;
+    get_or_compile(shared, &shared.c, sig, |jit| {
+        (codegen::generate_c_trampoline(sig, jit.triple(), jit.data_layout()), codegen::c_trampoline_symbol(sig))
+    })
+}
+
+fn get_or_compile<K: std::hash::Hash + Eq + Clone>(
+    shared: &Trampolines,
+    table: &RwLock<HashMap<K, usize>>,
+    key: &K,
+    generate: impl FnOnce(&Jit) -> (crate::llvm::ir::IrModule, String),
+) -> Result<usize, Error> {
+    if let Some(&address) = table.read().get(key) {
         return Ok(address);
     }
     let jit = shared.jit.lock();
     // Another thread may have compiled it while this one waited.
-    if let Some(&address) = shared.compiled.read().get(sig) {
+    if let Some(&address) = table.read().get(key) {
         return Ok(address);
     }
-    let module = codegen::generate_trampoline(sig, jit.triple(), jit.data_layout());
+    let (module, symbol) = generate(&jit);
     jit.add_module(jit.main_dylib(), module.into_thread_safe_module())?;
-    let address = jit.lookup(&codegen::trampoline_symbol(sig))?;
-    shared.compiled.write().insert(sig.clone(), address);
+    let address = jit.lookup(&symbol)?;
+    table.write().insert(key.clone(), address);
     Ok(address)
 }
