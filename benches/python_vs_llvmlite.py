@@ -129,9 +129,9 @@ def callbacks(n):
     return median(with_ore), median(with_llvmlite)
 
 
-def calls_from_python(n):
+def calls_from_python(n, release_gil=True):
     def with_ore():
-        jit = ore.Jit()
+        jit = ore.Jit(release_gil=release_gil)
         jit.add_source("m", "fn add(a: i64, b: i64) -> i64 { a + b }")
         add = jit.function("add")
         add(1, 2)
@@ -217,6 +217,8 @@ def main():
     print(f"{'2. Python callback from JIT code, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
     o, l = calls_from_python(50_000 if QUICK else 500_000)
     print(f"{'3. add(i64, i64) from Python, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
+    o, l = calls_from_python(50_000 if QUICK else 500_000, release_gil=False)
+    print(f"{'3b. the same, Jit(release_gil=False)':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
     cycles = 1_000 if QUICK else 10_000
     per_cycle, growth = reentrant_cycles(cycles)
     print(f"{f'4. re-entrant compile cycle (Ore only), {cycles:,} cycles':52} {per_cycle * 1e6:>9.0f} us   RSS +{growth} KiB")

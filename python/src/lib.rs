@@ -21,6 +21,8 @@ use std::time::Duration;
 #[pyclass(module = "ore", frozen)]
 struct Jit {
     ns: Namespace,
+    /// Release the GIL while Ore code runs (see `Jit::new`).
+    release_gil: bool,
     /// Named modules, for replacing and removing them.
     modules: Mutex<HashMap<String, Loaded>>,
 }
@@ -68,9 +70,12 @@ impl Jit {
     /// A new Jit. `opt_level` 0-3; `interruptible` compiles deadline checks into
     /// loops and calls (needed for `timeout=`); `eager` compiles each module when
     /// added; `python` lets Ore code use Python; `max_functions` and
-    /// `max_source_bytes` bound what modules may add.
+    /// `max_source_bytes` bound what modules may add. With `release_gil=False`,
+    /// calls keep the GIL while Ore code runs (and while a first call compiles):
+    /// short calls and callbacks get cheaper, and other Python threads wait.
     #[new]
-    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None))]
+    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         opt_level: u8,
         interruptible: bool,
@@ -78,6 +83,7 @@ impl Jit {
         python: bool,
         max_functions: Option<usize>,
         max_source_bytes: Option<usize>,
+        release_gil: bool,
     ) -> PyResult<Jit> {
         let opt_level = OptLevel::new(opt_level).ok_or_else(|| PyValueError::new_err(format!("opt_level must be 0-3, not {opt_level}")))?;
         let mut config = Config { opt_level, interruptible, eager, ..Config::default() };
@@ -89,7 +95,7 @@ impl Jit {
             config.limits.max_source_bytes = n;
         }
         let ns = Python::attach(|py| Namespace::new(config).map_err(|e| to_py_err(py, e)))?;
-        Ok(Jit { ns, modules: Mutex::default() })
+        Ok(Jit { ns, release_gil, modules: Mutex::default() })
     }
 
     /// Adds (or, under a name already used, replaces) a module of Ore source. Its
@@ -150,7 +156,7 @@ impl Jit {
     #[pyo3(signature = (name, *args, timeout = None))]
     fn call(&self, py: Python<'_>, name: &str, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let func = self.ns.func(name).map_err(|e| to_py_err(py, e))?;
-        call_func(py, &func, self.ns.config().interruptible, args, timeout)
+        call_func(py, &func, self.mode(), args, timeout)
     }
 
     /// A handle to function `name`, callable like a Python function. For a
@@ -235,11 +241,24 @@ impl Jit {
     }
 }
 
+impl Jit {
+    fn mode(&self) -> CallMode {
+        CallMode { interruptible: self.ns.config().interruptible, release_gil: self.release_gil }
+    }
+}
+
+/// How a Jit's calls run.
+#[derive(Clone, Copy)]
+struct CallMode {
+    interruptible: bool,
+    release_gil: bool,
+}
+
 #[pymethods]
 impl Function {
     #[pyo3(signature = (*args, timeout = None))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
-        call_func(py, &self.func, self.jit.get().ns.config().interruptible, args, timeout)
+        call_func(py, &self.func, self.jit.get().mode(), args, timeout)
     }
 
     /// The function's name.
@@ -267,13 +286,7 @@ impl Function {
 
 /// Converts `args` by `func`'s signature and calls it with the GIL released. In
 /// an interruptible Jit, Ctrl-C ends the call with `KeyboardInterrupt`.
-fn call_func(
-    py: Python<'_>,
-    func: &ore::Func,
-    interruptible: bool,
-    args: &Bound<'_, PyTuple>,
-    timeout: Option<f64>,
-) -> PyResult<Py<PyAny>> {
+fn call_func(py: Python<'_>, func: &ore::Func, mode: CallMode, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
     let sig: &FnSig = func.signature();
     if args.len() != sig.params.len() {
         let name = func.name();
@@ -293,11 +306,15 @@ fn call_func(
         Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
         t => t.map(Duration::from_secs_f64),
     };
-    let interrupt = interruptible.then(|| interrupt::INTERRUPT.clone());
+    let interrupt = mode.interruptible.then(|| interrupt::INTERRUPT.clone());
     let options = CallOptions { timeout, interrupt, ..CallOptions::default() };
-    let func = func.clone();
-    let guard = interruptible.then(interrupt::enter);
-    let result = py.detach(move || func.call_with(&values, &options).result);
+    let guard = mode.interruptible.then(interrupt::enter);
+    let result = if mode.release_gil {
+        let func = func.clone();
+        py.detach(move || func.call_with(&values, &options).result)
+    } else {
+        func.call_with(&values, &options).result
+    };
     drop(guard);
     if matches!(result, Err(ore::Error::Runtime(ore::RuntimeError::Interrupted))) {
         interrupt::INTERRUPT.reset();

@@ -275,3 +275,14 @@ def test_ctrl_c_interrupts_a_long_call_of_an_interruptible_jit():
     assert time.monotonic() - started < 10
     assert jit.call("quick") == 7, "the next call runs"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Python's handler is back"
+
+
+def test_a_jit_may_keep_the_gil_for_short_calls():
+    jit = ore.Jit(release_gil=False)
+    jit.register("twice", lambda x: 2 * x, ["i64"], "i64")
+    jit.add_source("m", "extern fn twice(x: i64) -> i64;\nfn f(x: i64) -> i64 { twice(x) + 1 }\nfn g(x: i64) -> i64 { f(x) }")
+    assert jit.function("f")(20) == 41
+    # Callbacks and nested calls take the GIL the call already holds.
+    jit.register("again", lambda x: jit.call("g", x), ["i64"], "i64")
+    jit.add_source("n", "extern fn again(x: i64) -> i64;\nfn h(x: i64) -> i64 { again(x) * 10 }")
+    assert jit.call("h", 1) == 30
