@@ -181,6 +181,14 @@ impl Report {
         self.text.push('\n');
     }
 
+    /// `text` as a fenced block, with blank lines around it.
+    fn code_block(&mut self, text: &str) {
+        self.line("```");
+        self.line(text.trim_end());
+        self.line("```");
+        self.line("");
+    }
+
     fn goal(&mut self, goal: &str, met: bool, measured: String) {
         self.goals.push((goal.to_string(), met, measured));
     }
@@ -611,11 +619,8 @@ fn calls(suite: &Suite, report: &mut Report) {
     report.line("");
     report.line("Host interop, `cargo bench --bench interop` (run by this suite):");
     report.line("");
-    report.line("```");
     let interop = cargo_bench(suite, "interop");
-    report.line(interop.trim_end());
-    report.line("```");
-    report.line("");
+    report.code_block(&interop);
     let ns = |label: &str| -> f64 {
         interop
             .lines()
@@ -644,10 +649,7 @@ fn calls(suite: &Suite, report: &mut Report) {
     report.line("");
     report.line("`cargo bench --bench server` (run by this suite): `ore serve` against a bare axum handler returning a constant, same run, same client.");
     report.line("");
-    report.line("```");
-    report.line(cargo_bench(suite, "server").trim_end());
-    report.line("```");
-    report.line("");
+    report.code_block(&cargo_bench(suite, "server"));
     report.line(
         "The engine call itself is a few percent of a request (perf); the gap to the bare handler is the two \
          thread hand-offs per call (async worker → blocking pool → back), which keep long or runaway calls from \
@@ -755,11 +757,8 @@ fn namespaces(suite: &Suite, report: &mut Report) {
         "`cargo bench --bench namespaces` (run by this suite): one engine for all namespaces, as `ore serve` does, against an engine each.",
     );
     report.line("");
-    report.line("```");
     let out = cargo_bench(suite, "namespaces");
-    report.line(out.trim_end());
-    report.line("```");
-    report.line("");
+    report.code_block(&out);
     let kib = out
         .lines()
         .find(|l| l.starts_with("one engine (ore serve)"))
@@ -787,10 +786,7 @@ fn python_package(suite: &Suite, report: &mut Report) {
     let out = command.output().expect("python3");
     assert!(out.status.success(), "python_vs_llvmlite.py:\n{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    report.line("```");
-    report.line(text.trim_end());
-    report.line("```");
-    report.line("");
+    report.code_block(&text);
     let ratio = |prefix: &str| -> f64 {
         text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.split_whitespace().last()?.parse().ok()).fold(f64::NAN, f64::max)
     };

@@ -81,6 +81,18 @@ impl Watchdog {
         })
     }
 
+    /// Makes sure the watchdog wakes up by `at`, waking it now if it would sleep longer.
+    fn wake_by(&self, mut table: parking_lot::MutexGuard<'_, Table>, at: Instant) {
+        let sooner = table.wakes_at.is_none_or(|wakes| at < wakes);
+        if sooner {
+            table.wakes_at = Some(at);
+        }
+        drop(table);
+        if sooner {
+            self.wake.notify_one();
+        }
+    }
+
     fn run(&self) {
         let mut table = self.table.lock();
         loop {
@@ -144,14 +156,7 @@ pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
     let key = (deadline, NEXT.fetch_add(1, Ordering::Relaxed));
     let mut table = dog.table.lock();
     table.armed.insert(key, Flag(flag));
-    let sooner = table.wakes_at.is_none_or(|at| deadline < at);
-    if sooner {
-        table.wakes_at = Some(deadline);
-    }
-    drop(table);
-    if sooner {
-        dog.wake.notify_one();
-    }
+    dog.wake_by(table, deadline);
     let outer = INHERITED.with(|i| i.replace(Some(deadline)));
     Armed { key, outer, _not_send: std::marker::PhantomData }
 }
@@ -170,15 +175,7 @@ pub unsafe fn watch(flag: *const AtomicU32, interrupt: Arc<Interrupt>) -> Watche
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let mut table = dog.table.lock();
     table.watched.insert(id, (Flag(flag), interrupt));
-    let soon = Instant::now() + INTERRUPT_POLL;
-    let sooner = table.wakes_at.is_none_or(|at| soon < at);
-    if sooner {
-        table.wakes_at = Some(soon);
-    }
-    drop(table);
-    if sooner {
-        dog.wake.notify_one();
-    }
+    dog.wake_by(table, Instant::now() + INTERRUPT_POLL);
     Watched(id)
 }
 
