@@ -97,12 +97,8 @@ impl Inner {
         let mut free = Vec::new();
         {
             let mut hosts = self.host_functions.write();
-            if let Some(old) = replacing.and_then(|old| ns.ir_modules.remove(&old).map(|r| (old, r))) {
-                for f in &old.1.functions {
-                    hosts.remove(f);
-                    self.slot(&crate::abi::extern_slot_key(f)).code.store(0, Relaxed);
-                }
-                free.extend(self.reclaimer.retire(old.1.dylib));
+            if let Some(old) = replacing.and_then(|old| ns.ir_modules.remove(&old)) {
+                free.extend(self.unload_ir(&mut hosts, old));
             }
             for (f, stub) in functions.iter().zip(&stubs) {
                 hosts.insert(f.clone(), HostSymbol { sig: None, address: *stub, ir: Some(id) });
@@ -151,12 +147,17 @@ impl Inner {
         let record = ns.ir_modules.get(&id).ok_or(Error::UnknownModule(id))?;
         check_no_dependents(ns, id, record)?;
         let record = ns.ir_modules.remove(&id).expect("looked up above");
-        let mut hosts = self.host_functions.write();
+        Ok(self.unload_ir(&mut self.host_functions.write(), record))
+    }
+
+    /// Takes `record`'s functions out of the host table, empties their slots and
+    /// retires its code; returns code that is safe to free already.
+    fn unload_ir(&self, hosts: &mut HashMap<String, HostSymbol>, record: IrRecord) -> Vec<Dylib> {
         for f in &record.functions {
             hosts.remove(f);
             self.slot(&crate::abi::extern_slot_key(f)).code.store(0, Relaxed);
         }
-        Ok(self.reclaimer.retire(record.dylib))
+        self.reclaimer.retire(record.dylib)
     }
 
     /// Defines `body` as a unit that cuts function `function` out of an IR module's
@@ -188,7 +189,7 @@ impl Inner {
                 // Linking may compile the module's global data in place, with
                 // LLJIT's own compiler.
                 let _glue = inner.engine.glue.lock();
-                inner.compile(&function, irgen, mr, ir, inner.config.opt_level, &|_| {});
+                inner.compile(&function, irgen, mr, ir, inner.config.opt_level, None);
             });
         });
         self.jit().define_materializer(dylib, body, materializer)?;

@@ -65,10 +65,7 @@ impl Inner {
         let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
         let irgen = micros(start);
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };
-        self.compile(&func.name, irgen, mr, module, level, &|total| {
-            version.compile_us.store(total, Relaxed);
-            version.compiled.store(true, Relaxed);
-        });
+        self.compile(&func.name, irgen, mr, module, level, Some(version));
     }
 
     /// What `func`'s body needs to know about its callees, looked up once: their
@@ -89,14 +86,15 @@ impl Inner {
     }
 
     /// Optimises, compiles (on this thread's target machine) and links one
-    /// function's module, fulfilling `mr`, and counts it in the stats. If LLVM refuses the
-    /// module, `mr` is failed and the error logged. `on_compiled` gets the time from IR
-    /// generation to object code.
+    /// function's module, fulfilling `mr`, and counts it in the stats; for an Ore
+    /// function, records it in `version`. If LLVM refuses the module, `mr` is failed
+    /// and the error logged.
     ///
-    /// Everything is counted before the code is linked: linking makes the symbol
-    /// ready, and a caller waiting for it (possibly on another thread: the engine's
-    /// session may run any namespace's pending units on whichever thread drives a
-    /// lookup) must find the stats and states already up to date.
+    /// The compile count and `version.compiled` are set before the code is linked:
+    /// linking makes the symbol ready, and a caller waiting for it (possibly on
+    /// another thread: the engine's session may run any namespace's pending units on
+    /// whichever thread drives a lookup) must find them up to date. Times that
+    /// include linking are recorded after it.
     pub(super) fn compile(
         &self,
         function: &str,
@@ -104,11 +102,11 @@ impl Inner {
         mr: MaterializationResponsibility,
         module: crate::llvm::ir::IrModule,
         level: OptLevel,
-        on_compiled: &dyn Fn(u64),
+        version: Option<&Version>,
     ) {
         let mut optimize_us = 0;
         let mut codegen_us = 0;
-        let mut link = None;
+        let mut linked = false;
         let total = exclusive_micros(|| {
             let start = Instant::now();
             let verified = if self.config.verify_ir { module.verify().map_err(|e| format!("invalid IR generated: {e}")) } else { Ok(()) };
@@ -125,13 +123,14 @@ impl Inner {
             drop(module);
             match compiled {
                 Ok(code) => {
-                    let before_link = irgen_us + optimize_us + codegen_us;
-                    self.count(irgen_us, optimize_us + codegen_us, code.len() as u64);
-                    record_compiled_here(self, function, before_link);
-                    on_compiled(before_link);
-                    let start = Instant::now();
+                    let c = &self.counters;
+                    c.compiled.fetch_add(1, Relaxed);
+                    c.code_bytes.fetch_add(code.len() as u64, Relaxed);
+                    if let Some(version) = version {
+                        version.compiled.store(true, Relaxed);
+                    }
                     self.jit().emit_object(mr, code);
-                    link = Some(micros(start));
+                    linked = true;
                 }
                 Err(e) => {
                     tracing::error!("compiling `{function}`: {e}");
@@ -139,28 +138,31 @@ impl Inner {
                 }
             }
         });
-        let Some(link_us) = link else { return };
-        // Linking may have run other units in place: only this one's own time counts.
-        let link_us = (total + irgen_us).saturating_sub(irgen_us + optimize_us + codegen_us).min(link_us);
-        self.counters.compile_us.fetch_add(link_us, Relaxed);
-        tracing::debug!(function, irgen_us, optimize_us, codegen_us, link_us, "compiled");
-        if self.config.profile {
-            let record =
-                CompileRecord { function: function.to_string(), opt_level: level.level(), irgen_us, optimize_us, codegen_us, link_us };
-            self.compile_records.lock().push(record);
+        if !linked {
+            return;
         }
-    }
-
-    /// Counts one compilation up to its object code: IR generation, then
-    /// optimisation and code generation.
-    fn count(&self, irgen_us: u64, compile_us: u64, code_bytes: u64) {
+        // `total` leaves out units that linking ran in place: only this one's time.
+        let total = total + irgen_us;
         let c = &self.counters;
-        c.compiled.fetch_add(1, Relaxed);
         c.irgen_us.fetch_add(irgen_us, Relaxed);
-        c.compile_us.fetch_add(compile_us, Relaxed);
-        c.code_bytes.fetch_add(code_bytes, Relaxed);
-        let total = irgen_us + compile_us;
+        c.compile_us.fetch_add(total - irgen_us, Relaxed);
         let bucket = COMPILE_BUCKETS_US.iter().position(|&b| total <= b).unwrap_or(COMPILE_BUCKETS_US.len());
         c.compile_buckets[bucket].fetch_add(1, Relaxed);
+        if let Some(version) = version {
+            version.compile_us.store(total, Relaxed);
+        }
+        record_compiled_here(self, function, total);
+        tracing::debug!(function, irgen_us, optimize_us, codegen_us, total_us = total, "compiled");
+        if self.config.profile {
+            let record = CompileRecord {
+                function: function.to_string(),
+                opt_level: level.level(),
+                irgen_us,
+                optimize_us,
+                codegen_us,
+                link_us: total.saturating_sub(irgen_us + optimize_us + codegen_us),
+            };
+            self.compile_records.lock().push(record);
+        }
     }
 }
