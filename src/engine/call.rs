@@ -62,19 +62,21 @@ impl Namespace {
     /// reports what the call compiled and how long it took.
     pub fn call_with(&self, name: &str, args: &[Value], options: &CallOptions) -> CallReport {
         self.report(options, || {
-            let (sig, slot) = {
-                let tables = self.inner.tables.read();
-                let f = tables.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
-                (f.sig.clone(), f.slot.clone())
-            };
-            values::check_arguments(name, &sig, args)?;
+            let (sig, slot) = self.lookup(name)?;
             let target = Target { name, slot: &slot, trampoline: trampolines::get(&sig)?, external: false };
-            let encode = |call: &HostCall, strings: &mut Vec<_>| args.iter().map(|a| values::encode(a, call, strings)).collect();
-            // SAFETY: `call_target` passes the result of a call of `sig`.
-            let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
-            // SAFETY: `encode` encodes `args`, which were checked against `sig`.
-            unsafe { self.call_target(&target, &encode, options, decode) }
+            self.call_values(&target, &sig, args, options)
         })
+    }
+
+    /// Calls `target`, of signature `sig`, with `args` (checked against `sig`).
+    pub(super) fn call_values(&self, target: &Target, sig: &FnSig, args: &[Value], options: &CallOptions) -> Result<Value, Error> {
+        values::check_arguments(target.name, sig, args)?;
+        let encode = |call: &HostCall, strings: &mut Vec<_>| args.iter().map(|a| values::encode(a, call, strings)).collect();
+        // SAFETY: `call_target` passes the result of a call of `sig`.
+        let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
+        // SAFETY: `encode` encodes `args`, which were checked against `sig`, the
+        // signature `target`'s trampoline was made for.
+        unsafe { self.call_target(target, &encode, options, decode) }
     }
 
     /// Runs `call` as one call from the host: output capture, and what it compiled

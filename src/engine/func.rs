@@ -24,13 +24,16 @@ pub struct Func {
 impl Namespace {
     /// A handle to function `name` (defined or only declared), for calling it often.
     pub fn func(&self, name: &str) -> Result<Func, Error> {
-        let (sig, slot) = {
-            let tables = self.inner.tables.read();
-            let f = tables.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
-            (f.sig.clone(), f.slot.clone())
-        };
+        let (sig, slot) = self.lookup(name)?;
         let trampoline = trampolines::get(&sig)?;
         Ok(Func { namespace: self.clone(), name: name.into(), sig, slot, trampoline, external: false })
+    }
+
+    /// The signature and slot of Ore function `name`.
+    pub(super) fn lookup(&self, name: &str) -> Result<(FnSig, Arc<Slot>), Error> {
+        let tables = self.inner.tables.read();
+        let f = tables.functions.get(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
+        Ok((f.sig.clone(), f.slot.clone()))
     }
 
     /// A handle to function `symbol` of an LLVM IR module, which has the C
@@ -67,14 +70,7 @@ impl Func {
 
     /// `call`, with a deadline, output capture or memory limit (see `Namespace::call_with`).
     pub fn call_with(&self, args: &[Value], options: &CallOptions) -> CallReport {
-        self.namespace.report(options, || {
-            values::check_arguments(&self.name, &self.sig, args)?;
-            let encode = |call: &HostCall, strings: &mut Vec<_>| args.iter().map(|a| values::encode(a, call, strings)).collect();
-            // SAFETY: `call_target` passes the result of a call of `sig`.
-            let decode = |raw, call: &HostCall| unsafe { values::decode(self.sig.ret, raw, call) };
-            // SAFETY: `encode` encodes `args`, which were checked against `sig`.
-            unsafe { self.namespace.call_target(&self.target(), &encode, options, decode) }
-        })
+        self.namespace.report(options, || self.namespace.call_values(&self.target(), &self.sig, args, options))
     }
 
     /// This function with Rust parameter and result types, checked against its

@@ -109,12 +109,13 @@ impl Namespace {
 
 /// An argument of a `register_dynamic` function, from its slot.
 fn dynamic_arg(ty: CType, bits: u64) -> Result<Value, String> {
+    // The typed host functions' decodings, so that both read slots alike.
     Ok(match ty {
-        CType::I64 => Value::I64(bits as i64),
-        CType::I32 => Value::I64(i32::from_slot(bits)? as i64),
-        CType::F64 => Value::F64(f64::from_bits(bits)),
-        CType::Bool => Value::Bool(bits != 0),
-        CType::Ptr => Value::Ptr(bits as usize),
+        CType::I64 => Value::I64(i64::from_slot(bits)?),
+        CType::I32 => Value::I64(i32::from_slot(bits)?.into()),
+        CType::F64 => Value::F64(f64::from_slot(bits)?),
+        CType::Bool => Value::Bool(bool::from_slot(bits)?),
+        CType::Ptr => Value::Ptr(<*mut c_void>::from_slot(bits)? as usize),
         CType::Str => Value::Str(String::from_slot(bits)?),
         CType::Unit => Value::Unit,
     })
@@ -123,11 +124,11 @@ fn dynamic_arg(ty: CType, bits: u64) -> Result<Value, String> {
 /// The slot of a `register_dynamic` function's result, which must be of type `ty`.
 fn dynamic_result(ty: CType, value: Value) -> Result<u64, String> {
     match (ty, value) {
-        (CType::I64, Value::I64(v)) => Ok(v as u64),
-        (CType::I32, Value::I64(v)) => Ok(v as i32 as i64 as u64),
-        (CType::F64, Value::F64(v)) => Ok(v.to_bits()),
-        (CType::Bool, Value::Bool(v)) => Ok(v as u64),
-        (CType::Ptr, Value::Ptr(v)) => Ok(v as u64),
+        (CType::I64, Value::I64(v)) => v.into_slot(),
+        (CType::I32, Value::I64(v)) => (v as i32).into_slot(),
+        (CType::F64, Value::F64(v)) => v.into_slot(),
+        (CType::Bool, Value::Bool(v)) => v.into_slot(),
+        (CType::Ptr, Value::Ptr(v)) => (v as *mut c_void).into_slot(),
         (CType::Unit, _) => Ok(0),
         (ty, value) => Err(format!("returned {} where `{ty}` is expected", value.ty())),
     }
