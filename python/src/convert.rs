@@ -49,16 +49,10 @@ pub fn c_type(name: Option<&str>) -> PyResult<CType> {
     }
 }
 
-/// A callback's argument, given to Python.
-pub fn callback_arg(py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
-    from_value(py, value)
-}
-
-/// A callback's result, as a value of C type `ty`.
+/// A callback's result, as a value of C type `ty` (`i32` is an Ore `i64`).
 pub fn callback_result(value: &Bound<'_, PyAny>, ty: CType) -> PyResult<Value> {
     match ty {
         CType::Unit => Ok(Value::Unit),
-        CType::I32 => to_value(value, Ty::I64, &|| "the callback's result".into()),
         other => to_value(value, other.ore_type(), &|| "the callback's result".into()),
     }
 }

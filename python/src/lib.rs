@@ -191,7 +191,7 @@ impl Jit {
         let callback = move |_caller: Caller, args: Vec<Value>| {
             Python::attach(|py| {
                 let result = (|| -> PyResult<Value> {
-                    let args = args.into_iter().map(|a| convert::callback_arg(py, a)).collect::<PyResult<Vec<_>>>()?;
+                    let args = args.into_iter().map(|a| from_value(py, a)).collect::<PyResult<Vec<_>>>()?;
                     let value = r#fn.bind(py).call1(PyTuple::new(py, args)?)?;
                     convert::callback_result(&value, ret)
                 })();
