@@ -13,6 +13,11 @@
    then calls; time per cycle, and RSS growth over the cycles.
 5. Two Python threads calling a CPU-bound JIT'd function at once, against one
    thread making both calls: the GIL is released while Ore code runs.
+6. A NumPy array passed as an `[i64]` and summed: Ore copies it into the call's
+   arena (in bulk); llvmlite's code reads NumPy's memory through a pointer.
+
+Rows 2b and 3b keep the GIL while Ore code runs (`Jit(release_gil=False)`); ctypes
+releases it around every call (CFUNCTYPE), as Ore does by default.
 
 Each measurement is the median of several runs. Both JITs use codegen level 2 and
 no IR optimisation pipeline for IR modules (Ore compiles IR at its `opt_level`,
@@ -85,9 +90,9 @@ def first_result(n):
     return median(with_ore), median(with_llvmlite)
 
 
-def callbacks(n):
+def callbacks(n, release_gil=True):
     def with_ore():
-        jit = ore.Jit()
+        jit = ore.Jit(release_gil=release_gil)
         jit.register("inc", lambda x: x + 1, ["i64"], "i64")
         jit.add_source(
             "m", "extern fn inc(x: i64) -> i64;\nfn loop(n: i64) -> i64 { var i = 0; var s = 0; while i < n { s = inc(s); i = i + 1; } s }"
@@ -149,6 +154,54 @@ def calls_from_python(n, release_gil=True):
         for i in range(n):
             add(i, 2)
         return (time.perf_counter() - t0) / n
+
+    return median(with_ore), median(with_llvmlite)
+
+
+def array_argument(n):
+    """A NumPy int64 array of n elements summed by JIT'd code: Ore copies it into
+    the call's arena; llvmlite's code gets a pointer to NumPy's memory."""
+    import numpy as np
+
+    values = np.arange(n, dtype=np.int64)
+    expected = n * (n - 1) // 2
+
+    def with_ore():
+        jit = ore.Jit()
+        jit.add_source("m", "fn total(a: [i64]) -> i64 { var s = 0; var i = 0; while i < len(a) { s = s + a[i]; i = i + 1; } s }")
+        total = jit.function("total")
+        assert total(values) == expected
+        t0 = time.perf_counter()
+        assert total(values) == expected
+        return time.perf_counter() - t0
+
+    def with_llvmlite():
+        ir = """
+        define i64 @total(i64* %a, i64 %n) {
+        entry:
+          br label %head
+        head:
+          %i = phi i64 [ 0, %entry ], [ %i1, %body ]
+          %s = phi i64 [ 0, %entry ], [ %s1, %body ]
+          %more = icmp slt i64 %i, %n
+          br i1 %more, label %body, label %done
+        body:
+          %p = getelementptr i64, i64* %a, i64 %i
+          %x = load i64, i64* %p
+          %s1 = add i64 %s, %x
+          %i1 = add i64 %i, 1
+          br label %head
+        done:
+          ret i64 %s
+        }
+        """
+        jit = lljit()
+        rt = llvm.JITLibraryBuilder().add_ir(ir).export_symbol("total").link(jit, "arr")
+        total = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)(rt["total"])
+        assert total(values.ctypes.data, n) == expected
+        t0 = time.perf_counter()
+        assert total(values.ctypes.data, n) == expected
+        return time.perf_counter() - t0
 
     return median(with_ore), median(with_llvmlite)
 
@@ -215,10 +268,14 @@ def main():
         print(f"{f'1. first result, {n:,}-function IR module':52} {o * 1e3:>9.1f} ms {l * 1e3:>9.1f} ms {o / l:>7.3f}")
     o, l = callbacks(20_000 if QUICK else 200_000)
     print(f"{'2. Python callback from JIT code, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
+    o, l = callbacks(20_000 if QUICK else 200_000, release_gil=False)
+    print(f"{'2b. the same, Jit(release_gil=False)':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
     o, l = calls_from_python(50_000 if QUICK else 500_000)
     print(f"{'3. add(i64, i64) from Python, per call':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
     o, l = calls_from_python(50_000 if QUICK else 500_000, release_gil=False)
     print(f"{'3b. the same, Jit(release_gil=False)':52} {o * 1e9:>9.0f} ns {l * 1e9:>9.0f} ns {o / l:>7.3f}")
+    o, l = array_argument(1_000_000)
+    print(f"{'6. [i64] argument, a 1,000,000-element NumPy array':52} {o * 1e3:>9.2f} ms {l * 1e3:>9.2f} ms {o / l:>7.3f}")
     cycles = 1_000 if QUICK else 10_000
     per_cycle, growth = reentrant_cycles(cycles)
     print(f"{f'4. re-entrant compile cycle (Ore only), {cycles:,} cycles':52} {per_cycle * 1e6:>9.0f} us   RSS +{growth} KiB")

@@ -13,7 +13,7 @@ fi
 # Debian's own Python refuses pip installs outside a virtualenv (PEP 668); this
 # package is built for, and installed into, the Python that runs Ore's tests.
 export PIP_BREAK_SYSTEM_PACKAGES=1
-python3 -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest
+python3 -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest numpy
 rm -rf target/wheels
 CARGO_TARGET_DIR=target/python python3 -m maturin build --quiet "$@" --manifest-path python/Cargo.toml --out target/wheels
 python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/ore-*.whl

@@ -165,7 +165,7 @@ fn dynamic_host_functions_take_and_return_values_of_a_runtime_signature() {
     use ore::{CType, ExternSig};
     let ns = namespace();
     let sig = ExternSig { params: vec![CType::Str, CType::I32, CType::F64], ret: CType::F64 };
-    ns.register_dynamic("mix", sig, |_caller, args| match args.as_slice() {
+    ns.register_dynamic("mix", sig, |_caller, args| match args {
         [Value::Str(s), Value::I64(n), Value::F64(x)] => Ok(Value::F64(s.len() as f64 + *n as f64 + x)),
         other => Err(format!("unexpected arguments {other:?}")),
     })

@@ -1,9 +1,11 @@
 //! Between Python objects and Ore values, and Ore errors and Python exceptions.
 
 use ore::{CType, Error, RuntimeError, Ty, Value};
+use pyo3::buffer::{Element, PyBuffer};
+use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use std::cell::RefCell;
 
 /// A Python value as an argument of Ore type `ty`: `int` for `i64` (an
@@ -19,24 +21,48 @@ pub fn to_value(arg: &Bound<'_, PyAny>, ty: Ty, what: &dyn Fn() -> String) -> Py
         Ty::Bool if arg.is_instance_of::<PyBool>() => Value::Bool(arg.extract()?),
         Ty::Str => Value::Str(arg.extract().map_err(|_| wrong())?),
         Ty::Ptr if arg.is_instance_of::<PyInt>() => Value::Ptr(arg.extract()?),
-        Ty::ArrayI64 => Value::ArrayI64(arg.extract().map_err(|_| wrong())?),
-        Ty::ArrayF64 => Value::ArrayF64(arg.extract().map_err(|_| wrong())?),
+        Ty::ArrayI64 => Value::ArrayI64(elements(arg).map_err(|_| wrong())?),
+        Ty::ArrayF64 => Value::ArrayF64(elements(arg).map_err(|_| wrong())?),
         _ => return Err(wrong()),
     })
 }
 
+/// The elements of a one-dimensional buffer of `T` (a NumPy array of that dtype,
+/// an `array.array`), copied at once, or else of a sequence, one by one.
+fn elements<'py, T: Element + FromPyObjectOwned<'py>>(arg: &Bound<'py, PyAny>) -> PyResult<Vec<T>> {
+    match PyBuffer::<T>::get(arg) {
+        Ok(buffer) if buffer.dimensions() == 1 => buffer.to_vec(arg.py()),
+        Ok(_) => Err(PyTypeError::new_err("not one-dimensional")),
+        Err(_) => arg.extract(),
+    }
+}
+
 /// An Ore value as a Python object.
-pub fn from_value(py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
+pub fn from_value(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     Ok(match value {
         Value::Unit => py.None(),
         Value::I64(v) => v.into_pyobject(py)?.into_any().unbind(),
         Value::F64(v) => v.into_pyobject(py)?.into_any().unbind(),
-        Value::Bool(v) => PyBool::new(py, v).to_owned().into_any().unbind(),
+        Value::Bool(v) => PyBool::new(py, *v).to_owned().into_any().unbind(),
         Value::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
         Value::Ptr(p) => p.into_pyobject(py)?.into_any().unbind(),
         Value::ArrayI64(v) => PyList::new(py, v)?.into_any().unbind(),
         Value::ArrayF64(v) => PyList::new(py, v)?.into_any().unbind(),
     })
+}
+
+/// Calls Python callable `f` with `args`. Up to three arguments go by
+/// vectorcall, without a tuple: a tuple would cost a fifth of a callback.
+pub fn call_python<'py>(f: &Bound<'py, PyAny>, args: &[Value]) -> PyResult<Bound<'py, PyAny>> {
+    let py = f.py();
+    let arg = |i: usize| from_value(py, &args[i]);
+    match args.len() {
+        0 => f.call0(),
+        1 => f.call1((arg(0)?,)),
+        2 => f.call1((arg(0)?, arg(1)?)),
+        3 => f.call1((arg(0)?, arg(1)?, arg(2)?)),
+        n => f.call1(PyTuple::new(py, (0..n).map(arg).collect::<PyResult<Vec<_>>>()?)?),
+    }
 }
 
 /// The C type a callback's parameter or result is declared with: the names of

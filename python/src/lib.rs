@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -188,13 +189,9 @@ impl Jit {
         let params = params.iter().map(|p| convert::c_type(Some(p))).collect::<PyResult<Vec<_>>>()?;
         let ret = convert::c_type(ret)?;
         let sig = ExternSig { params, ret };
-        let callback = move |_caller: Caller, args: Vec<Value>| {
+        let callback = move |_caller: Caller, args: &[Value]| {
             Python::attach(|py| {
-                let result = (|| -> PyResult<Value> {
-                    let args = args.into_iter().map(|a| from_value(py, a)).collect::<PyResult<Vec<_>>>()?;
-                    let value = r#fn.bind(py).call1(PyTuple::new(py, args)?)?;
-                    convert::callback_result(&value, ret)
-                })();
+                let result = convert::call_python(r#fn.bind(py), args).and_then(|value| convert::callback_result(&value, ret));
                 result.map_err(|e| convert::keep_callback_error(py, e))
             })
         };
@@ -212,7 +209,6 @@ impl Jit {
             ("check_us", s.check_us),
             ("irgen_us", s.irgen_us),
             ("compile_us", s.compile_us),
-            ("run_us", s.run_us),
             ("code_bytes", s.code_bytes),
         ] {
             dict.set_item(key, value)?;
@@ -296,32 +292,41 @@ fn call_func(py: Python<'_>, func: &ore::Func, mode: CallMode, args: &Bound<'_, 
             args.len()
         )));
     }
-    let values = args
-        .iter()
-        .zip(&sig.params)
-        .enumerate()
-        .map(|(i, (arg, ty))| to_value(&arg, *ty, &|| format!("argument {i} of `{}`", func.name())))
-        .collect::<PyResult<Vec<_>>>()?;
+    // On the stack for short calls: an allocation is a tenth of their cost.
+    // (A loop, not `collect`: collecting `Result`s costs more than the call.)
+    let mut values = SmallVec::<[Value; 6]>::new();
+    for (i, (arg, ty)) in args.iter().zip(&sig.params).enumerate() {
+        values.push(to_value(&arg, *ty, &|| format!("argument {i} of `{}`", func.name()))?);
+    }
+    let result = if mode.interruptible {
+        return from_value(py, &call_interruptible(py, func, mode, &values, timeout)?);
+    } else if timeout.is_some() {
+        Err(ore::Error::NotInterruptible)
+    } else if mode.release_gil {
+        py.detach(|| func.call(&values))
+    } else {
+        func.call(&values)
+    };
+    from_value(py, &result.map_err(|e| to_py_err(py, e))?)
+}
+
+/// A call in an interruptible Jit: with a deadline, and ended by Ctrl-C.
+fn call_interruptible(py: Python<'_>, func: &ore::Func, mode: CallMode, values: &[Value], timeout: Option<f64>) -> PyResult<Value> {
     let timeout = match timeout {
         Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
         t => t.map(Duration::from_secs_f64),
     };
-    let interrupt = mode.interruptible.then(|| interrupt::INTERRUPT.clone());
-    let options = CallOptions { timeout, interrupt, ..CallOptions::default() };
-    let guard = mode.interruptible.then(interrupt::enter);
-    let result = if mode.release_gil {
-        let func = func.clone();
-        py.detach(move || func.call_with(&values, &options).result)
-    } else {
-        func.call_with(&values, &options).result
-    };
+    let options = CallOptions { timeout, interrupt: Some(interrupt::INTERRUPT.clone()), ..CallOptions::default() };
+    let guard = interrupt::enter();
+    let result =
+        if mode.release_gil { py.detach(|| func.call_with(values, &options).result) } else { func.call_with(values, &options).result };
     drop(guard);
     if matches!(result, Err(ore::Error::Runtime(ore::RuntimeError::Interrupted))) {
         interrupt::INTERRUPT.reset();
         // Python's handler saw the signal too: this raises its `KeyboardInterrupt`.
         py.check_signals()?;
     }
-    from_value(py, result.map_err(|e| to_py_err(py, e))?)
+    result.map_err(|e| to_py_err(py, e))
 }
 
 /// The native part of the `ore` package.

@@ -1,8 +1,10 @@
 """The `ore` package: modules, calls, values, errors, callbacks and re-entrant compiles."""
 
+import array
 import threading
 import time
 
+import numpy as np
 import pytest
 
 import ore
@@ -43,6 +45,29 @@ def test_values_of_every_type_cross_both_ways():
     assert jit.call("total", [1, 2, 3, 2**40]) == 6 + 2**40
     assert jit.call("halves", [1.0, -3.0]) == [0.5, -1.5]
     assert jit.call("nothing") is None
+
+
+def test_arrays_from_buffers_and_numpy():
+    jit = ore.Jit()
+    jit.add_source(
+        "m",
+        """
+        fn total(a: [i64]) -> i64 { var s = 0; var i = 0; while i < len(a) { s = s + a[i]; i = i + 1; } s }
+        fn sum(a: [f64]) -> f64 { var s = 0.0; var i = 0; while i < len(a) { s = s + a[i]; i = i + 1; } s }
+        """,
+    )
+    assert jit.call("total", array.array("q", [1, 2, 2**40])) == 3 + 2**40
+    assert jit.call("sum", array.array("d", [0.5, 0.25])) == 0.75
+    assert jit.call("total", np.arange(1000, dtype=np.int64)) == 999 * 1000 // 2
+    assert jit.call("sum", np.linspace(0.0, 1.0, 5)) == 2.5
+    # A strided view is read element by element, as the buffer gives them.
+    assert jit.call("total", np.arange(10, dtype=np.int64)[::3]) == 0 + 3 + 6 + 9
+    # Another dtype goes element by element; one that does not convert is refused.
+    assert jit.call("total", np.array([1, 2], dtype=np.int32)) == 3
+    with pytest.raises(TypeError, match="argument 0 of `total` must be `\\[i64\\]`, not ndarray"):
+        jit.call("total", np.array([0.5]))
+    with pytest.raises(TypeError, match="must be `\\[i64\\]`, not ndarray"):
+        jit.call("total", np.zeros((2, 2), dtype=np.int64))
 
 
 def test_arguments_are_checked():

@@ -3,7 +3,7 @@
 //! `TypedFunc`. A handle calls through the function's slot, so it sees every
 //! redefinition at once, and an unload makes its calls `undefined function NAME`.
 
-use super::call::Target;
+use super::call::{Slots, Target};
 use super::*;
 use crate::types::Ty;
 use std::ffi::CString;
@@ -64,8 +64,9 @@ impl Func {
     }
 
     /// Calls it with dynamically typed arguments (checked against the signature).
+    /// Like `Namespace::call`, it is not timed in `Stats::run_us`.
     pub fn call(&self, args: &[Value]) -> Result<Value, Error> {
-        self.call_with(args, &CallOptions::default()).result
+        self.namespace.call_values(&self.target(), &self.sig, args, &CallOptions::default())
     }
 
     /// `call`, with a deadline, output capture or memory limit (see `Namespace::call_with`).
@@ -104,23 +105,26 @@ impl<P, R> Clone for TypedFunc<P, R> {
 }
 
 impl<P: Params, R: Results> TypedFunc<P, R> {
-    /// Calls the function: `add.call((2, 3))`.
+    /// Calls the function: `add.call((2, 3))`. Like `Namespace::call`, it is not
+    /// timed in `Stats::run_us`.
     pub fn call(&self, params: P) -> Result<R, Error> {
-        self.call_with(params, &CallOptions::default()).result
+        self.call_typed(params, &CallOptions::default())
     }
 
     /// `call`, with a deadline, output capture or memory limit (see
     /// `Namespace::call_with`).
     pub fn call_with(&self, params: P, options: &CallOptions) -> CallReport<R> {
-        self.func.namespace.report(options, || {
-            let encode = |call: &HostCall, strings: &mut Vec<CString>| params.encode(call, strings);
-            // SAFETY: `call_target` passes the result of a call of `sig`, whose
-            // result type is `R`'s (checked by `Func::typed`).
-            let decode = |raw, call: &HostCall| unsafe { R::decode(raw, call) };
-            // SAFETY: `P`'s types are the signature's parameters (checked by
-            // `Func::typed`), encoded as `values::encode` does.
-            unsafe { self.func.namespace.call_target(&self.func.target(), &encode, options, decode) }
-        })
+        self.func.namespace.report(options, || self.call_typed(params, options))
+    }
+
+    fn call_typed(&self, params: P, options: &CallOptions) -> Result<R, Error> {
+        let encode = |call: &HostCall, strings: &mut Vec<CString>, slots: &mut Slots| params.encode(call, strings, slots);
+        // SAFETY: `call_target` passes the result of a call of `sig`, whose result
+        // type is `R`'s (checked by `Func::typed`).
+        let decode = |raw, call: &HostCall| unsafe { R::decode(raw, call) };
+        // SAFETY: `P`'s types are the signature's parameters (checked by
+        // `Func::typed`), encoded as `values::encode` does.
+        unsafe { self.func.namespace.call_target(&self.func.target(), &encode, options, decode) }
     }
 
     /// The untyped handle.
@@ -179,7 +183,7 @@ pub trait Params: sealed::Sealed {
     #[doc(hidden)]
     fn types() -> Vec<Ty>;
     #[doc(hidden)]
-    fn encode(&self, call: &HostCall, strings: &mut Vec<CString>) -> Result<Vec<u64>, RuntimeError>;
+    fn encode(&self, call: &HostCall, strings: &mut Vec<CString>, slots: &mut Slots) -> Result<(), RuntimeError>;
 }
 
 /// The result of a `TypedFunc`: an `OreType`, or `()`. Sealed.
@@ -213,9 +217,10 @@ macro_rules! params {
                 vec![$($p::TYPE),*]
             }
             #[allow(non_snake_case, unused_variables)]
-            fn encode(&self, call: &HostCall, strings: &mut Vec<CString>) -> Result<Vec<u64>, RuntimeError> {
+            fn encode(&self, call: &HostCall, strings: &mut Vec<CString>, slots: &mut Slots) -> Result<(), RuntimeError> {
                 let ($($p,)*) = self;
-                Ok(vec![$($p.encode(call, strings)?),*])
+                $(slots.push($p.encode(call, strings)?);)*
+                Ok(())
             }
         }
     };

@@ -46,7 +46,7 @@ impl Namespace {
     /// type ends the call too. `str` results are refused: nothing would own them.
     pub fn register_dynamic<F>(&self, name: &str, sig: ExternSig, f: F) -> Result<(), Error>
     where
-        F: Fn(Caller, Vec<Value>) -> Result<Value, String> + Send + Sync + 'static,
+        F: Fn(Caller, &[Value]) -> Result<Value, String> + Send + Sync + 'static,
     {
         let refuse = |reason: &str| Err(Error::HostSignature { name: name.to_string(), reason: reason.to_string() });
         if sig.params.len() > MAX_HOST_PARAMS {
@@ -58,8 +58,12 @@ impl Namespace {
         let owner = HostOwner(Arc::downgrade(&self.inner));
         let (params, ret) = (sig.params.clone(), sig.ret);
         let call = move |slots: &[u64]| {
-            let args = params.iter().zip(slots).map(|(ty, bits)| dynamic_arg(*ty, *bits)).collect::<Result<Vec<_>, _>>()?;
-            dynamic_result(ret, f(owner.caller()?, args)?)
+            // On the stack, and a loop rather than `collect`: both cost more than the rest.
+            let mut args = smallvec::SmallVec::<[Value; MAX_HOST_PARAMS]>::new();
+            for (ty, bits) in params.iter().zip(slots) {
+                args.push(dynamic_arg(*ty, *bits)?);
+            }
+            dynamic_result(ret, f(owner.caller()?, &args)?)
         };
         self.register_slot_fn(name, sig, Box::new(call))
     }
@@ -107,7 +111,9 @@ impl Namespace {
     }
 }
 
-/// An argument of a `register_dynamic` function, from its slot.
+/// An argument of a `register_dynamic` function, from its slot. (Inlined: a
+/// returned `Value` read back from memory costs a store-forwarding stall.)
+#[inline(always)]
 fn dynamic_arg(ty: CType, bits: u64) -> Result<Value, String> {
     // The typed host functions' decodings, so that both read slots alike.
     Ok(match ty {
@@ -122,6 +128,7 @@ fn dynamic_arg(ty: CType, bits: u64) -> Result<Value, String> {
 }
 
 /// The slot of a `register_dynamic` function's result, which must be of type `ty`.
+#[inline(always)]
 fn dynamic_result(ty: CType, value: Value) -> Result<u64, String> {
     match (ty, value) {
         (CType::I64, Value::I64(v)) => v.into_slot(),

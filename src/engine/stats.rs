@@ -74,7 +74,9 @@ pub struct Stats {
     pub irgen_us: u64,
     /// Optimisation, code generation and linking: materialisations minus IR generation.
     pub compile_us: u64,
-    /// Time in calls from the host, minus the compilation that happened inside them.
+    /// Time in calls from the host made with `call_with` (their
+    /// `CallReport::elapsed`), minus the compilation that happened inside them.
+    /// Plain `call`s read no clock and are not counted.
     pub run_us: u64,
     /// Bytes of object code produced (freed code included).
     pub code_bytes: u64,

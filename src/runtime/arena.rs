@@ -58,7 +58,8 @@ pub fn leave() {
         d.set(d.get() - 1);
         d.get() == 0
     });
-    if outermost {
+    // Most calls make no arrays: they need not touch the process-wide counter.
+    if outermost && HELD.with(Cell::get) > 0 {
         // Take the arrays out first so no RefCell borrow is held while they drop.
         let arrays = ARRAYS.with(|a| std::mem::take(&mut *a.borrow_mut()));
         let strings = STRINGS.with(|s| std::mem::take(&mut *s.borrow_mut()));
