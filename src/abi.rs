@@ -16,6 +16,17 @@ pub mod ctx {
     pub const STACK_LIMIT: i64 = 8;
 }
 
+/// An Ore array is a pointer to this header; `runtime::arena::ArrayHeader` is its
+/// Rust side. Arrays Ore makes keep their elements right after it; an array that
+/// lends a host buffer (a NumPy array passed from Python) points into that buffer.
+pub mod array {
+    /// `i64`, the number of elements; it never changes.
+    pub const LEN: i64 = 0;
+    /// `*mut i64`, the first element (8-byte elements: i64, or f64 bit patterns);
+    /// it never changes.
+    pub const DATA: i64 = 8;
+}
+
 /// Byte offsets in a function's slot (`engine::Slot`).
 pub mod slot {
     /// The address to call, 0 while the current definition is not compiled.
@@ -108,7 +119,7 @@ pub enum AbiType {
     Ctx,
     /// An Ore `str`: NUL-terminated bytes, or NULL from C.
     Str,
-    /// An Ore array (`[len, elements...]`).
+    /// An Ore array (a pointer to its header, `abi::array`).
     Array,
     /// The address of machine code.
     Code,

@@ -41,10 +41,10 @@ pub use codegen::inline::NODES_PER_FUNCTION as INLINE_NODES_PER_FUNCTION;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    allow_list, known_signature, parse_signature, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord, Config,
-    Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, IrModuleInfo,
-    Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value, WithCaller,
-    COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
+    allow_list, known_signature, parse_signature, Arg, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord,
+    Config, Emit, Engine, Error, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction,
+    IrModuleInfo, Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats, TypedFunc, Value,
+    WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
 };
 pub use runtime::deadline::Interrupt;
 pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};

@@ -81,12 +81,12 @@ fn array_memory_is_limited_per_call() {
     e.add_module("a", "fn make(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + len([1; n]); i = i + 1; } t }")
         .unwrap();
     let options = CallOptions { max_array_bytes: Some(80_000), ..CallOptions::default() };
-    // Ten arrays of 999 elements (plus their length words) fit; eleven do not.
-    assert_eq!(e.call_with("make", &[Value::I64(999), Value::I64(10)], &options).result.unwrap(), Value::I64(9990));
-    let result = e.call_with("make", &[Value::I64(999), Value::I64(11)], &options).result;
-    assert!(matches!(result, Err(Error::Runtime(RuntimeError::MemoryLimit(999)))), "{result:?}");
+    // Ten arrays of 998 elements (plus their two-word headers) fit; eleven do not.
+    assert_eq!(e.call_with("make", &[Value::I64(998), Value::I64(10)], &options).result.unwrap(), Value::I64(9980));
+    let result = e.call_with("make", &[Value::I64(998), Value::I64(11)], &options).result;
+    assert!(matches!(result, Err(Error::Runtime(RuntimeError::MemoryLimit(998)))), "{result:?}");
     // The budget is per call: the next one starts afresh.
-    assert!(e.call_with("make", &[Value::I64(999), Value::I64(10)], &options).result.is_ok());
+    assert!(e.call_with("make", &[Value::I64(998), Value::I64(10)], &options).result.is_ok());
 }
 
 #[test]

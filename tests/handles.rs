@@ -1,7 +1,7 @@
 //! Function handles: `Func` and `TypedFunc` check once, then call through the
 //! function's slot, so they see redefinitions and unloads at once.
 
-use ore::{CallOptions, Config, Error, Namespace, RuntimeError, Value};
+use ore::{Arg, CallOptions, Config, Error, Namespace, RuntimeError, Value};
 use std::time::Duration;
 
 fn namespace() -> Namespace {
@@ -90,4 +90,33 @@ fn typed_calls_take_call_options() {
     report.result.unwrap();
     assert_eq!(report.output.expect("captured").stdout, b"hi\n");
     assert_eq!(report.compiled, vec!["hello".to_string()]);
+}
+
+#[test]
+fn lent_arrays_are_worked_on_in_place() {
+    let ns = namespace();
+    ns.add_module(
+        "m",
+        r#"
+        fn scale(a: [f64], k: f64) -> f64 { var i = 0; while i < len(a) { a[i] = a[i] * k; i = i + 1; } a[0] }
+        fn bump(a: [i64]) -> [i64] { a[1] = a[1] + 1; a }
+        fn peek(a: [i64], i: i64) -> i64 { a[i] }
+        "#,
+    )
+    .unwrap();
+    let mut data = vec![1.0, 2.0, 3.0];
+    let scale = ns.func("scale").unwrap();
+    assert_eq!(scale.call_args(&mut [Arg::F64s(&mut data), Value::F64(2.0).into()]).unwrap(), Value::F64(2.0));
+    assert_eq!(data, [2.0, 4.0, 6.0], "the writes are the caller's");
+    // A returned lent array comes back copied, with the write in both.
+    let mut counts = [5, 6, 7];
+    let bumped = ns.func("bump").unwrap().call_args(&mut [Arg::I64s(&mut counts)]).unwrap();
+    assert_eq!(bumped, Value::ArrayI64(vec![5, 7, 7]));
+    assert_eq!(counts, [5, 7, 7]);
+    // Bounds are the lent slice's, and types are checked as for `call`.
+    let peek = ns.func("peek").unwrap();
+    let err = peek.call_args(&mut [Arg::I64s(&mut counts[..2]), Value::I64(2).into()]).unwrap_err();
+    assert!(matches!(err, Error::Runtime(RuntimeError::IndexOutOfBounds { index: 2, len: 2 })), "{err}");
+    let err = peek.call_args(&mut [Arg::F64s(&mut data), Value::I64(0).into()]).unwrap_err();
+    assert!(matches!(err, Error::ArgumentType { index: 0, .. }), "{err}");
 }

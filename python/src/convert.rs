@@ -1,6 +1,6 @@
 //! Between Python objects and Ore values, and Ore errors and Python exceptions.
 
-use ore::{CType, Error, RuntimeError, Ty, Value};
+use ore::{Arg, CType, Error, RuntimeError, Ty, Value};
 use pyo3::buffer::{Element, PyBuffer};
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -25,6 +25,53 @@ pub fn to_value(arg: &Bound<'_, PyAny>, ty: Ty, what: &dyn Fn() -> String) -> Py
         Ty::ArrayF64 => Value::ArrayF64(elements(arg).map_err(|_| wrong())?),
         _ => return Err(wrong()),
     })
+}
+
+/// A buffer an array argument borrows: writable, C-contiguous, one-dimensional,
+/// aligned, of the argument's element type.
+pub enum Lent {
+    I64(PyBuffer<i64>),
+    F64(PyBuffer<f64>),
+}
+
+impl Lent {
+    /// `arg`'s buffer, if it can be lent to an argument of type `ty`.
+    pub fn of(arg: &Bound<'_, PyAny>, ty: Ty) -> Option<Lent> {
+        fn lendable<T: Element>(arg: &Bound<'_, PyAny>) -> Option<PyBuffer<T>> {
+            let b = PyBuffer::<T>::get(arg).ok()?;
+            let aligned = (b.buf_ptr() as usize).is_multiple_of(std::mem::align_of::<T>());
+            (b.dimensions() == 1 && !b.readonly() && b.is_c_contiguous() && aligned).then_some(b)
+        }
+        match ty {
+            Ty::ArrayI64 => lendable(arg).map(Lent::I64),
+            Ty::ArrayF64 => lendable(arg).map(Lent::F64),
+            _ => None,
+        }
+    }
+
+    /// Its bytes, to tell overlapping buffers apart.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        let (start, len) = match self {
+            Lent::I64(b) => (b.buf_ptr() as usize, b.len_bytes()),
+            Lent::F64(b) => (b.buf_ptr() as usize, b.len_bytes()),
+        };
+        start..start + len
+    }
+
+    /// The argument that lends it.
+    pub fn arg(&mut self) -> Arg<'_> {
+        // SAFETY: the buffer (held by `self`, which the returned borrow keeps) is
+        // writable, C-contiguous, one-dimensional and aligned memory of `item_count`
+        // elements of the type, exported to us until `self` drops; the caller lends
+        // no two overlapping buffers at once. As for NumPy's own functions that
+        // release the GIL, another Python thread must not write the array meanwhile.
+        unsafe {
+            match self {
+                Lent::I64(b) => Arg::I64s(std::slice::from_raw_parts_mut(b.buf_ptr().cast(), b.item_count())),
+                Lent::F64(b) => Arg::F64s(std::slice::from_raw_parts_mut(b.buf_ptr().cast(), b.item_count())),
+            }
+        }
+    }
 }
 
 /// The elements of a one-dimensional buffer of `T` (a NumPy array of that dtype,

@@ -7,8 +7,8 @@
 mod convert;
 mod interrupt;
 
-use convert::{from_value, to_py_err, to_value};
-use ore::{CallOptions, Caller, Config, ExternSig, FnSig, FunctionState, ModuleId, Namespace, OptLevel, Value};
+use convert::{from_value, to_py_err, to_value, Lent};
+use ore::{Arg, CallOptions, Caller, Config, ExternSig, FnSig, FunctionState, ModuleId, Namespace, OptLevel, Ty, Value};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -292,14 +292,17 @@ fn call_func(py: Python<'_>, func: &ore::Func, mode: CallMode, args: &Bound<'_, 
             args.len()
         )));
     }
+    if sig.params.iter().any(|t| matches!(t, Ty::ArrayI64 | Ty::ArrayF64)) {
+        return call_lending(py, func, mode, args, timeout);
+    }
     // On the stack for short calls: an allocation is a tenth of their cost.
     // (A loop, not `collect`: collecting `Result`s costs more than the call.)
     let mut values = SmallVec::<[Value; 6]>::new();
     for (i, (arg, ty)) in args.iter().zip(&sig.params).enumerate() {
-        values.push(to_value(&arg, *ty, &|| format!("argument {i} of `{}`", func.name()))?);
+        values.push(to_value(&arg, *ty, &|| argument_name(func, i))?);
     }
     let result = if mode.interruptible {
-        return from_value(py, &call_interruptible(py, func, mode, &values, timeout)?);
+        return call_interruptible(py, func, mode, &values, timeout);
     } else if timeout.is_some() {
         Err(ore::Error::NotInterruptible)
     } else if mode.release_gil {
@@ -310,23 +313,73 @@ fn call_func(py: Python<'_>, func: &ore::Func, mode: CallMode, args: &Bound<'_, 
     from_value(py, &result.map_err(|e| to_py_err(py, e))?)
 }
 
-/// A call in an interruptible Jit: with a deadline, and ended by Ctrl-C.
-fn call_interruptible(py: Python<'_>, func: &ore::Func, mode: CallMode, values: &[Value], timeout: Option<f64>) -> PyResult<Value> {
-    let timeout = match timeout {
-        Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
-        t => t.map(Duration::from_secs_f64),
+fn argument_name(func: &ore::Func, i: usize) -> String {
+    format!("argument {i} of `{}`", func.name())
+}
+
+/// A call with array parameters: a NumPy array (or another writable buffer of the
+/// element type) is lent to the call, which works on it in place; anything else
+/// is copied in. A buffer that overlaps one lent already is copied.
+fn call_lending(py: Python<'_>, func: &ore::Func, mode: CallMode, args: &Bound<'_, PyTuple>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+    let mut lent: SmallVec<[Lent; 4]> = SmallVec::new();
+    let mut values: SmallVec<[Option<Value>; 6]> = SmallVec::new();
+    for (i, (arg, ty)) in args.iter().zip(&func.signature().params).enumerate() {
+        match Lent::of(&arg, *ty) {
+            Some(buffer) if !lent.iter().any(|l| overlap(&l.range(), &buffer.range())) => {
+                lent.push(buffer);
+                values.push(None);
+            }
+            _ => values.push(Some(to_value(&arg, *ty, &|| argument_name(func, i))?)),
+        }
+    }
+    let mut lent_args = lent.iter_mut().map(Lent::arg);
+    let mut call_args: SmallVec<[Arg<'_>; 6]> =
+        values.into_iter().map(|v| v.map(Arg::Value).unwrap_or_else(|| lent_args.next().expect("one per lent buffer"))).collect();
+    let options = call_options(mode, timeout)?;
+    let guard = mode.interruptible.then(interrupt::enter);
+    let result = if mode.release_gil {
+        py.detach(|| func.call_args_with(&mut call_args, &options).result)
+    } else {
+        func.call_args_with(&mut call_args, &options).result
     };
-    let options = CallOptions { timeout, interrupt: Some(interrupt::INTERRUPT.clone()), ..CallOptions::default() };
+    drop(guard);
+    finish_call(py, result)
+}
+
+fn overlap(a: &std::ops::Range<usize>, b: &std::ops::Range<usize>) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+/// A call in an interruptible Jit: with a deadline, and ended by Ctrl-C.
+fn call_interruptible(py: Python<'_>, func: &ore::Func, mode: CallMode, values: &[Value], timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+    let options = call_options(mode, timeout)?;
     let guard = interrupt::enter();
     let result =
         if mode.release_gil { py.detach(|| func.call_with(values, &options).result) } else { func.call_with(values, &options).result };
     drop(guard);
+    finish_call(py, result)
+}
+
+/// The options of a call with `timeout`: in an interruptible Jit, it ends at the
+/// deadline or at Ctrl-C.
+fn call_options(mode: CallMode, timeout: Option<f64>) -> PyResult<CallOptions> {
+    let timeout = match timeout {
+        Some(t) if !(t.is_finite() && t >= 0.0) => return Err(PyValueError::new_err("timeout must be a non-negative number of seconds")),
+        t => t.map(Duration::from_secs_f64),
+    };
+    let interrupt = mode.interruptible.then(|| interrupt::INTERRUPT.clone());
+    Ok(CallOptions { timeout, interrupt, ..CallOptions::default() })
+}
+
+/// The call's result as a Python object, or its error as an exception; Ctrl-C
+/// raises Python's `KeyboardInterrupt`.
+fn finish_call(py: Python<'_>, result: Result<Value, ore::Error>) -> PyResult<Py<PyAny>> {
     if matches!(result, Err(ore::Error::Runtime(ore::RuntimeError::Interrupted))) {
         interrupt::INTERRUPT.reset();
         // Python's handler saw the signal too: this raises its `KeyboardInterrupt`.
         py.check_signals()?;
     }
-    result.map_err(|e| to_py_err(py, e))
+    from_value(py, &result.map_err(|e| to_py_err(py, e))?)
 }
 
 /// The native part of the `ore` package.

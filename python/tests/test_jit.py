@@ -70,6 +70,35 @@ def test_arrays_from_buffers_and_numpy():
         jit.call("total", np.zeros((2, 2), dtype=np.int64))
 
 
+def test_numpy_arrays_are_lent_without_a_copy():
+    jit = ore.Jit()
+    jit.add_source(
+        "m",
+        """
+        fn scale(a: [f64], k: f64) { var i = 0; while i < len(a) { a[i] = a[i] * k; i = i + 1; } }
+        fn copy(to: [i64], from: [i64]) { var i = 0; while i < len(to) { to[i] = from[i] + 1; i = i + 1; } }
+        """,
+    )
+    data = np.array([1.0, 2.0, 3.0])
+    jit.call("scale", data, 10.0)
+    assert data.tolist() == [10.0, 20.0, 30.0], "Ore wrote into NumPy's memory"
+    # A read-only array or a strided view is copied in: the writes stay in the copy.
+    frozen = np.array([1.0, 2.0])
+    frozen.flags.writeable = False
+    jit.call("scale", frozen, 10.0)
+    assert frozen.tolist() == [1.0, 2.0]
+    strided = np.arange(6, dtype=np.float64)
+    jit.call("scale", strided[::2], 10.0)
+    assert strided.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    # The same array twice: lent once, copied for the other.
+    both = np.array([1, 2, 3], dtype=np.int64)
+    jit.call("copy", both, both)
+    assert both.tolist() == [2, 3, 4]
+    target = np.zeros(3, dtype=np.int64)
+    jit.call("copy", target, np.array([5, 6, 7], dtype=np.int64))
+    assert target.tolist() == [6, 7, 8]
+
+
 def test_arguments_are_checked():
     jit = ore.Jit()
     jit.add_source("m", "fn id(x: i64) -> i64 { x }")

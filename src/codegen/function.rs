@@ -243,15 +243,17 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     /// The address of `array[index]`, after the bounds check.
     fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
         let m = self.m;
+        // Neither an array's length nor where its elements are ever changes; both
+        // loads come before the check, so LLVM may hoist them out of loops.
+        let data_ptr = m.gep(m.i8(), array, m.const_int(m.i64(), abi::array::DATA));
+        let data = m.load_invariant(m.ptr(), data_ptr);
         if !self.options.unchecked.bounds {
-            // An array's length never changes after it is made.
             let len = m.load_invariant(m.i64(), array);
             // Unsigned comparison also catches negative indices.
             let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
             self.trap_if(out, abi::trap::INDEX_OUT_OF_BOUNDS, index, len);
         }
-        let skip_len = m.add(index, m.const_int(m.i64(), 1));
-        m.gep(m.i64(), array, skip_len)
+        m.gep(m.i64(), data, index)
     }
 
     fn binary(&mut self, op: BinOp, operand: Ty, l: Value<'m>, r: Value<'m>) -> Value<'m> {

@@ -77,11 +77,30 @@ impl Namespace {
 
     /// Calls `target`, of signature `sig`, with `args` (checked against `sig`).
     pub(super) fn call_values(&self, target: &Target, sig: &FnSig, args: &[Value], options: &CallOptions) -> Result<Value, Error> {
-        values::check_arguments(target.name, sig, args)?;
+        values::check_arguments(target.name, sig, args.iter().map(Value::ty))?;
         // (A loop, not `collect`: collecting `Result`s costs more than a short call.)
         let encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
             for arg in args {
                 slots.push(values::encode(arg, call, strings)?);
+            }
+            Ok(())
+        };
+        // SAFETY: `call_target` passes the result of a call of `sig`.
+        let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
+        // SAFETY: `encode` encodes `args`, which were checked against `sig`, the
+        // signature `target`'s trampoline was made for.
+        unsafe { self.call_target(target, &encode, options, decode) }
+    }
+
+    /// `call_values`, with arguments that may lend arrays.
+    pub(super) fn call_args(&self, target: &Target, sig: &FnSig, args: &mut [Arg], options: &CallOptions) -> Result<Value, Error> {
+        values::check_arguments(target.name, sig, args.iter().map(Arg::ty))?;
+        // Lent arrays are encoded through `&mut`: `encode` is called once, but is
+        // an `Fn`, so the arguments are reached through a cell.
+        let args = std::cell::RefCell::new(args);
+        let encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
+            for arg in args.borrow_mut().iter_mut() {
+                slots.push(arg.encode(call, strings)?);
             }
             Ok(())
         };

@@ -74,6 +74,18 @@ impl Func {
         self.namespace.report(options, || self.namespace.call_values(&self.target(), &self.sig, args, options))
     }
 
+    /// Calls it with arguments that may lend arrays to the call, which Ore code
+    /// then reads and writes in place (see `Arg`).
+    pub fn call_args(&self, args: &mut [Arg<'_>]) -> Result<Value, Error> {
+        self.namespace.call_args(&self.target(), &self.sig, args, &CallOptions::default())
+    }
+
+    /// `call_args`, with a deadline, output capture or memory limit (see
+    /// `Namespace::call_with`).
+    pub fn call_args_with(&self, args: &mut [Arg<'_>], options: &CallOptions) -> CallReport {
+        self.namespace.report(options, || self.namespace.call_args(&self.target(), &self.sig, args, options))
+    }
+
     /// This function with Rust parameter and result types, checked against its
     /// signature now, so that calls check nothing: `func.typed::<(i64, i64), i64>()`.
     pub fn typed<P: Params, R: Results>(&self) -> Result<TypedFunc<P, R>, Error> {

@@ -71,7 +71,7 @@ pub use ir_modules::IrModuleInfo;
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
-pub use values::Value;
+pub use values::{Arg, Value};
 
 use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::codegen;

@@ -26,6 +26,51 @@ pub enum Value {
     ArrayF64(Vec<f64>),
 }
 
+/// An argument of `Func::call_args`: a `Value`, or an array that Ore code works
+/// on in place, without a copy. What the code writes to a lent array, the caller
+/// sees; the borrow lasts for the call only, and the array, if the function
+/// returns it, comes back copied, as every array result does.
+#[derive(Debug)]
+pub enum Arg<'a> {
+    /// A value, copied in as `Func::call` copies it.
+    Value(Value),
+    /// An `[i64]` whose elements are these.
+    I64s(&'a mut [i64]),
+    /// An `[f64]` whose elements are these.
+    F64s(&'a mut [f64]),
+}
+
+impl From<Value> for Arg<'_> {
+    fn from(value: Value) -> Self {
+        Arg::Value(value)
+    }
+}
+
+impl Arg<'_> {
+    /// Its Ore type.
+    pub fn ty(&self) -> Ty {
+        match self {
+            Arg::Value(v) => v.ty(),
+            Arg::I64s(_) => Ty::ArrayI64,
+            Arg::F64s(_) => Ty::ArrayF64,
+        }
+    }
+
+    /// Encodes it as `encode` does a `Value`; a lent array's elements stay where
+    /// they are, borrowed by the call (`self` is borrowed for as long).
+    pub(super) fn encode(&mut self, call: &HostCall, strings: &mut Vec<std::ffi::CString>) -> Result<u64, crate::runtime::RuntimeError> {
+        match self {
+            Arg::Value(v) => encode(v, call, strings),
+            // SAFETY: the slice is borrowed mutably for the whole call (the caller
+            // of `Func::call_args` holds `&mut` to it until the call returns), so
+            // nothing else accesses its elements meanwhile; f64s are 8-byte words.
+            Arg::I64s(s) => unsafe { call.lend(s.as_mut_ptr(), s.len()) },
+            // SAFETY: as above.
+            Arg::F64s(s) => unsafe { call.lend(s.as_mut_ptr().cast(), s.len()) },
+        }
+    }
+}
+
 impl Value {
     /// Its Ore type.
     pub fn ty(&self) -> Ty {
@@ -81,13 +126,14 @@ pub(super) unsafe fn decode(ty: Ty, raw: u64, call: &HostCall) -> Value {
     }
 }
 
-pub(super) fn check_arguments(name: &str, sig: &crate::types::FnSig, args: &[Value]) -> Result<(), super::Error> {
+/// Checks arguments of types `args` against `sig`.
+pub(super) fn check_arguments(name: &str, sig: &crate::types::FnSig, args: impl ExactSizeIterator<Item = Ty>) -> Result<(), super::Error> {
     if args.len() != sig.params.len() {
         return Err(super::Error::Arity { name: name.to_string(), expected: sig.params.len(), given: args.len() });
     }
-    for (index, (arg, expected)) in args.iter().zip(&sig.params).enumerate() {
-        if arg.ty() != *expected {
-            return Err(super::Error::ArgumentType { name: name.to_string(), index, expected: *expected, given: arg.ty() });
+    for (index, (given, expected)) in args.zip(&sig.params).enumerate() {
+        if given != *expected {
+            return Err(super::Error::ArgumentType { name: name.to_string(), index, expected: *expected, given });
         }
     }
     Ok(())

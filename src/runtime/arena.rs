@@ -1,8 +1,11 @@
-//! Array storage. An Ore array is a pointer to `[len, e0, e1, ...]` (8-byte
-//! elements: i64, or f64 bit patterns). Arrays live until the outermost call from
-//! the host into the JIT on this thread returns (LANGUAGE.md), so they go into a
-//! thread-local arena emptied when that call ends. The outermost call may limit the
-//! bytes its arrays take in all (`enter`); going over is a runtime error.
+//! Array storage. An Ore array is a pointer to an `ArrayHeader` (`abi::array`):
+//! its length and where its 8-byte elements are (i64, or f64 bit patterns). An
+//! array Ore makes is one block, the header followed by the elements; an array
+//! lent by the host (`lend`) is a header pointing at the host's memory. Arrays
+//! live until the outermost call from the host into the JIT on this thread
+//! returns (LANGUAGE.md), so they go into a thread-local arena emptied when that
+//! call ends. The outermost call may limit the bytes its arrays take in all
+//! (`enter`); going over is a runtime error.
 
 //!
 //! Besides each call's budget, one process-wide cap bounds the bytes that the
@@ -10,6 +13,7 @@
 //! each within its own budget, cannot exhaust the machine together.
 
 use super::RuntimeError;
+use crate::abi;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -68,13 +72,36 @@ pub fn leave() {
     }
 }
 
-fn store(mut block: Vec<i64>) -> *mut i64 {
-    let ptr = block.as_mut_ptr();
-    // Moving the Vec's buffer into a Box keeps the pointer valid.
-    ARRAYS.with(|a| a.borrow_mut().push(block.into_boxed_slice()));
-    ptr
+/// What an Ore array points at.
+#[repr(C)]
+struct ArrayHeader {
+    len: i64,
+    data: *mut i64,
 }
 
+const _: () = assert!(std::mem::offset_of!(ArrayHeader, len) == abi::array::LEN as usize);
+const _: () = assert!(std::mem::offset_of!(ArrayHeader, data) == abi::array::DATA as usize);
+/// The header's size in 8-byte words.
+const HEADER_WORDS: usize = std::mem::size_of::<ArrayHeader>() / 8;
+
+/// Keeps `block` (a header, then its elements if it has them) in the arena and
+/// points its header at `data`, or at its own elements; returns the array.
+fn store(block: Vec<i64>, data: Option<*mut i64>) -> *mut i64 {
+    // Addresses are taken from the Box, whose buffer does not move from here on.
+    let mut block = block.into_boxed_slice();
+    let array = block.as_mut_ptr();
+    // SAFETY: the block holds at least the header's words; `array` is the start
+    // of its allocation, aligned for `ArrayHeader` (two 8-byte words).
+    unsafe {
+        let header = array.cast::<ArrayHeader>();
+        (*header).data = data.unwrap_or_else(|| array.add(HEADER_WORDS));
+    }
+    ARRAYS.with(|a| a.borrow_mut().push(block));
+    array
+}
+
+/// A block with room for the header and `len` elements, charged to the budgets,
+/// with the header's words pushed (the data pointer is set by `store`).
 fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     if len < 0 {
         return Err(RuntimeError::NegativeArrayLength(len));
@@ -82,8 +109,8 @@ fn reserve(len: i64) -> Result<Vec<i64>, RuntimeError> {
     if len > MAX_ARRAY_LEN {
         return Err(RuntimeError::OutOfMemory(len));
     }
-    let mut block = charged_block(len as usize + 1, len)?;
-    block.push(len);
+    let mut block = charged_block(len as usize + HEADER_WORDS, len)?;
+    block.extend([len, 0]);
     Ok(block)
 }
 
@@ -120,22 +147,43 @@ pub fn alloc_str(text: &[u8]) -> Result<*const std::ffi::c_char, RuntimeError> {
 
 pub fn alloc_filled(len: i64, fill: i64) -> Result<*mut i64, RuntimeError> {
     let mut block = reserve(len)?;
-    block.resize(len as usize + 1, fill);
-    Ok(store(block))
+    block.resize(len as usize + HEADER_WORDS, fill);
+    Ok(store(block, None))
 }
 
 pub fn alloc_from(elements: impl ExactSizeIterator<Item = i64>) -> Result<*mut i64, RuntimeError> {
     let mut block = reserve(elements.len() as i64)?;
     block.extend(elements);
-    Ok(store(block))
+    Ok(store(block, None))
+}
+
+/// An array whose elements are the host's `len` words at `data`: only its header
+/// is in the arena.
+///
+/// # Safety
+/// `data` must point at `len` initialised 8-byte words that Ore code may read and
+/// write, and nothing else may access them, until the host call that lends them
+/// ends. (The header lives on, to the end of the outermost call, but nothing
+/// reaches it: a call's results are copied out, and Ore has no globals.)
+pub unsafe fn lend(data: *mut i64, len: usize) -> Result<*mut i64, RuntimeError> {
+    let len = i64::try_from(len).map_err(|_| RuntimeError::OutOfMemory(i64::MAX))?;
+    if len > MAX_ARRAY_LEN {
+        return Err(RuntimeError::OutOfMemory(len));
+    }
+    let mut block = charged_block(HEADER_WORDS, len)?;
+    block.extend([len, 0]);
+    Ok(store(block, Some(data)))
 }
 
 /// # Safety
 /// `ptr` must be an array pointer from this arena, still alive.
 pub unsafe fn read(ptr: *const i64) -> Vec<i64> {
-    // SAFETY: an arena array is its length followed by that many elements, alive
-    // (the caller's contract).
-    unsafe { std::slice::from_raw_parts(ptr.add(1), *ptr as usize) }.to_vec()
+    // SAFETY: an arena array is a header whose data pointer points at `len` live
+    // elements (the caller's contract).
+    unsafe {
+        let header = &*ptr.cast::<ArrayHeader>();
+        std::slice::from_raw_parts(header.data, header.len as usize).to_vec()
+    }
 }
 
 #[cfg(test)]
@@ -158,9 +206,9 @@ mod tests {
     #[test]
     fn the_budget_covers_every_array_and_string_of_the_call() {
         let outcome = in_call(Some(100), || {
-            let a = alloc_filled(4, 7).is_ok(); // 40 bytes with the length word
+            let a = alloc_filled(4, 7).is_ok(); // 48 bytes with the header
             let s = alloc_str(b"0123456789").is_ok(); // 11 bytes
-            let b = alloc_filled(6, 0).map(drop); // 56 more: over 100
+            let b = alloc_filled(6, 0).map(drop); // 64 more: over 100
             (a, s, b)
         });
         assert!(outcome.0 && outcome.1);
@@ -171,7 +219,7 @@ mod tests {
     fn nested_calls_share_the_outermost_budget() {
         let refused = in_call(Some(80), || {
             assert!(!enter(Some(u64::MAX)), "nested");
-            let first = alloc_filled(5, 0).is_ok(); // 48 bytes
+            let first = alloc_filled(5, 0).is_ok(); // 56 bytes
             leave();
             // Arrays of the nested call live on, and still count.
             (first, alloc_filled(5, 0).map(drop))

@@ -444,6 +444,16 @@ impl HostCall {
         arena::alloc_from(elements).map(|p| p as u64)
     }
 
+    /// An array argument whose `len` elements are the host's, at `data`.
+    ///
+    /// # Safety
+    /// As `arena::lend`: Ore code may read and write the elements until this call
+    /// ends, and nothing else may access them meanwhile.
+    pub unsafe fn lend(&self, data: *mut i64, len: usize) -> Result<u64, RuntimeError> {
+        // SAFETY: the caller's contract is `arena::lend`'s.
+        unsafe { arena::lend(data, len) }.map(|p| p as u64)
+    }
+
     /// Runs `function` through `trampoline` with a fresh context, interrupted at
     /// `deadline` (or the deadline of a call this one is nested in) if its code was
     /// compiled with interrupt checks.
