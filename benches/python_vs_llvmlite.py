@@ -68,6 +68,28 @@ def module_ir(n):
     )
 
 
+def counted_loop(signature, body):
+    """LLVM IR of `define i64 SIGNATURE`: for %i in 0..%n, `body` makes %s1 from %s
+    (starting at 0); returns the last %s."""
+    return f"""
+define i64 {signature} {{
+entry:
+  br label %head
+head:
+  %i = phi i64 [ 0, %entry ], [ %i1, %body ]
+  %s = phi i64 [ 0, %entry ], [ %s1, %body ]
+  %more = icmp slt i64 %i, %n
+  br i1 %more, label %body, label %done
+body:
+  {body}
+  %i1 = add i64 %i, 1
+  br label %head
+done:
+  ret i64 %s
+}}
+"""
+
+
 def first_result(n):
     ir = module_ir(n)
     expected = 7 * 5 + (7 >> 3)
@@ -106,23 +128,7 @@ def callbacks(n, release_gil=True):
     keep = callback_type(lambda x: x + 1)  # llvmlite's users must keep it alive
 
     def with_llvmlite():
-        ir = """
-        define i64 @loop(i64 (i64)* %inc, i64 %n) {
-        entry:
-          br label %head
-        head:
-          %i = phi i64 [ 0, %entry ], [ %i1, %body ]
-          %s = phi i64 [ 0, %entry ], [ %s1, %body ]
-          %more = icmp slt i64 %i, %n
-          br i1 %more, label %body, label %done
-        body:
-          %s1 = call i64 %inc(i64 %s)
-          %i1 = add i64 %i, 1
-          br label %head
-        done:
-          ret i64 %s
-        }
-        """
+        ir = counted_loop("@loop(i64 (i64)* %inc, i64 %n)", "%s1 = call i64 %inc(i64 %s)")
         jit = lljit()
         rt = llvm.JITLibraryBuilder().add_ir(ir).export_symbol("loop").link(jit, "cb")
         loop = ctypes.CFUNCTYPE(ctypes.c_int64, callback_type, ctypes.c_int64)(rt["loop"])
@@ -176,25 +182,9 @@ def array_argument(n):
         return time.perf_counter() - t0
 
     def with_llvmlite():
-        ir = """
-        define i64 @total(i64* %a, i64 %n) {
-        entry:
-          br label %head
-        head:
-          %i = phi i64 [ 0, %entry ], [ %i1, %body ]
-          %s = phi i64 [ 0, %entry ], [ %s1, %body ]
-          %more = icmp slt i64 %i, %n
-          br i1 %more, label %body, label %done
-        body:
-          %p = getelementptr i64, i64* %a, i64 %i
-          %x = load i64, i64* %p
-          %s1 = add i64 %s, %x
-          %i1 = add i64 %i, 1
-          br label %head
-        done:
-          ret i64 %s
-        }
-        """
+        ir = counted_loop(
+            "@total(i64* %a, i64 %n)", "%p = getelementptr i64, i64* %a, i64 %i\n  %x = load i64, i64* %p\n  %s1 = add i64 %s, %x"
+        )
         jit = lljit()
         rt = llvm.JITLibraryBuilder().add_ir(ir).export_symbol("total").link(jit, "arr")
         total = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)(rt["total"])
