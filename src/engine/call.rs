@@ -52,7 +52,7 @@ pub(super) type Slots = smallvec::SmallVec<[u64; 8]>;
 
 /// Encodes a call's arguments as 8-byte slots (see `values::encode`) into the
 /// `Slots`; `str`s it makes go in the Vec, which outlives the call.
-pub(super) type Encode<'a> = &'a dyn Fn(&HostCall, &mut Vec<std::ffi::CString>, &mut Slots) -> Result<(), RuntimeError>;
+pub(super) type Encode<'a> = &'a mut dyn FnMut(&HostCall, &mut Vec<std::ffi::CString>, &mut Slots) -> Result<(), RuntimeError>;
 
 impl Namespace {
     /// Calls an Ore function. Runtime errors end the call and leave the namespace
@@ -79,7 +79,7 @@ impl Namespace {
     pub(super) fn call_values(&self, target: &Target, sig: &FnSig, args: &[Value], options: &CallOptions) -> Result<Value, Error> {
         values::check_arguments(target.name, sig, args.iter().map(Value::ty))?;
         // (A loop, not `collect`: collecting `Result`s costs more than a short call.)
-        let encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
+        let mut encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
             for arg in args {
                 slots.push(values::encode(arg, call, strings)?);
             }
@@ -89,17 +89,15 @@ impl Namespace {
         let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
         // SAFETY: `encode` encodes `args`, which were checked against `sig`, the
         // signature `target`'s trampoline was made for.
-        unsafe { self.call_target(target, &encode, options, decode) }
+        unsafe { self.call_target(target, &mut encode, options, decode) }
     }
 
     /// `call_values`, with arguments that may lend arrays.
     pub(super) fn call_args(&self, target: &Target, sig: &FnSig, args: &mut [Arg], options: &CallOptions) -> Result<Value, Error> {
         values::check_arguments(target.name, sig, args.iter().map(Arg::ty))?;
-        // Lent arrays are encoded through `&mut`: `encode` is called once, but is
-        // an `Fn`, so the arguments are reached through a cell.
-        let args = std::cell::RefCell::new(args);
-        let encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
-            for arg in args.borrow_mut().iter_mut() {
+        // Lent arrays are encoded through `&mut`, which `encode` (an `FnMut`) keeps.
+        let mut encode = |call: &HostCall, strings: &mut Vec<_>, slots: &mut Slots| {
+            for arg in args.iter_mut() {
                 slots.push(arg.encode(call, strings)?);
             }
             Ok(())
@@ -108,7 +106,7 @@ impl Namespace {
         let decode = |raw, call: &HostCall| unsafe { values::decode(sig.ret, raw, call) };
         // SAFETY: `encode` encodes `args`, which were checked against `sig`, the
         // signature `target`'s trampoline was made for.
-        unsafe { self.call_target(target, &encode, options, decode) }
+        unsafe { self.call_target(target, &mut encode, options, decode) }
     }
 
     /// Runs `call` as one call from the host: output capture, and what it compiled

@@ -130,13 +130,13 @@ impl<P: Params, R: Results> TypedFunc<P, R> {
     }
 
     fn call_typed(&self, params: P, options: &CallOptions) -> Result<R, Error> {
-        let encode = |call: &HostCall, strings: &mut Vec<CString>, slots: &mut Slots| params.encode(call, strings, slots);
+        let mut encode = |call: &HostCall, strings: &mut Vec<CString>, slots: &mut Slots| params.encode(call, strings, slots);
         // SAFETY: `call_target` passes the result of a call of `sig`, whose result
         // type is `R`'s (checked by `Func::typed`).
         let decode = |raw, call: &HostCall| unsafe { R::decode(raw, call) };
         // SAFETY: `P`'s types are the signature's parameters (checked by
         // `Func::typed`), encoded as `values::encode` does.
-        unsafe { self.func.namespace.call_target(&self.func.target(), &encode, options, decode) }
+        unsafe { self.func.namespace.call_target(&self.func.target(), &mut encode, options, decode) }
     }
 
     /// The untyped handle.
