@@ -43,6 +43,21 @@ pub mod trap {
     pub const TIMEOUT: i64 = 4;
 }
 
+/// How generated code passes a place in a function to `ore.rt.frame`: its 1-based
+/// line in the upper 32 bits and its column in the lower 32 (`runtime::trace`).
+pub mod site {
+    /// The site of line `line`, column `column`.
+    pub fn pack(line: usize, column: usize) -> i64 {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX) as i64;
+        (clamp(line) << 32) | clamp(column)
+    }
+
+    /// The line and column of `site`.
+    pub fn unpack(site: i64) -> (u32, u32) {
+        ((site >> 32) as u32, site as u32)
+    }
+}
+
 /// Tags of `py_call` arguments.
 pub mod py_arg {
     pub const I64: i64 = 0;
@@ -141,6 +156,9 @@ macro_rules! for_each_runtime_function {
         $callback! {
             /// Records runtime error `code` (`abi::trap`) with details `a`, `b`.
             Trap ore_rt_trap "ore.rt.trap" (Ctx, I64, I64, I64) -> Void;
+            /// Adds a frame to the trace of the error being raised: the function's
+            /// name, its module's name, and the site (`site`) it leaves from.
+            Frame ore_rt_frame "ore.rt.frame" (Ctx, Str, Str, I64) -> Void;
             /// `[fill; len]` in the call's arena; null after raising an error.
             ArrayNew ore_rt_array_new "ore.rt.array_new" (Ctx, I64, I64) -> Array;
             PrintI64 ore_rt_print_i64 "ore.rt.print_i64" (Ctx, I64) -> Void;

@@ -52,10 +52,17 @@ impl fmt::Display for CompileError {
 }
 
 /// A source file with its line table.
+#[derive(Clone)]
 pub struct SourceFile {
     name: String,
     text: String,
     line_starts: Vec<usize>,
+}
+
+impl fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceFile").field("name", &self.name).field("bytes", &self.text.len()).finish()
+    }
 }
 
 /// Source lines longer than this are shown as a window around the column.

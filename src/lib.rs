@@ -47,6 +47,7 @@ pub use engine::{
     WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS,
 };
 pub use runtime::deadline::Interrupt;
+pub use runtime::trace::{Frame, Location, Trace, MAX_FRAMES as MAX_TRACE_FRAMES};
 pub use runtime::{process_array_bytes, set_process_array_limit, RuntimeError, MAX_ARRAY_LEN};
 pub use standalone::{check_program, program_ir};
 pub use syntax::MAX_NESTING;

@@ -142,10 +142,10 @@ impl Interpreter {
     /// Checks a module against the namespace and installs it, as the engine does:
     /// new names first, then every definition replaces the current one.
     fn add(&self, name: &str, source: &str, require_main: bool) -> Result<(), String> {
-        let file = SourceFile::new(name, source.to_string());
+        let file = std::sync::Arc::new(SourceFile::new(name, source.to_string()));
         let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]).to_string())?;
         let options = check::Options { require_main, allow_python: false };
-        let checked = check::check_module(&items, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
+        let checked = check::check_module(&items, &file, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
         let mut ns = self.namespace.borrow_mut();
         for s in checked.signatures {
             let (line, column) = file.location(s.span.start);

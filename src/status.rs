@@ -11,12 +11,13 @@ pub const EXIT_USAGE: u8 = 64;
 /// EX_SOFTWARE: Ore itself failed.
 pub const EXIT_INTERNAL: u8 = 70;
 
-/// The exit status for `e`, and the line that reports it on stderr.
+/// The exit status for `e`, and the text that reports it on stderr.
 pub fn of_error(e: &Error) -> (u8, String) {
     match e {
         Error::Compile(e) => (EXIT_COMPILE_ERROR, e.to_string()),
-        // Displays as `runtime error: MESSAGE`.
-        Error::Runtime(_) => (EXIT_RUNTIME_ERROR, e.to_string()),
+        // `runtime error: MESSAGE`, then a line per frame.
+        Error::Runtime { trace, .. } if trace.is_empty() => (EXIT_RUNTIME_ERROR, e.to_string()),
+        Error::Runtime { trace, .. } => (EXIT_RUNTIME_ERROR, format!("{e}\n{trace}")),
         e => (EXIT_INTERNAL, format!("error: {e}")),
     }
 }

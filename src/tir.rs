@@ -2,9 +2,11 @@
 //! generator consumes. Names are resolved (locals to slots, calls to callees) and
 //! every expression carries its type, so code generation makes no decisions of its own.
 
+use crate::diagnostics::SourceFile;
 use crate::syntax::ast::{BinOp, Span};
 use crate::types::{ExternSig, FnSig, Ty};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// A local variable slot of one function.
 pub type LocalId = usize;
@@ -18,6 +20,10 @@ pub struct Local {
 #[derive(Clone, Debug)]
 pub struct Function {
     pub name: String,
+    /// The function's name where it is defined.
+    pub span: Span,
+    /// The module it is defined in, to locate runtime errors.
+    pub source: Arc<SourceFile>,
     pub sig: FnSig,
     /// One slot per parameter, in order, followed by the `let`/`var` slots.
     pub locals: Vec<Local>,

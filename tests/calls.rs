@@ -26,12 +26,12 @@ fn loops_and_recursion_are_interrupted_at_their_deadline() {
     for (function, args) in [("spin", vec![]), ("spin_continue", vec![]), ("boom", vec![Value::I64(90)])] {
         let started = Instant::now();
         let report = e.call_with(function, &args, &timeout(100));
-        assert!(matches!(report.result, Err(Error::Runtime(RuntimeError::Timeout))), "{function}: {:?}", report.result);
+        assert!(matches!(report.result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })), "{function}: {:?}", report.result);
         assert!(started.elapsed() >= Duration::from_millis(100), "{function} ended early");
     }
     // The engine, and the functions that timed out, stay usable.
     assert_eq!(e.call("quick", &[Value::I64(1)]).unwrap(), Value::I64(2));
-    assert!(matches!(e.call_with("spin", &[], &timeout(10)).result, Err(Error::Runtime(RuntimeError::Timeout))));
+    assert!(matches!(e.call_with("spin", &[], &timeout(10)).result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })));
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn nested_calls_inherit_the_callers_deadline() {
     // A host callback that calls back into the engine, with no deadline of its own.
     e.register("call_spin", move || -> i64 {
         let result = inner.call("spin", &[]);
-        i64::from(matches!(result, Err(Error::Runtime(RuntimeError::Timeout))))
+        i64::from(matches!(result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })))
     })
     .unwrap();
     e.add_module("outer", "extern fn call_spin() -> i64;\nfn outer() -> i64 { call_spin() }").unwrap();
@@ -84,7 +84,7 @@ fn array_memory_is_limited_per_call() {
     // Ten arrays of 998 elements (plus their two-word headers) fit; eleven do not.
     assert_eq!(e.call_with("make", &[Value::I64(998), Value::I64(10)], &options).result.unwrap(), Value::I64(9980));
     let result = e.call_with("make", &[Value::I64(998), Value::I64(11)], &options).result;
-    assert!(matches!(result, Err(Error::Runtime(RuntimeError::MemoryLimit(998)))), "{result:?}");
+    assert!(matches!(result, Err(Error::Runtime { error: RuntimeError::MemoryLimit(998), .. })), "{result:?}");
     // The budget is per call: the next one starts afresh.
     assert!(e.call_with("make", &[Value::I64(998), Value::I64(10)], &options).result.is_ok());
 }
@@ -176,7 +176,7 @@ fn an_interrupt_ends_a_running_call_from_another_thread() {
     });
     let result = e.call_with("spin", &[], &options).result;
     t.join().unwrap();
-    assert!(matches!(result, Err(Error::Runtime(RuntimeError::Interrupted))), "{result:?}");
+    assert!(matches!(result, Err(Error::Runtime { error: RuntimeError::Interrupted, .. })), "{result:?}");
     interrupt.reset();
     assert_eq!(e.call_with("quick", &[], &options).result.unwrap(), Value::I64(7), "a reset interrupt lets calls run");
     let plain = Namespace::new(Config::default()).unwrap();

@@ -301,7 +301,8 @@ fn run_timeout_interrupts_main() {
     let out = ore(&["run", "--timeout", "100", prog.path()]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stdout(&out), "1\n");
-    assert_eq!(stderr(&out), "runtime error: timeout: the call ran past its deadline\n");
+    let trace = format!("  at main ({}:1:23)", prog.path());
+    assert_eq!(stderr(&out), format!("runtime error: timeout: the call ran past its deadline\n{trace}\n"), "the loop that ran");
     let quick = Program::new("fn main() -> i64 { 5 }\n");
     let out = ore(&["run", "--timeout", "100", quick.path()]);
     assert_eq!((out.status.code(), stdout(&out)), (Some(0), "5\n".to_string()));

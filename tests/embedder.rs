@@ -24,5 +24,5 @@ fn the_example_embedding_crate_builds_and_runs() {
     let run = Command::new(target.join("debug/ore-embedder-example")).env_remove("LD_LIBRARY_PATH").output().expect("the example runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "exit {:?}\n{stdout}\n{}", run.status, String::from_utf8_lossy(&run.stderr));
-    assert_eq!(stdout, "from Ore\nrun = 53\nfrom Ore\nhost function `checked_len` failed: empty string\n");
+    assert_eq!(stdout, "from Ore\nrun = 53\nfrom Ore\nhost function `checked_len` failed: empty string\n  at run (app:7:34)\n");
 }

@@ -73,14 +73,14 @@ fn runtime_errors_end_the_call_and_leave_the_engine_usable() {
     )
     .unwrap();
     let err = e.call("div", &[Value::I64(1), Value::I64(0)]).unwrap_err();
-    assert!(matches!(err, Error::Runtime(RuntimeError::DivisionByZero)), "{err}");
+    assert!(matches!(err, Error::Runtime { error: RuntimeError::DivisionByZero, .. }), "{err}");
     assert_eq!(err.to_string(), "runtime error: division by zero");
     assert_eq!(e.call("div", &[Value::I64(9), Value::I64(3)]).unwrap(), Value::I64(3));
     let err = e.call("at", &[Value::I64(5)]).unwrap_err();
     assert_eq!(err.to_string(), "runtime error: index out of bounds: index 5, length 3");
     // On the test harness's own thread, with its default stack.
     let err = e.call("down", &[Value::I64(0)]).unwrap_err();
-    assert!(matches!(err, Error::Runtime(RuntimeError::StackOverflow)), "{err}");
+    assert!(matches!(err, Error::Runtime { error: RuntimeError::StackOverflow, .. }), "{err}");
     assert_eq!(e.call("deep", &[Value::I64(10_000)]).unwrap(), Value::I64(10_000));
 }
 
@@ -190,7 +190,7 @@ extern "C" fn host_reenter(x: i64) -> i64 {
         Ok(Value::I64(v)) => v,
         Ok(other) => panic!("unexpected {other:?}"),
         // The inner call's runtime error ends the inner call only.
-        Err(Error::Runtime(_)) => -1,
+        Err(Error::Runtime { .. }) => -1,
         Err(e) => panic!("{e}"),
     }
 }

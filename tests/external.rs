@@ -182,7 +182,7 @@ fn ir_modules_are_replaced_and_removed_like_ore_modules() {
     assert!(matches!(e.remove_module(first.id), Err(Error::UnknownModule(_))), "the old module is gone");
     e.remove_module(second.id).unwrap();
     let err = e.call("f", &[Value::I64(5)]).unwrap_err();
-    assert!(matches!(&err, Error::Runtime(RuntimeError::UndefinedFunction(n)) if n == "scale"), "{err}");
+    assert!(matches!(&err, Error::Runtime { error: RuntimeError::UndefinedFunction(n), .. } if n == "scale"), "{err}");
     // Defined again by a new module, the same caller finds it.
     e.add_ir("again.ll", TRIPLE.as_bytes()).unwrap();
     assert_eq!(e.call("f", &[Value::I64(5)]).unwrap(), Value::I64(16));
@@ -222,6 +222,8 @@ fn ir_functions_are_called_from_the_host_with_their_c_signature() {
     // The handle follows the module.
     e.replace_ir(lib.id, "lib.ll", b"define i32 @narrow(i32 %x) {\n  %r = mul i32 %x, 3\n  ret i32 %r\n}\n").unwrap();
     assert_eq!(narrow.call(&[Value::I64(2)]).unwrap(), Value::I64(6));
-    assert!(matches!(positive.call(&[Value::F64(1.0)]), Err(Error::Runtime(RuntimeError::UndefinedFunction(n))) if n == "positive"));
+    assert!(
+        matches!(positive.call(&[Value::F64(1.0)]), Err(Error::Runtime { error: RuntimeError::UndefinedFunction(n), .. }) if n == "positive")
+    );
     assert!(matches!(e.ir_func("strlen", &ExternSig { params: vec![CType::Str], ret: CType::I64 }), Err(Error::UnknownFunction(_))));
 }

@@ -59,10 +59,10 @@ fn handles_see_redefinitions_and_unloads_at_once() {
     let second = ns.add_module("two", "fn f() -> i64 { 2 }").unwrap();
     assert_eq!(f.call(()).unwrap(), 2, "compiled code was replaced");
     ns.remove_module(second.id).unwrap();
-    assert!(matches!(f.call(()), Err(Error::Runtime(RuntimeError::UndefinedFunction(n))) if n == "f"));
+    assert!(matches!(f.call(()), Err(Error::Runtime { error: RuntimeError::UndefinedFunction(n), .. }) if n == "f"));
     // Its functions were all replaced: unloading it changes no definition.
     ns.remove_module(first.id).unwrap();
-    assert!(matches!(f.call(()), Err(Error::Runtime(RuntimeError::UndefinedFunction(_)))));
+    assert!(matches!(f.call(()), Err(Error::Runtime { error: RuntimeError::UndefinedFunction(_), .. })));
     ns.add_module("three", "fn f() -> i64 { 3 }").unwrap();
     assert_eq!(f.call(()).unwrap(), 3);
     assert_eq!(ns.functions().iter().find(|i| i.name == "f").map(|i| i.calls), Some(5), "handle calls are counted");
@@ -73,7 +73,7 @@ fn a_handle_to_a_declaration_works_once_it_is_defined() {
     let ns = namespace();
     ns.add_module("decl", "fn later(x: i64) -> i64;").unwrap();
     let later = ns.func("later").unwrap().typed::<(i64,), i64>().unwrap();
-    assert!(matches!(later.call((1,)), Err(Error::Runtime(RuntimeError::UndefinedFunction(_)))));
+    assert!(matches!(later.call((1,)), Err(Error::Runtime { error: RuntimeError::UndefinedFunction(_), .. })));
     ns.add_module("def", "fn later(x: i64) -> i64 { x * 2 }").unwrap();
     assert_eq!(later.call((21,)).unwrap(), 42);
 }
@@ -84,7 +84,7 @@ fn typed_calls_take_call_options() {
     ns.add_module("m", "fn spin() -> i64 { var i = 0; while true { i = i + 1; } i }\nfn hello() { print(\"hi\"); }").unwrap();
     let spin = ns.func("spin").unwrap().typed::<(), i64>().unwrap();
     let options = CallOptions { timeout: Some(Duration::from_millis(50)), ..CallOptions::default() };
-    assert!(matches!(spin.call_with((), &options).result, Err(Error::Runtime(RuntimeError::Timeout))));
+    assert!(matches!(spin.call_with((), &options).result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })));
     let hello = ns.func("hello").unwrap().typed::<(), ()>().unwrap();
     let report = hello.call_with((), &CallOptions { capture_output: Some(100), ..CallOptions::default() });
     report.result.unwrap();
@@ -116,7 +116,7 @@ fn lent_arrays_are_worked_on_in_place() {
     // Bounds are the lent slice's, and types are checked as for `call`.
     let peek = ns.func("peek").unwrap();
     let err = peek.call_args(&mut [Arg::I64s(&mut counts[..2]), Value::I64(2).into()]).unwrap_err();
-    assert!(matches!(err, Error::Runtime(RuntimeError::IndexOutOfBounds { index: 2, len: 2 })), "{err}");
+    assert!(matches!(err, Error::Runtime { error: RuntimeError::IndexOutOfBounds { index: 2, len: 2 }, .. }), "{err}");
     let err = peek.call_args(&mut [Arg::F64s(&mut data), Value::I64(0).into()]).unwrap_err();
     assert!(matches!(err, Error::ArgumentType { index: 0, .. }), "{err}");
 }

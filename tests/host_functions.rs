@@ -30,7 +30,7 @@ fn an_err_ends_the_ore_call_with_its_message() {
     assert_eq!(ns.call("deep", &[Value::I64(3), Value::I64(16)]).unwrap(), Value::I64(1007));
     let err = ns.call("deep", &[Value::I64(40), Value::I64(-4)]).unwrap_err();
     assert!(
-        matches!(&err, Error::Runtime(RuntimeError::HostError { function, message }) if function == "checked_sqrt" && message == "negative input -4"),
+        matches!(&err, Error::Runtime { error: RuntimeError::HostError { function, message }, .. } if function == "checked_sqrt" && message == "negative input -4"),
         "{err:?}"
     );
     assert_eq!(err.to_string(), "runtime error: host function `checked_sqrt` failed: negative input -4");

@@ -31,7 +31,7 @@ fn declarations_are_callable_once_defined() {
     let e = engine();
     e.add_module("caller", "fn later(x: i64) -> i64;\nfn use_it() -> i64 { later(20) + 1 }").unwrap();
     let err = call_i64(&e, "use_it").unwrap_err();
-    assert!(matches!(&err, Error::Runtime(RuntimeError::UndefinedFunction(n)) if n == "later"), "{err}");
+    assert!(matches!(&err, Error::Runtime { error: RuntimeError::UndefinedFunction(n), .. } if n == "later"), "{err}");
     assert_eq!(err.to_string(), "runtime error: undefined function later");
     e.add_module("callee", "fn later(x: i64) -> i64 { x * 2 }").unwrap();
     assert_eq!(call_i64(&e, "use_it").unwrap(), 41);

@@ -19,7 +19,7 @@ fn i64_of(ns: &Namespace, name: &str) -> Result<i64, Error> {
 }
 
 fn is_undefined(result: Result<i64, Error>, name: &str) -> bool {
-    matches!(result, Err(Error::Runtime(RuntimeError::UndefinedFunction(n))) if n == name)
+    matches!(result, Err(Error::Runtime { error: RuntimeError::UndefinedFunction(n), .. }) if n == name)
 }
 
 #[test]

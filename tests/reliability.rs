@@ -106,7 +106,7 @@ fn ir_modules_cannot_replace_the_runtime() {
     // The runtime is still Ore's.
     engine.add_module("m2", "fn div2(a: i64, b: i64) -> i64 { a / b }").unwrap();
     let err = engine.call("div2", &[Value::I64(10), Value::I64(0)]).unwrap_err();
-    assert!(matches!(err, Error::Runtime(RuntimeError::DivisionByZero)), "{err}");
+    assert!(matches!(err, Error::Runtime { error: RuntimeError::DivisionByZero, .. }), "{err}");
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn a_panicking_host_closure_ends_the_call_with_an_error() {
     for (f, args) in [("deep", vec![Value::I64(5), Value::I64(-4)]), ("after", vec![Value::I64(-1)])] {
         let err = engine.call(f, &args).unwrap_err();
         match &err {
-            Error::Runtime(RuntimeError::HostPanic { function, message }) => {
+            Error::Runtime { error: RuntimeError::HostPanic { function, message }, .. } => {
                 assert_eq!(function, "checked_sqrt");
                 assert!(message.starts_with("negative input -"), "{message}");
             }

@@ -81,7 +81,11 @@ fn compile_and_runtime_errors_are_structured() {
     server.load("e", "arith", ARITH);
     let (status, body) = server.call("e", "div", json!([1, 0]));
     assert_eq!(status, 422);
-    assert_eq!(body["error"], json!({"kind": "runtime", "message": "division by zero"}));
+    let trace = json!([{"function": "div", "file": "arith", "line": 4, "column": 33}]);
+    assert_eq!(body["error"], json!({"kind": "runtime", "message": "division by zero", "trace": trace}));
+    server.load("e", "calls", "fn twice(b: i64) -> i64 {\n  div(2, b) * 2\n}");
+    let (_, body) = server.call("e", "twice", json!([0]));
+    assert_eq!(body["error"]["trace"][1], json!({"function": "twice", "file": "calls", "line": 2, "column": 3}), "{body}");
     // A failed compile changes nothing that was loaded.
     assert_eq!(server.load("e", "arith", "fn div(a: i64) -> i64 { a }").0, 400);
     assert_eq!(server.call("e", "div", json!([9, 3])).1["result"], 3);

@@ -163,6 +163,22 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             Err(e) => e,
         }
     };
+    // `RuntimeError(message, frames, rendered)`, or `Timeout`'s.
+    let runtime = |class: &str, error: &RuntimeError, trace: &ore::Trace| -> PyErr {
+        let made = (|| -> PyResult<PyErr> {
+            let frame = errors.getattr("Frame")?;
+            let frames = trace
+                .frames
+                .iter()
+                .map(|f| {
+                    let at = f.location.as_ref();
+                    frame.call1((&f.function, at.map(|l| &l.file), at.map(|l| l.line), at.map(|l| l.column)))
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyErr::from_value(errors.getattr(class)?.call1((error.to_string(), frames, trace.to_string()))?))
+        })();
+        made.unwrap_or_else(|e| e)
+    };
     match e {
         Error::Compile(c) => {
             let made = (|| -> PyResult<PyErr> {
@@ -176,9 +192,9 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             })();
             made.unwrap_or_else(|e| e)
         }
-        Error::Runtime(RuntimeError::Timeout) => build("Timeout", (RuntimeError::Timeout.to_string(),)),
-        Error::Runtime(r) => {
-            let err = build("RuntimeError", (r.to_string(),));
+        Error::Runtime { error: RuntimeError::Timeout, trace } => runtime("Timeout", &RuntimeError::Timeout, &trace),
+        Error::Runtime { error: r, trace } => {
+            let err = runtime("RuntimeError", &r, &trace);
             if matches!(r, RuntimeError::HostError { .. }) {
                 if let Some(cause) = CALLBACK_ERROR.with(|c| c.borrow_mut().take()) {
                     err.set_cause(py, Some(cause));

@@ -374,7 +374,7 @@ fn call_options(mode: CallMode, timeout: Option<f64>) -> PyResult<CallOptions> {
 /// The call's result as a Python object, or its error as an exception; Ctrl-C
 /// raises Python's `KeyboardInterrupt`.
 fn finish_call(py: Python<'_>, result: Result<Value, ore::Error>) -> PyResult<Py<PyAny>> {
-    if matches!(result, Err(ore::Error::Runtime(ore::RuntimeError::Interrupted))) {
+    if matches!(result, Err(ore::Error::Runtime { error: ore::RuntimeError::Interrupted, .. })) {
         interrupt::INTERRUPT.reset();
         // Python's handler saw the signal too: this raises its `KeyboardInterrupt`.
         py.check_signals()?;

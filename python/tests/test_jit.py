@@ -143,6 +143,29 @@ def test_runtime_errors_and_timeouts():
         plain.call("f", timeout=1.0)
 
 
+def test_runtime_errors_carry_the_ore_call_stack():
+    jit = ore.Jit()
+    jit.add_source("calc.ore", "fn div(a: i64, b: i64) -> i64 {\n    a / b\n}\nfn mean(t: i64, n: i64) -> i64 { div(t, n) }")
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.call("mean", 10, 0)
+    e = caught.value
+    assert str(e) == "division by zero"
+    assert e.frames == [ore.Frame("div", "calc.ore", 2, 5), ore.Frame("mean", "calc.ore", 4, 34)]
+    # A traceback shows the Ore frames under the message.
+    assert e.__notes__ == ["  at div (calc.ore:2:5)\n  at mean (calc.ore:4:34)"]
+
+    def relay(n):
+        return jit.call("div", 1, n)
+
+    jit.register("relay", relay, ["i64"], "i64")
+    jit.add_source("cb.ore", "extern fn relay(n: i64) -> i64;\nfn via(n: i64) -> i64 { relay(n) + 1 }")
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.call("via", 0)
+    # The Python callback passed the nested error on: it is a frame between the two.
+    assert caught.value.frames == [ore.Frame("div", "calc.ore", 2, 5), ore.Frame("relay", None, None, None), ore.Frame("via", "cb.ore", 2, 25)]
+    assert caught.value.__notes__[0].splitlines()[1] == "  at relay (host function)"
+
+
 def test_callbacks_and_their_exceptions():
     jit = ore.Jit()
     seen = []

@@ -10,6 +10,7 @@ use crate::types::{FnSig, Ty};
 pub(super) struct FnChecker<'m, 'a> {
     pub(super) module: &'m ModuleChecker<'a>,
     pub(super) name: String,
+    pub(super) span: Span,
     pub(super) sig: FnSig,
     pub(super) locals: Vec<Local>,
     pub(super) mutable: Vec<bool>,
@@ -43,6 +44,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
         let mut checker = FnChecker {
             module,
             name: f.name.name.clone(),
+            span: f.name.span,
             sig: sig.clone(),
             locals: Vec::new(),
             mutable: Vec::new(),
@@ -89,7 +91,8 @@ impl<'m, 'a> FnChecker<'m, 'a> {
         if !self.diags.is_empty() {
             return Err(self.diags);
         }
-        Ok(tir::Function { name: self.name, sig: self.sig, locals: self.locals, body: body_expr })
+        let source = self.module.source.clone();
+        Ok(tir::Function { name: self.name, span: self.span, source, sig: self.sig, locals: self.locals, body: body_expr })
     }
 
     pub(super) fn name(&self) -> &str {

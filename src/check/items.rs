@@ -15,6 +15,7 @@ pub(super) struct FnEntry {
 
 pub(super) struct ModuleChecker<'a> {
     pub(super) env: &'a dyn Environment,
+    pub(super) source: &'a std::sync::Arc<crate::diagnostics::SourceFile>,
     pub(super) diags: Vec<Diagnostic>,
     /// This module's functions (defined or declared), for forward references.
     pub(super) functions: HashMap<String, FnEntry>,

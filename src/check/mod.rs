@@ -12,13 +12,14 @@ mod expr;
 mod function;
 mod items;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, SourceFile};
 use crate::syntax::ast::{FnItem, Item, Span};
 use crate::tir;
 use crate::types::{ExternSig, FnSig};
 use function::FnChecker;
 use items::ModuleChecker;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Names the language reserves for built-in functions.
 pub const BUILTINS: &[&str] = &[
@@ -100,9 +101,16 @@ pub struct Options {
     pub allow_python: bool,
 }
 
-pub fn check_module(items: &[Item], env: &dyn Environment, options: &Options) -> Result<CheckedModule, Vec<Diagnostic>> {
+/// Checks `items`, parsed from `source`.
+pub fn check_module(
+    items: &[Item],
+    source: &Arc<SourceFile>,
+    env: &dyn Environment,
+    options: &Options,
+) -> Result<CheckedModule, Vec<Diagnostic>> {
     let mut checker = ModuleChecker {
         env,
+        source,
         diags: Vec::new(),
         functions: HashMap::new(),
         externs: HashMap::new(),

@@ -5,12 +5,14 @@ use super::function::FnCodegen;
 use super::{c_type, inline, ore_fn_type, value, value_type, InlineCopy};
 use crate::abi::{self, py_arg, py_conversion, RuntimeFn};
 use crate::llvm::ir::{Function, IntPredicate, Type, Value};
+use crate::syntax::ast::Span;
 use crate::tir::{self, Callee, PyOp};
 use crate::types::{CType, FnSig, Ty};
 
 impl<'m> FnCodegen<'m, '_> {
     /// A Python built-in: the runtime returns 64 bits, converted here to `ty`.
-    pub(super) fn python(&mut self, op: PyOp, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
+    /// (`at`: the call's span.)
+    pub(super) fn python(&mut self, op: PyOp, args: &[tir::Expr], ty: Ty, at: Span) -> Option<Value<'m>> {
         let m = self.m;
         let i64t = m.i64();
         let conversion = m.const_int(
@@ -57,7 +59,7 @@ impl<'m> FnCodegen<'m, '_> {
                 Some(m.call(self.runtime(RuntimeFn::PyCall), &call_args))
             }
         };
-        self.check_trapped();
+        self.check_trapped(at);
         let bits = bits?;
         match ty {
             Ty::I64 => Some(bits),
@@ -72,14 +74,15 @@ impl<'m> FnCodegen<'m, '_> {
     /// run (a `load`) may define or replace the callee. An empty slot means the
     /// current definition has not been compiled (or there is none): the runtime
     /// compiles it and fills the slot, or raises `undefined function`.
-    pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>]) -> Value<'m> {
-        let target = self.slot_target(self.callees.slot(name), name, RuntimeFn::Resolve);
+    pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>], at: Span) -> Value<'m> {
+        let target = self.slot_target(self.callees.slot(name), name, RuntimeFn::Resolve, at);
         self.m.call_indirect(ore_fn_type(self.m, sig), target, values)
     }
 
     /// What the slot at `slot` holds, or, when it is empty, what `resolve` finds
-    /// for `name` (leaving the function if it raises an error instead).
-    fn slot_target(&mut self, slot: usize, name: &str, resolve: RuntimeFn) -> Value<'m> {
+    /// for `name` (leaving the function from the call at `at` if it raises an
+    /// error instead).
+    fn slot_target(&mut self, slot: usize, name: &str, resolve: RuntimeFn, at: Span) -> Value<'m> {
         let m = self.m;
         let slot = m.int_to_ptr(m.const_int(m.i64(), slot as i64));
         let loaded = m.load_atomic(m.ptr(), 8, slot);
@@ -91,7 +94,7 @@ impl<'m> FnCodegen<'m, '_> {
         let resolve = self.runtime(resolve);
         let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
         let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
-        let unwind = self.unwind_block();
+        let unwind = self.unwind_from(at);
         let resolved_bb = m.current_block();
         m.cond_br(failed, unwind, call_bb);
         m.position_at_end(call_bb);
@@ -102,7 +105,7 @@ impl<'m> FnCodegen<'m, '_> {
     /// module (which LLVM inlines), while the slot still stands for the definition
     /// the copy was made from; once that definition is replaced or unloaded, through
     /// the slot as usual.
-    pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>]) -> Value<'m> {
+    pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>], at: Span) -> Value<'m> {
         let m = self.m;
         let word = self.callees.slot(name) + abi::slot::DEFINITION;
         let current = m.load_atomic(m.i64(), 8, m.int_to_ptr(m.const_int(m.i64(), word as i64)));
@@ -116,7 +119,7 @@ impl<'m> FnCodegen<'m, '_> {
         let copy_end = m.current_block();
         m.br(join_bb);
         m.position_at_end(slot_bb);
-        let from_slot = self.slot_call(name, sig, values);
+        let from_slot = self.slot_call(name, sig, values, at);
         let slot_end = m.current_block();
         m.br(join_bb);
         m.position_at_end(join_bb);
@@ -140,7 +143,8 @@ impl<'m> FnCodegen<'m, '_> {
         f
     }
 
-    pub(super) fn call(&mut self, callee: &Callee, args: &[tir::Expr], ty: Ty) -> Option<Value<'m>> {
+    /// The call at `at`.
+    pub(super) fn call(&mut self, callee: &Callee, args: &[tir::Expr], ty: Ty, at: Span) -> Option<Value<'m>> {
         let m = self.m;
         let mut values = Vec::with_capacity(args.len() + 1);
         match callee {
@@ -157,11 +161,11 @@ impl<'m> FnCodegen<'m, '_> {
                         let callee = self.copy_of(name, &copy);
                         m.call(callee, &values)
                     }
-                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values),
+                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values, at),
                     (None, Some(symbol)) => m.call(m.declare(&symbol, ore_fn_type(m, sig)), &values),
-                    (None, None) => self.slot_call(name, sig, &values),
+                    (None, None) => self.slot_call(name, sig, &values, at),
                 };
-                self.check_trapped();
+                self.check_trapped(at);
                 value_type(m, ty).map(|_| result)
             }
             Callee::Extern { symbol, sig, host } => {
@@ -179,13 +183,13 @@ impl<'m> FnCodegen<'m, '_> {
                 // can be replaced or removed; it may call host functions that fail.
                 let (result, may_fail) = match self.callees.extern_slot(symbol) {
                     Some(slot) => {
-                        let target = self.slot_target(slot, symbol, RuntimeFn::ResolveExtern);
+                        let target = self.slot_target(slot, symbol, RuntimeFn::ResolveExtern, at);
                         (m.call_indirect(fn_type, target, &values), true)
                     }
                     None => (m.call(m.declare(symbol, fn_type), &values), *host),
                 };
                 if may_fail {
-                    self.check_trapped();
+                    self.check_trapped(at);
                 }
                 match sig.ret {
                     CType::I32 => Some(m.sext(result, m.i64())),

@@ -1,28 +1,52 @@
 //! Runtime-error paths: the unwind block, traps, the `trapped` test after calls,
 //! and the stack and interrupt checks at function entry and loop back-edges.
+//!
+//! Every edge into the unwind block carries the place it leaves from (the source
+//! span of the failing operation or call, as an `abi::site`), which the block
+//! records as the function's frame of the error's trace (`runtime::trace`). Only
+//! the error path pays for it.
 
 use super::declare_runtime;
 use super::function::FnCodegen;
 use super::value_type;
 use crate::abi::{self, RuntimeFn};
-use crate::llvm::ir::{Block, Function, IntPredicate, Type, Value};
+use crate::llvm::ir::{Block, Function, IntPredicate, Phi, Type, Value};
+use crate::syntax::ast::Span;
+
+/// Where a function leaves from after a runtime error.
+#[derive(Clone, Copy)]
+pub(super) struct Unwind<'m> {
+    block: Block<'m>,
+    /// The site each edge comes from.
+    site: Phi<'m>,
+}
 
 impl<'m> FnCodegen<'m, '_> {
-    pub(super) fn unwind_block(&mut self) -> Block<'m> {
-        if let Some(b) = self.unwind {
-            return b;
-        }
+    /// The unwind block, for a branch from the current block that leaves from
+    /// `at`: records the function's frame, then returns a dummy value.
+    pub(super) fn unwind_from(&mut self, at: Span) -> Block<'m> {
         let m = self.m;
-        let here = m.current_block();
-        let block = m.append_block(self.llvm_fn, "unwind");
-        m.position_at_end(block);
-        match value_type(m, self.func.sig.ret) {
-            Some(t) => m.ret(m.undef(t)),
-            None => m.ret_void(),
-        }
-        m.position_at_end(here);
-        self.unwind = Some(block);
-        block
+        let unwind = match self.unwind {
+            Some(u) => u,
+            None => {
+                let here = m.current_block();
+                let block = m.append_block(self.llvm_fn, "unwind");
+                m.position_at_end(block);
+                let site = m.open_phi(m.i64());
+                let name = m.const_c_string(self.func.name.as_bytes());
+                let file = m.const_c_string(self.func.source.name().as_bytes());
+                m.call(self.runtime(RuntimeFn::Frame), &[self.ctx, name, file, site.value()]);
+                match value_type(m, self.func.sig.ret) {
+                    Some(t) => m.ret(m.undef(t)),
+                    None => m.ret_void(),
+                }
+                m.position_at_end(here);
+                *self.unwind.insert(Unwind { block, site })
+            }
+        };
+        let (line, column) = self.func.source.location(at.start);
+        m.add_incoming(unwind.site, &[(m.const_int(m.i64(), abi::site::pack(line, column)), m.current_block())]);
+        unwind.block
     }
 
     /// Declares an LLVM intrinsic.
@@ -41,36 +65,27 @@ impl<'m> FnCodegen<'m, '_> {
         m.call(expect, &[cond, m.const_int(m.i1(), 0)])
     }
 
-    /// If `failed`, runs `raise` (which records a runtime error) and leaves the
-    /// function; code generation continues on the path where it did not fail.
-    pub(super) fn fail_if(&mut self, failed: Value<'m>, raise: impl FnOnce(&mut Self)) {
+    /// Raises runtime error `code` (with details `a`, `b`) if `failed`, and leaves
+    /// the function from `at`; code generation continues where it did not fail.
+    pub(super) fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>, at: Span) {
         let m = self.m;
         let fail_bb = m.append_block(self.llvm_fn, "fail");
         let ok = m.append_block(self.llvm_fn, "ok");
         m.cond_br(self.unlikely(failed), fail_bb, ok);
         m.position_at_end(fail_bb);
-        raise(self);
-        let unwind = self.unwind_block();
+        m.call(self.runtime(RuntimeFn::Trap), &[self.ctx, m.const_int(m.i64(), code), a, b]);
+        let unwind = self.unwind_from(at);
         m.br(unwind);
         m.position_at_end(ok);
     }
 
-    /// Raises runtime error `code` (with details `a`, `b`) if `failed`.
-    pub(super) fn trap_if(&mut self, failed: Value<'m>, code: i64, a: Value<'m>, b: Value<'m>) {
-        self.fail_if(failed, |cg| {
-            let m = cg.m;
-            let trap = cg.runtime(RuntimeFn::Trap);
-            m.call(trap, &[cg.ctx, m.const_int(m.i64(), code), a, b]);
-        });
-    }
-
-    /// After a call that may have raised an error: leave if it did.
-    pub(super) fn check_trapped(&mut self) {
+    /// After the call at `at`, which may have raised an error: leave if it did.
+    pub(super) fn check_trapped(&mut self, at: Span) {
         let m = self.m;
         let flag_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::TRAPPED));
         let flag = m.load(m.i32(), flag_ptr);
         let trapped = m.icmp(IntPredicate::LLVMIntNE, flag, m.const_int(m.i32(), 0));
-        let unwind = self.unwind_block();
+        let unwind = self.unwind_from(at);
         let cont = m.append_block(self.llvm_fn, "cont");
         m.cond_br(self.unlikely(trapped), unwind, cont);
         m.position_at_end(cont);
@@ -88,13 +103,13 @@ impl<'m> FnCodegen<'m, '_> {
         let limit = m.load(m.ptr(), limit_ptr);
         let overflow = m.icmp(IntPredicate::LLVMIntULT, sp, limit);
         let zero = m.const_int(m.i64(), 0);
-        self.trap_if(overflow, abi::trap::STACK_OVERFLOW, zero, zero);
+        self.trap_if(overflow, abi::trap::STACK_OVERFLOW, zero, zero, self.func.span);
     }
 
-    /// With `Options::interruptible`: leave with a timeout error once the watchdog
-    /// has set the call's interrupt word. An atomic load, so LLVM cannot hoist it
-    /// out of a loop.
-    pub(super) fn interrupt_check(&mut self) {
+    /// With `Options::interruptible`: leave from `at` with a timeout error once the
+    /// watchdog has set the call's interrupt word. An atomic load, so LLVM cannot
+    /// hoist it out of a loop.
+    pub(super) fn interrupt_check(&mut self, at: Span) {
         if !self.options.interruptible {
             return;
         }
@@ -103,6 +118,6 @@ impl<'m> FnCodegen<'m, '_> {
         let word = m.load_atomic(m.i32(), 4, word_ptr);
         let interrupted = m.icmp(IntPredicate::LLVMIntNE, word, m.const_int(m.i32(), 0));
         let zero = m.const_int(m.i64(), 0);
-        self.trap_if(interrupted, abi::trap::TIMEOUT, zero, zero);
+        self.trap_if(interrupted, abi::trap::TIMEOUT, zero, zero, at);
     }
 }

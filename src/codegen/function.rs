@@ -1,9 +1,10 @@
 //! Function bodies: expressions, statements and operators.
 
+use super::checks::Unwind;
 use super::{inline, ore_fn_type, value, value_type, Callees, Options};
 use crate::abi::{self, RuntimeFn};
 use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Value};
-use crate::syntax::ast::BinOp;
+use crate::syntax::ast::{BinOp, Span};
 use crate::tir::{self, ExprKind, Stmt};
 use crate::types::Ty;
 use std::collections::HashMap;
@@ -22,8 +23,8 @@ pub(super) struct FnCodegen<'m, 'f> {
     pub(super) locals: Vec<Option<Value<'m>>>,
     /// (continue target, break target) of each enclosing loop.
     pub(super) loops: Vec<(Block<'m>, Block<'m>)>,
-    /// Returns a dummy value after a runtime error; created on first use.
-    pub(super) unwind: Option<Block<'m>>,
+    /// Created on first use.
+    pub(super) unwind: Option<Unwind<'m>>,
     pub(super) llvm_fn: Function<'m>,
 }
 
@@ -52,7 +53,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             }
         }
         cg.stack_check();
-        cg.interrupt_check();
+        cg.interrupt_check(func.span);
         let result = cg.expr(&func.body);
         if !m.is_terminated() {
             match (result, value_type(m, func.sig.ret)) {
@@ -103,7 +104,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let operand_ty = if a.ty == Ty::Never { b.ty } else { a.ty };
                 let l = value!(self.expr(a));
                 let r = value!(self.expr(b));
-                Some(self.binary(*op, operand_ty, l, r))
+                Some(self.binary(*op, operand_ty, l, r, e.span))
             }
             ExprKind::Cast(x) => {
                 let v = value!(self.expr(x));
@@ -118,7 +119,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                     _ => v,
                 })
             }
-            ExprKind::Call(callee, args) => self.call(callee, args, e.ty),
+            ExprKind::Call(callee, args) => self.call(callee, args, e.ty, e.span),
             ExprKind::Print(x) => {
                 let v = value!(self.expr(x));
                 let (print, arg) = match x.ty {
@@ -135,10 +136,10 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let load = self.runtime(RuntimeFn::Load);
                 let ok = m.call(load, &[self.ctx, src]);
                 // A NULL source is a runtime error.
-                self.check_trapped();
+                self.check_trapped(e.span);
                 Some(m.icmp(IntPredicate::LLVMIntNE, ok, m.const_int(m.i64(), 0)))
             }
-            ExprKind::Python(op, args) => self.python(*op, args, e.ty),
+            ExprKind::Python(op, args) => self.python(*op, args, e.ty, e.span),
             ExprKind::Len(x) => {
                 let array = value!(self.expr(x));
                 Some(m.load_invariant(m.i64(), array))
@@ -149,13 +150,13 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let bits = if value.ty == Ty::F64 { m.bitcast(v, m.i64()) } else { v };
                 let new = self.runtime(RuntimeFn::ArrayNew);
                 let array = m.call(new, &[self.ctx, n, bits]);
-                self.check_trapped();
+                self.check_trapped(e.span);
                 Some(array)
             }
             ExprKind::Index(array, index) => {
                 let a = value!(self.expr(array));
                 let i = value!(self.expr(index));
-                let slot = self.element(a, i);
+                let slot = self.element(a, i, e.span);
                 Some(m.load(value_type(m, e.ty)?, slot))
             }
             ExprKind::Block(stmts, tail) => {
@@ -175,7 +176,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 m.br(header);
                 m.position_at_end(header);
                 // Every iteration, `continue` included, passes here.
-                self.interrupt_check();
+                self.interrupt_check(e.span);
                 match self.expr(cond) {
                     Some(c) => m.cond_br(c, body_bb, exit),
                     None => m.unreachable(),
@@ -227,7 +228,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let v = self.expr(value)?;
                 let a = self.expr(array)?;
                 let i = self.expr(index)?;
-                let slot = self.element(a, i);
+                let slot = self.element(a, i, array.span);
                 m.store(v, slot);
             }
             Stmt::Expr(e) => {
@@ -240,8 +241,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         Some(())
     }
 
-    /// The address of `array[index]`, after the bounds check.
-    fn element(&mut self, array: Value<'m>, index: Value<'m>) -> Value<'m> {
+    /// The address of `array[index]`, after the bounds check (of the indexing at `at`).
+    fn element(&mut self, array: Value<'m>, index: Value<'m>, at: Span) -> Value<'m> {
         let m = self.m;
         // Neither an array's length nor where its elements are ever changes; both
         // loads come before the check, so LLVM may hoist them out of loops.
@@ -251,12 +252,13 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             let len = m.load_invariant(m.i64(), array);
             // Unsigned comparison also catches negative indices.
             let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);
-            self.trap_if(out, abi::trap::INDEX_OUT_OF_BOUNDS, index, len);
+            self.trap_if(out, abi::trap::INDEX_OUT_OF_BOUNDS, index, len, at);
         }
         m.gep(m.i64(), data, index)
     }
 
-    fn binary(&mut self, op: BinOp, operand: Ty, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+    /// `l op r`, the operation at `at`.
+    fn binary(&mut self, op: BinOp, operand: Ty, l: Value<'m>, r: Value<'m>, at: Span) -> Value<'m> {
         let m = self.m;
         use BinOp::*;
         use IntPredicate::*;
@@ -281,7 +283,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             Add => m.add(l, r),
             Sub => m.sub(l, r),
             Mul => m.mul(l, r),
-            Div | Rem => self.int_division(op, l, r),
+            Div | Rem => self.int_division(op, l, r, at),
             Shl | Shr => {
                 let amount = m.and(r, m.const_int(m.i64(), 63));
                 if op == Shl {
@@ -305,14 +307,14 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
 
     /// Truncating division with LANGUAGE.md's edges: a zero divisor traps, and a
     /// divisor of -1 (where `sdiv` would overflow on i64::MIN) gives `-l` and `0`.
-    fn int_division(&mut self, op: BinOp, l: Value<'m>, r: Value<'m>) -> Value<'m> {
+    fn int_division(&mut self, op: BinOp, l: Value<'m>, r: Value<'m>, at: Span) -> Value<'m> {
         let m = self.m;
         if self.options.unchecked.division {
             return if op == BinOp::Div { m.sdiv(l, r) } else { m.srem(l, r) };
         }
         let zero = m.const_int(m.i64(), 0);
         let is_zero = m.icmp(IntPredicate::LLVMIntEQ, r, zero);
-        self.trap_if(is_zero, abi::trap::DIVISION_BY_ZERO, zero, zero);
+        self.trap_if(is_zero, abi::trap::DIVISION_BY_ZERO, zero, zero, at);
         let minus_one = m.icmp(IntPredicate::LLVMIntEQ, r, m.const_int(m.i64(), -1));
         let divisor = m.select(minus_one, m.const_int(m.i64(), 1), r);
         if op == BinOp::Div {

@@ -2,6 +2,7 @@
 
 use crate::diagnostics::CompileError;
 use crate::llvm::LlvmError;
+use crate::runtime::trace::{Failure, Trace};
 use crate::runtime::RuntimeError;
 use crate::types::{FnSig, Ty};
 
@@ -10,6 +11,27 @@ use super::ModuleId;
 impl Error {
     pub(super) fn limit(limit: Limit, message: String) -> Error {
         Error::Limit { limit, message }
+    }
+
+    /// The Ore call stack of a runtime error (`Error::Runtime`).
+    pub fn trace(&self) -> Option<&Trace> {
+        match self {
+            Error::Runtime { trace, .. } => Some(trace),
+            _ => None,
+        }
+    }
+}
+
+/// A runtime error raised outside Ore code (by the engine, before the call runs).
+impl From<RuntimeError> for Error {
+    fn from(error: RuntimeError) -> Error {
+        Error::Runtime { error, trace: Trace::default() }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(Failure { error, trace }: Failure) -> Error {
+        Error::Runtime { error, trace }
     }
 }
 
@@ -20,9 +42,15 @@ pub enum Error {
     /// The module does not compile: located diagnostics.
     #[error("{0}")]
     Compile(#[from] CompileError),
-    /// The call ended with a runtime error; the namespace stays usable.
-    #[error("runtime error: {0}")]
-    Runtime(#[from] RuntimeError),
+    /// The call ended with a runtime error; the namespace stays usable. Displays
+    /// as one line, `runtime error: MESSAGE`; the trace has lines of its own.
+    #[error("runtime error: {error}")]
+    Runtime {
+        /// What went wrong.
+        error: RuntimeError,
+        /// Where: the Ore frames it returned through, innermost first.
+        trace: Trace,
+    },
     /// The namespace has no function of that name.
     #[error("no function named `{0}`")]
     UnknownFunction(String),

@@ -202,6 +202,8 @@ impl Namespace {
 
     fn add(&self, file: SourceFile, require_main: bool, level: OptLevel, anonymous: bool) -> Result<ModuleInfo, Error> {
         let inner = &self.inner;
+        // Kept by the module's functions, to locate their runtime errors.
+        let file = Arc::new(file);
         let limits = &inner.config.limits;
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
         inner.check_source_size(file.name(), file.text().len())?;
@@ -221,7 +223,7 @@ impl Namespace {
             // Released at the end of this block: `module_dylib` reads it again below.
             let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
             let options = check::Options { require_main, allow_python: inner.config.policy.allows_python() };
-            check::check_module(&items, &env, &options).map_err(|d| file.error(d))?
+            check::check_module(&items, &file, &env, &options).map_err(|d| file.error(d))?
         };
         inner.counters.check_us.fetch_add(micros(start), Relaxed);
         drop(items);

@@ -17,9 +17,10 @@ pub mod process;
 #[cfg_attr(not(feature = "python"), path = "python_stub.rs")]
 pub mod python;
 pub mod python_values;
+pub mod trace;
 
 use crate::abi::{self, RuntimeFn};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicU32;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use arena::{process_bytes as process_array_bytes, set_process_limit as set_process_array_limit, MAX_ARRAY_LEN};
+use trace::{Failure, Trace};
 
 /// The context passed as the hidden first argument of every Ore function.
 /// Generated code reads `trapped`, `interrupt` and `stack_limit` only, at the
@@ -42,6 +44,8 @@ pub struct CallCtx<'h> {
     interrupt: AtomicU32,
     stack_limit: usize,
     error: Cell<Option<RuntimeError>>,
+    /// The frames the error has returned through so far (`trace`).
+    trace: RefCell<Trace>,
     /// The engine that made the call, for `load` and for resolving empty slots.
     host: &'h dyn RuntimeHost,
 }
@@ -140,10 +144,18 @@ impl CallCtx<'_> {
 }
 
 // ---- runtime functions called by generated code ----
-// Each takes the `CallCtx` pointer generated code received from `HostCall::invoke`,
-// which stays valid for the whole call and is only read through `&CallCtx`.
 
-extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
+// Each takes the context as `&CallCtx`: generated code passes on the pointer its
+// function received, which `HostCall::invoke` made from a context that outlives
+// the whole call and that is only ever read through `&CallCtx` (see `rust_type!`).
+
+/// Adds the frame of Ore function `function` (of module `file`) to the trace, as
+/// the error returns through it from `site` (`abi::site`).
+extern "C" fn ore_rt_frame(ctx: &CallCtx, function: *const c_char, file: *const c_char, site: i64) {
+    trace::record(&ctx.trace, || text(function), || text(file), site);
+}
+
+extern "C" fn ore_rt_trap(ctx: &CallCtx, code: i64, a: i64, b: i64) {
     let error = match code {
         abi::trap::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
         abi::trap::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
@@ -151,36 +163,34 @@ extern "C" fn ore_rt_trap(ctx: *mut CallCtx, code: i64, a: i64, b: i64) {
         abi::trap::TIMEOUT => RuntimeError::Timeout,
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
-    // SAFETY: `ctx` comes from generated code (see above).
-    unsafe { &*ctx }.raise(error);
+    ctx.raise(error);
 }
 
 /// Allocates `[fill; len]` (fill is the element's bit pattern) in the call's arena.
 /// Returns null after raising an error.
-extern "C" fn ore_rt_array_new(ctx: *mut CallCtx, len: i64, fill: i64) -> *mut i64 {
+extern "C" fn ore_rt_array_new(ctx: &CallCtx, len: i64, fill: i64) -> *mut i64 {
     match arena::alloc_filled(len, fill) {
         Ok(ptr) => ptr,
         Err(e) => {
-            // SAFETY: `ctx` comes from generated code (see above).
-            unsafe { &*ctx }.raise(e);
+            ctx.raise(e);
             std::ptr::null_mut()
         }
     }
 }
 
-extern "C" fn ore_rt_print_i64(_ctx: *mut CallCtx, v: i64) {
+extern "C" fn ore_rt_print_i64(_ctx: &CallCtx, v: i64) {
     output::print_line(v.to_string().as_bytes());
 }
 
-extern "C" fn ore_rt_print_f64(_ctx: *mut CallCtx, v: f64) {
+extern "C" fn ore_rt_print_f64(_ctx: &CallCtx, v: f64) {
     output::print_line(format::python_repr(v).as_bytes());
 }
 
-extern "C" fn ore_rt_print_bool(_ctx: *mut CallCtx, v: i64) {
+extern "C" fn ore_rt_print_bool(_ctx: &CallCtx, v: i64) {
     output::print_line(if v != 0 { b"true" } else { b"false" });
 }
 
-extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
+extern "C" fn ore_rt_print_str(_ctx: &CallCtx, s: *const c_char) {
     // SAFETY: Ore `str` values are NUL-terminated: literals are emitted with a NUL,
     // and C functions returning `str` promise one.
     let bytes = if s.is_null() { &b"(null)"[..] } else { unsafe { CStr::from_ptr(s) }.to_bytes() };
@@ -189,21 +199,19 @@ extern "C" fn ore_rt_print_str(_ctx: *mut CallCtx, s: *const c_char) {
 
 /// Called for a function whose slot is empty: the code to call (compiled now if
 /// needed), or null after raising `undefined function NAME` or a compile failure.
-extern "C" fn ore_rt_resolve(ctx: *mut CallCtx, name: *const c_char) -> usize {
+extern "C" fn ore_rt_resolve(ctx: &CallCtx, name: *const c_char) -> usize {
     resolve_with(ctx, |host| host.resolve(&text(name)))
 }
 
 /// Called for an LLVM IR function whose slot is empty: its code, or null after
 /// raising `undefined function NAME`.
-extern "C" fn ore_rt_resolve_extern(ctx: *mut CallCtx, name: *const c_char) -> usize {
+extern "C" fn ore_rt_resolve_extern(ctx: &CallCtx, name: *const c_char) -> usize {
     resolve_with(ctx, |host| host.resolve_extern(&text(name)))
 }
 
 /// The address `resolve` finds, or null after raising why there is none.
-fn resolve_with(ctx: *mut CallCtx, resolve: impl FnOnce(&dyn RuntimeHost) -> Result<usize, RuntimeError>) -> usize {
+fn resolve_with(ctx: &CallCtx, resolve: impl FnOnce(&dyn RuntimeHost) -> Result<usize, RuntimeError>) -> usize {
     // No lock is held while JIT'd code runs, so the engine may take its own here.
-    // SAFETY: `ctx` comes from generated code (see above).
-    let ctx = unsafe { &*ctx };
     resolve(ctx.host).unwrap_or_else(|e| {
         ctx.raise(e);
         0
@@ -216,7 +224,7 @@ thread_local! {
 }
 
 /// `load(src)`: compiles more code into the namespace while the caller runs.
-extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
+extern "C" fn ore_rt_load(ctx: &CallCtx, source: *const c_char) -> i64 {
     let source = match str_arg(source, "load") {
         Ok(source) => source,
         Err(e) => return settle(ctx, Err(e)),
@@ -229,8 +237,7 @@ extern "C" fn ore_rt_load(ctx: *mut CallCtx, source: *const c_char) -> i64 {
     }
     LOADS.with(|l| l.set((left - 1, limit)));
     // No lock is held while JIT'd code runs, so the engine may take its own here.
-    // SAFETY: `ctx` comes from generated code (see above).
-    let host = unsafe { &*ctx }.host;
+    let host = ctx.host;
     host.load(&source) as i64
 }
 
@@ -257,21 +264,27 @@ extern "C" fn ore_rt_call_closure(closure: *const HostClosure, slots: *const u64
     // A panic must not unwind into JIT'd code: it ends the Ore call with an error,
     // raised in the context of the host call running on this thread. Generated code
     // tests `trapped` after every call to a registered host function.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args)));
-    let function = || closure.name.clone();
-    let error = match result {
-        Ok(Ok(bits)) => return bits as i64,
-        Ok(Err(message)) => RuntimeError::HostError { function: function(), message },
-        Err(payload) => {
-            let message = match payload.downcast::<String>() {
-                Ok(s) => *s,
-                Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
-            };
-            RuntimeError::HostPanic { function: function(), message }
+    let run = || {
+        let function = || closure.name.clone();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (closure.call)(args))) {
+            Ok(Ok(bits)) => Ok(bits as i64),
+            Ok(Err(message)) => Err(RuntimeError::HostError { function: function(), message }),
+            Err(payload) => {
+                let message = match payload.downcast::<String>() {
+                    Ok(s) => *s,
+                    Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_string(), |s| s.to_string()),
+                };
+                Err(RuntimeError::HostPanic { function: function(), message })
+            }
         }
     };
-    raise_in_current(error);
-    0
+    let Some(ctx) = current_ctx() else {
+        return run().unwrap_or_else(|error| {
+            tracing::error!("{error} (outside any call from the host)");
+            0
+        });
+    };
+    settle(ctx, trace::across_host(&ctx.trace, &closure.name, run))
 }
 
 thread_local! {
@@ -280,16 +293,13 @@ thread_local! {
     static CURRENT_CTX: Cell<*const CallCtx<'static>> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Raises `error` in the innermost host call on this thread (if any).
-fn raise_in_current(error: RuntimeError) {
+/// The context of the innermost host call on this thread, if any. Only runtime
+/// functions called from JIT'd code use it, so that call outlives their use.
+fn current_ctx<'a>() -> Option<&'a CallCtx<'a>> {
     let ctx = CURRENT_CTX.with(|c| c.get());
-    if ctx.is_null() {
-        tracing::error!("{error} (outside any call from the host)");
-        return;
-    }
     // SAFETY: CURRENT_CTX is set by `HostCall::invoke` to a context that lives until
     // it restores the previous value, and the JIT'd code that called us is paused.
-    unsafe { &*ctx }.raise(error);
+    (!ctx.is_null()).then(|| unsafe { &*ctx.cast::<CallCtx<'a>>() })
 }
 
 /// Copies a name literal emitted by codegen.
@@ -308,29 +318,30 @@ fn str_arg(s: *const c_char, what: &str) -> Result<String, RuntimeError> {
 }
 
 /// Records `result`'s error in the context; returns the value (0 after an error).
-fn settle(ctx: *mut CallCtx, result: Result<i64, RuntimeError>) -> i64 {
+fn settle(ctx: &CallCtx, result: Result<i64, RuntimeError>) -> i64 {
     result.unwrap_or_else(|e| {
-        // SAFETY: `ctx` comes from generated code (see above).
-        unsafe { &*ctx }.raise(e);
+        ctx.raise(e);
         0
     })
 }
 
-extern "C" fn ore_rt_py_exec(ctx: *mut CallCtx, code: *const c_char) {
-    settle(ctx, str_arg(code, "py_exec").and_then(|code| python::exec(&code)).map(|()| 0));
+extern "C" fn ore_rt_py_exec(ctx: &CallCtx, code: *const c_char) {
+    let result = str_arg(code, "py_exec").and_then(|code| trace::across_host(&ctx.trace, "py_exec", || python::exec(&code)));
+    settle(ctx, result.map(|()| 0));
 }
 
 /// `py_eval_*`: `conversion` is an `abi::py_conversion` code; f64 results are bits, str
 /// results pointers.
-extern "C" fn ore_rt_py_eval(ctx: *mut CallCtx, expr: *const c_char, conversion: i64) -> i64 {
-    let result = str_arg(expr, "py_eval").and_then(|expr| python::eval(&expr, python_values::Conversion::from_code(conversion)));
+extern "C" fn ore_rt_py_eval(ctx: &CallCtx, expr: *const c_char, conversion: i64) -> i64 {
+    let conversion = python_values::Conversion::from_code(conversion);
+    let result = str_arg(expr, "py_eval").and_then(|expr| trace::across_host(&ctx.trace, "py_eval", || python::eval(&expr, conversion)));
     settle(ctx, result)
 }
 
 /// `py_call*`: up to four arguments, each a tag (`abi::py_arg`) and 64 bits.
 #[allow(clippy::too_many_arguments)]
 extern "C" fn ore_rt_py_call(
-    ctx: *mut CallCtx,
+    ctx: &CallCtx,
     callable: *const c_char,
     count: i64,
     t0: i64,
@@ -358,7 +369,8 @@ extern "C" fn ore_rt_py_call(
     });
     // SAFETY: non-NULL (checked above) and NUL-terminated, as every Ore string.
     let path = unsafe { CStr::from_ptr(callable) }.to_string_lossy();
-    settle(ctx, python::call(&path, &args[..count], python_values::Conversion::from_code(conversion)))
+    let conversion = python_values::Conversion::from_code(conversion);
+    settle(ctx, trace::across_host(&ctx.trace, &path, || python::call(&path, &args[..count], conversion)))
 }
 
 thread_local! {
@@ -384,7 +396,9 @@ pub fn lazy_call_failed_handler() -> usize {
 
 /// The Rust type each `abi::AbiType` is in this module's functions.
 macro_rules! rust_type {
-    (Ctx) => { *mut CallCtx<'_> };
+    // Generated code never passes anything but the context pointer it was given,
+    // valid for the call and only read through shared references (`CallCtx`).
+    (Ctx) => { &CallCtx<'_> };
     (Str) => { *const c_char };
     (Array) => { *mut i64 };
     (Code) => { usize };
@@ -470,9 +484,15 @@ impl HostCall {
         args: &[u64],
         deadline: Option<Instant>,
         interrupt: Option<&Arc<deadline::Interrupt>>,
-    ) -> Result<u64, RuntimeError> {
-        let ctx =
-            CallCtx { trapped: Cell::new(0), interrupt: AtomicU32::new(0), stack_limit: stack::limit(), error: Cell::new(None), host };
+    ) -> Result<u64, Failure> {
+        let ctx = CallCtx {
+            trapped: Cell::new(0),
+            interrupt: AtomicU32::new(0),
+            stack_limit: stack::limit(),
+            error: Cell::new(None),
+            trace: RefCell::new(Trace::default()),
+            host,
+        };
         let mut ret = 0u64;
         // SAFETY: the caller guarantees `trampoline` is an entry trampoline, which
         // has this signature.
@@ -494,14 +514,20 @@ impl HostCall {
             unsafe { entry(function, ctx_ptr.cast_mut(), args.as_ptr(), &mut ret) };
             CURRENT_CTX.with(|c| c.set(outer));
         }
-        match ctx.error.take() {
-            Some(RuntimeError::Timeout) if interrupt.is_some_and(|i| i.is_triggered()) => Err(RuntimeError::Interrupted),
-            Some(e) => Err(e),
+        let error = match ctx.error.take() {
+            Some(RuntimeError::Timeout) if interrupt.is_some_and(|i| i.is_triggered()) => RuntimeError::Interrupted,
+            Some(e) => e,
             None if LAZY_CALL_FAILED.with(|f| f.replace(false)) => {
-                Err(RuntimeError::Internal("a function of an LLVM IR module could not be compiled (see the log)".into()))
+                RuntimeError::Internal("a function of an LLVM IR module could not be compiled (see the log)".into())
             }
-            None => Ok(ret),
+            None => return Ok(ret),
+        };
+        let failure = Failure { error, trace: ctx.trace.take() };
+        if current_ctx().is_some() {
+            // A host function called us: it may pass the error on (`trace::across_host`).
+            trace::leave_nested(&failure);
         }
+        Err(failure)
     }
 
     /// Reads an Ore array returned by the call (valid until this HostCall ends).

@@ -177,8 +177,8 @@ fn classify(error: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "limit"),
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        ServiceError::Runtime(RuntimeError::Timeout) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-        ServiceError::Runtime(_) => (StatusCode::UNPROCESSABLE_ENTITY, "runtime"),
+        ServiceError::Runtime { error: RuntimeError::Timeout, .. } => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+        ServiceError::Runtime { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "runtime"),
         ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         ServiceError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
     }
@@ -274,7 +274,7 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
     // The engine answers `timeout` itself at the deadline, except while compiling.
     let outcome = match tokio::time::timeout(timeout + DEADLINE_SLACK, task).await {
         Ok(joined) => joined.and_then(|r| r),
-        Err(_) => Err(ServiceError::Runtime(crate::runtime::RuntimeError::Timeout)),
+        Err(_) => Err(ServiceError::Runtime { error: crate::runtime::RuntimeError::Timeout, trace: Default::default() }),
     };
     app.metrics.calls_in_flight.fetch_sub(1, Relaxed);
     let outcome = match outcome {
@@ -287,7 +287,14 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
         Err(error) => {
             let (status, kind) = classify(&error);
             app.metrics.error(kind);
-            (status, ("error", json!({"kind": kind, "message": error.to_string()})))
+            let mut detail = json!({"kind": kind, "message": error.to_string()});
+            if let ServiceError::Runtime { trace, .. } = &error {
+                detail["trace"] = json!(trace.frames);
+                if trace.omitted > 0 {
+                    detail["trace_omitted"] = json!(trace.omitted);
+                }
+            }
+            (status, ("error", detail))
         }
     };
     let mut body = serde_json::Map::new();

@@ -9,6 +9,7 @@
 use super::store::{Store, StoredModule, StoredName, StoredNamespace};
 use crate::diagnostics::CompileError;
 use crate::engine::{self, CallOptions, Engine, FunctionInfo, ModuleId, OptLevel, Stats, Value};
+use crate::runtime::trace::Trace;
 use crate::runtime::RuntimeError;
 use crate::types::{FnSig, Ty};
 use parking_lot::{Mutex, RwLock};
@@ -66,9 +67,15 @@ pub enum ServiceError {
     /// A change the namespace's state does not allow (409).
     #[error("{0}")]
     Conflict(String),
-    /// The call ended with a runtime error or its deadline (422 or 408).
-    #[error("{0}")]
-    Runtime(RuntimeError),
+    /// The call ended with a runtime error or its deadline (422 or 408), raised
+    /// where the trace says.
+    #[error("{error}")]
+    Runtime {
+        /// What went wrong.
+        error: RuntimeError,
+        /// The Ore frames it returned through.
+        trace: Trace,
+    },
     /// A failure of the server itself (500).
     #[error("{0}")]
     Internal(String),
@@ -82,7 +89,7 @@ impl From<engine::Error> for ServiceError {
         use engine::Error as E;
         match e {
             E::Compile(c) => ServiceError::Compile(c),
-            E::Runtime(r) => ServiceError::Runtime(r),
+            E::Runtime { error, trace } => ServiceError::Runtime { error, trace },
             E::UnknownFunction(_) | E::UnknownModule(_) => ServiceError::NotFound(e.to_string()),
             E::ModuleInUse { .. } => ServiceError::Conflict(e.to_string()),
             E::Arity { .. } | E::ArgumentType { .. } | E::Signature { .. } => ServiceError::BadRequest(e.to_string()),

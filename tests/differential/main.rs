@@ -54,7 +54,7 @@ fn run_jit(source: &str, mode: &Mode) -> Result<Outcome, String> {
             stdout.push_str(&format!("{v}\n"));
             None
         }
-        Err(Error::Runtime(e)) => Some(e.to_string()),
+        Err(Error::Runtime { error: e, .. }) => Some(e.to_string()),
         Err(other) => Some(format!("not a runtime error: {other}")),
     };
     Ok(Outcome { stdout, error })

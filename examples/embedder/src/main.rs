@@ -32,9 +32,9 @@ fn main() -> Result<(), Error> {
     ore::output::flush();
     println!("run = {value}");
     match run.call((2, String::new())) {
-        Err(Error::Runtime(e @ RuntimeError::HostError { .. })) => {
+        Err(Error::Runtime { error: e @ RuntimeError::HostError { .. }, trace }) => {
             ore::output::flush();
-            println!("{e}");
+            println!("{e}\n{trace}");
         }
         other => panic!("expected a host error, got {other:?}"),
     }

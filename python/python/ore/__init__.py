@@ -11,7 +11,7 @@ functions, which may add or replace code while the call runs::
 See docs/PYTHON.md.
 """
 
-from ._errors import CompileError, Diagnostic, Error, RuntimeError, Timeout
+from ._errors import CompileError, Diagnostic, Error, Frame, RuntimeError, Timeout
 from ._ore import Function, Jit, Module
 
-__all__ = ["CompileError", "Diagnostic", "Error", "Function", "Jit", "Module", "RuntimeError", "Timeout"]
+__all__ = ["CompileError", "Diagnostic", "Error", "Frame", "Function", "Jit", "Module", "RuntimeError", "Timeout"]

@@ -1,5 +1,6 @@
 from ._errors import CompileError as CompileError
 from ._errors import Diagnostic as Diagnostic
+from ._errors import Frame as Frame
 from ._errors import Error as Error
 from ._errors import RuntimeError as RuntimeError
 from ._errors import Timeout as Timeout
