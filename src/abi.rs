@@ -58,6 +58,12 @@ pub mod site {
     }
 }
 
+/// How generated code names a function in its frames: the function's name and
+/// its module's, separated by a NUL (a module name with a NUL in it is cut there).
+pub fn frame_names(function: &str, module: &str) -> Vec<u8> {
+    [function.as_bytes(), b"\0", module.as_bytes()].concat()
+}
+
 /// Tags of `py_call` arguments.
 pub mod py_arg {
     pub const I64: i64 = 0;
@@ -154,11 +160,12 @@ pub enum AbiType {
 macro_rules! for_each_runtime_function {
     ($callback:ident) => {
         $callback! {
-            /// Records runtime error `code` (`abi::trap`) with details `a`, `b`.
-            Trap ore_rt_trap "ore.rt.trap" (Ctx, I64, I64, I64) -> Void;
+            /// Raises runtime error `code` (`abi::trap`) with details `a`, `b`, in
+            /// the function the frame names and site (`Frame`'s) describe.
+            Trap ore_rt_trap "ore.rt.trap" (Ctx, I64, I64, I64, Str, I64) -> Void;
             /// Adds a frame to the trace of the error being raised: the function's
-            /// name, its module's name, and the site (`site`) it leaves from.
-            Frame ore_rt_frame "ore.rt.frame" (Ctx, Str, Str, I64) -> Void;
+            /// `frame_names`, and the `site` it leaves from.
+            Frame ore_rt_frame "ore.rt.frame" (Ctx, Str, I64) -> Void;
             /// `[fill; len]` in the call's arena; null after raising an error.
             ArrayNew ore_rt_array_new "ore.rt.array_new" (Ctx, I64, I64) -> Array;
             PrintI64 ore_rt_print_i64 "ore.rt.print_i64" (Ctx, I64) -> Void;

@@ -138,5 +138,15 @@ pub(crate) fn declare_runtime<'m>(m: &'m IrModule, f: RuntimeFn) -> Function<'m>
         AbiType::Void => m.void(),
     };
     let params: Vec<Type<'m>> = f.params().iter().map(|&t| ty(t)).collect();
-    m.declare(f.symbol(), m.fn_type(ty(f.ret()), &params))
+    let declared = m.declare(f.symbol(), m.fn_type(ty(f.ret()), &params));
+    if matches!(f, RuntimeFn::Trap | RuntimeFn::Frame) {
+        // Only error paths call them.
+        m.add_fn_attribute(declared, "cold");
+    }
+    if f == RuntimeFn::Frame {
+        // Each call passes its own constant site; merged calls would need the
+        // site in a register, which LLVM then sets up on the hot path.
+        m.add_fn_attribute(declared, "nomerge");
+    }
+    declared
 }

@@ -149,13 +149,24 @@ impl CallCtx<'_> {
 // function received, which `HostCall::invoke` made from a context that outlives
 // the whole call and that is only ever read through `&CallCtx` (see `rust_type!`).
 
-/// Adds the frame of Ore function `function` (of module `file`) to the trace, as
-/// the error returns through it from `site` (`abi::site`).
-extern "C" fn ore_rt_frame(ctx: &CallCtx, function: *const c_char, file: *const c_char, site: i64) {
-    trace::record(&ctx.trace, || text(function), || text(file), site);
+/// Adds the frame of the Ore function `names` describes (`abi::frame_names`) to
+/// the trace, as the error returns through it from `site` (`abi::site`).
+extern "C" fn ore_rt_frame(ctx: &CallCtx, names: *const c_char, site: i64) {
+    trace::record(&ctx.trace, || frame_names(names), site);
 }
 
-extern "C" fn ore_rt_trap(ctx: &CallCtx, code: i64, a: i64, b: i64) {
+/// The function and module names `abi::frame_names` packed.
+fn frame_names(names: *const c_char) -> (String, String) {
+    // SAFETY: codegen emits the names as a literal `function NUL module NUL`, so
+    // both strings are terminated, the second right after the first's NUL.
+    let (function, module) = unsafe {
+        let function = CStr::from_ptr(names);
+        (function, CStr::from_ptr(names.add(function.to_bytes_with_nul().len())))
+    };
+    (function.to_string_lossy().into_owned(), module.to_string_lossy().into_owned())
+}
+
+extern "C" fn ore_rt_trap(ctx: &CallCtx, code: i64, a: i64, b: i64, names: *const c_char, site: i64) {
     let error = match code {
         abi::trap::DIVISION_BY_ZERO => RuntimeError::DivisionByZero,
         abi::trap::INDEX_OUT_OF_BOUNDS => RuntimeError::IndexOutOfBounds { index: a, len: b },
@@ -164,6 +175,7 @@ extern "C" fn ore_rt_trap(ctx: &CallCtx, code: i64, a: i64, b: i64) {
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
     ctx.raise(error);
+    ore_rt_frame(ctx, names, site);
 }
 
 /// Allocates `[fill; len]` (fill is the element's bit pattern) in the call's arena.

@@ -110,11 +110,14 @@ pub struct Failure {
     pub trace: Trace,
 }
 
-/// Adds the frame `ore.rt.frame` describes: `function` in `file`, at `site`
-/// (names are copied only for frames that are kept).
-pub(super) fn record(trace: &RefCell<Trace>, function: impl FnOnce() -> String, file: impl FnOnce() -> String, site: i64) {
+/// Adds the frame `ore.rt.frame` describes: a function and its module (`names`)
+/// at `site`; names are read only for frames that are kept.
+pub(super) fn record(trace: &RefCell<Trace>, names: impl FnOnce() -> (String, String), site: i64) {
     let (line, column) = crate::abi::site::unpack(site);
-    trace.borrow_mut().push(|| Frame { function: function(), location: Some(Location { file: file(), line, column }) });
+    trace.borrow_mut().push(|| {
+        let (function, file) = names();
+        Frame { function, location: Some(Location { file, line, column }) }
+    });
 }
 
 thread_local! {
@@ -173,7 +176,7 @@ mod tests {
     fn frames_past_the_limit_are_counted() {
         let trace = RefCell::new(Trace::default());
         for _ in 0..MAX_FRAMES + 3 {
-            record(&trace, || "f".into(), || "p.ore".into(), crate::abi::site::pack(4, 12));
+            record(&trace, || ("f".into(), "p.ore".into()), crate::abi::site::pack(4, 12));
         }
         let trace = trace.into_inner();
         assert_eq!((trace.frames.len(), trace.omitted), (MAX_FRAMES, 3));

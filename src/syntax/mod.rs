@@ -107,15 +107,28 @@ pub fn parse(text: &str) -> Result<Vec<Item>, Diagnostic> {
         Ok(tok) => Ok((range.start, tok, range.end)),
         Err(err) => Err(SyntaxError { span: Span::new(range.start, range.end), message: err.message(&text[range.clone()]) }),
     });
-    grammar::ModuleParser::new().parse(tokens).map_err(|err| to_diagnostic(err, text.len()))
+    grammar::ModuleParser::new().parse(tokens).map_err(|err| to_diagnostic(err, text))
 }
 
-fn to_diagnostic(err: ParseError<usize, Token, SyntaxError>, end: usize) -> Diagnostic {
+fn to_diagnostic(err: ParseError<usize, Token, SyntaxError>, text: &str) -> Diagnostic {
+    let end = text.len();
     match err {
         ParseError::User { error } => Diagnostic::new(error.span, error.message),
         ParseError::InvalidToken { location } => Diagnostic::new(Span::new(location, location + 1), "invalid token"),
         ParseError::UnrecognizedEof { expected, .. } => {
             Diagnostic::new(Span::new(end, end), format!("unexpected end of file{}", expected_list(&expected)))
+        }
+        ParseError::UnrecognizedToken { token: (l, tok, r), expected } if expected.iter().any(|e| e == "\";\"") && expected.len() > 6 => {
+            // Where a statement could end, and the token does not continue the
+            // expression: most likely a forgotten `;`. Point where it goes, as
+            // rustc does, when the token starts a later line.
+            let found = lexer::describe(&tok);
+            let before = text[..l].trim_end();
+            if text[before.len()..l].contains('\n') {
+                Diagnostic::new(Span::new(before.len(), before.len()), format!("expected `;` here, found {found} on the next line"))
+            } else {
+                Diagnostic::new(Span::new(l, r), format!("unexpected {found}, expected `;` or an operator"))
+            }
         }
         ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
             let mut message = format!("unexpected {}{}", lexer::describe(&tok), expected_list(&expected));

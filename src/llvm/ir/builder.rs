@@ -18,15 +18,6 @@ pub struct Value<'m>(LLVMValueRef, PhantomData<&'m IrModule>);
 pub struct Type<'m>(LLVMTypeRef, PhantomData<&'m IrModule>);
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Block<'m>(LLVMBasicBlockRef, PhantomData<&'m IrModule>);
-/// A phi node, which edges can be added to as its predecessors are built.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Phi<'m>(Value<'m>);
-
-impl<'m> Phi<'m> {
-    pub fn value(self) -> Value<'m> {
-        self.0
-    }
-}
 
 /// A function and its type, which calls need under opaque pointers.
 #[derive(Clone, Copy, Debug)]
@@ -317,19 +308,13 @@ impl IrModule {
         unsafe { LLVMBuildUnreachable(self.builder) };
     }
     pub fn phi<'m>(&'m self, ty: Type<'m>, incoming: &[(Value<'m>, Block<'m>)]) -> Value<'m> {
-        let phi = self.open_phi(ty);
-        self.add_incoming(phi, incoming);
-        phi.value()
-    }
-    /// A phi with no edges yet (`add_incoming`).
-    pub fn open_phi<'m>(&'m self, ty: Type<'m>) -> Phi<'m> {
-        // SAFETY: the builder is positioned in a block of this module.
-        Phi(self.value(unsafe { LLVMBuildPhi(self.builder, ty.0, name_ptr()) }))
-    }
-    pub fn add_incoming<'m>(&'m self, phi: Phi<'m>, incoming: &[(Value<'m>, Block<'m>)]) {
         let mut values: Vec<LLVMValueRef> = incoming.iter().map(|(v, _)| v.0).collect();
         let mut blocks: Vec<LLVMBasicBlockRef> = incoming.iter().map(|(_, b)| b.0).collect();
-        // SAFETY: a phi, values and blocks of this module; LLVM copies both arrays.
-        unsafe { LLVMAddIncoming(phi.0 .0, values.as_mut_ptr(), blocks.as_mut_ptr(), values.len() as u32) };
+        // SAFETY: values and blocks of this module; LLVM copies both arrays.
+        unsafe {
+            let phi = LLVMBuildPhi(self.builder, ty.0, name_ptr());
+            LLVMAddIncoming(phi, values.as_mut_ptr(), blocks.as_mut_ptr(), values.len() as u32);
+            self.value(phi)
+        }
     }
 }

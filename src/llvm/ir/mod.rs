@@ -16,5 +16,5 @@ mod module;
 mod pipeline;
 mod surgery;
 
-pub use builder::{Block, Function, IntPredicate, Phi, RealPredicate, Type, Value};
+pub use builder::{Block, Function, IntPredicate, RealPredicate, Type, Value};
 pub use module::{IrModule, ObjectFile, ThreadSafeModule};
