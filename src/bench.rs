@@ -3,7 +3,7 @@
 //! engines, with the program's own output silenced.
 
 use crate::status;
-use ore::{output, CompileRecord, Config, Namespace, OptLevel, SourceFile, Value};
+use ore::{output, CompileRecord, Namespace, SourceFile, Value};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -12,6 +12,8 @@ pub struct BenchOptions {
     pub opt: u8,
     pub repeat: usize,
     pub json: bool,
+    /// How `main` is called (its timeout).
+    pub call: ore::CallOptions,
 }
 
 /// One function's samples over all repeats.
@@ -74,8 +76,14 @@ fn silenced<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Returns the process exit status.
-pub fn run(file: &SourceFile, main_args: &[Value], options: &BenchOptions) -> Result<(), (u8, String)> {
+/// Runs the program in `options.repeat` namespaces that `fresh` makes; fails with
+/// the exit status and the message to print.
+pub fn run(
+    file: &SourceFile,
+    main_args: &[Value],
+    options: &BenchOptions,
+    fresh: impl Fn() -> Result<Namespace, (u8, String)>,
+) -> Result<(), (u8, String)> {
     let progress = if options.repeat > 1 && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(options.repeat as u64)
     } else {
@@ -85,12 +93,11 @@ pub fn run(file: &SourceFile, main_args: &[Value], options: &BenchOptions) -> Re
     let mut per_function: HashMap<String, Vec<CompileRecord>> = HashMap::new();
     let mut order = Vec::new();
     for _ in 0..options.repeat {
-        let config = Config { opt_level: OptLevel::new(options.opt).expect("checked"), profile: true, ..Config::default() };
-        let engine = Namespace::new(config).map_err(|e| status::of_error(&e))?;
+        let engine = fresh()?;
         let start = Instant::now();
         let source = SourceFile::new(file.name(), file.text().to_string());
         engine.add_program(source).map_err(|e| status::of_error(&e))?;
-        silenced(|| engine.call("main", main_args)).map_err(|e| status::of_error(&e))?;
+        silenced(|| engine.call_with("main", main_args, &options.call).result).map_err(|e| status::of_error(&e))?;
         results.push(start.elapsed().as_micros() as u64);
         for record in engine.compile_records() {
             if !per_function.contains_key(&record.function) {

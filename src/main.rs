@@ -18,24 +18,90 @@ struct Cli {
     command: Command,
 }
 
+const RUN_HELP: &str = "\
+Exit status:
+  0 success, 1 compile error, 2 runtime error (with the Ore call stack),
+  64 usage error (wrong ARGs, unreadable FILE), 70 internal error
+
+Environment:
+  ORE_LOG   log filter for standard error, as `tracing` reads it: `debug` logs every
+            phase and compiled function with timings; LLVM's remarks are under
+            `ore::llvm::remarks=trace`
+
+Examples:
+  ore run examples/demo.ore
+  ore run -O0 --stats prog.ore 10 20
+  echo 'fn main() -> i64 { 6 * 7 }' | ore run -";
+
+const CHECK_HELP: &str = "\
+Exit status:
+  0 the program checks, 1 compile errors, 64 usage error (unreadable FILE)
+
+Environment:
+  ORE_LOG   log filter for standard error (`debug`: phases with timings)
+
+Examples:
+  ore check prog.ore
+  ore check --json prog.ore | jq '.diagnostics[].message'";
+
+const BENCH_HELP: &str = "\
+Exit status:
+  0 success, 1 compile error, 2 runtime error, 64 usage error, 70 internal error
+
+Environment:
+  ORE_LOG   log filter for standard error (`debug`: phases with timings)
+
+Examples:
+  ore bench --repeat 41 -O0 examples/demo.ore
+  ore bench --json --link helpers.ll prog.ore 1000 | jq .time_to_result_us";
+
+const SERVE_HELP: &str = "\
+Exit status:
+  0 after a clean shutdown (SIGTERM or Ctrl-C), 1 when the server cannot start
+  (address in use, unreadable --state), 64 usage error
+
+Environment:
+  ORE_TOKEN the bearer token (as --token)
+  ORE_LOG   log filter for standard error (`info` logs requests)
+
+Examples:
+  ore serve --listen 127.0.0.1:7070 --state ore.db
+  ORE_TOKEN=secret ore serve --listen 0.0.0.0:7070 --allow-extern getpid";
+
+const EMIT_IR_HELP: &str = "\
+Exit status:
+  0 success, 1 compile error, 64 usage error
+
+Examples:
+  ore emit-ir prog.ore > prog.ll";
+
 #[derive(Subcommand)]
 enum Command {
     /// Compile FILE and call its `main`; each function is compiled at its first call.
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Parse and type-check FILE without running it.
+    #[command(after_help = CHECK_HELP)]
     Check {
-        /// The Ore source file.
+        /// Print the diagnostics as one JSON object (`{"diagnostics": [...]}`, each
+        /// as the server reports them) on standard output.
+        #[arg(long)]
+        json: bool,
+        /// The Ore source file (`-` reads standard input).
         file: PathBuf,
     },
     /// Run FILE and report where each reached function's first-call compile time goes
     /// (the program's own output is silenced).
+    #[command(after_help = BENCH_HELP)]
     Bench(BenchArgs),
     /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Print FILE's LLVM IR as one standalone module (unoptimised, direct calls,
     /// functions named `ore.NAME` taking the call context first), for other tools.
+    #[command(after_help = EMIT_IR_HELP)]
     EmitIr {
-        /// The Ore source file.
+        /// The Ore source file (`-` reads standard input).
         file: PathBuf,
     },
 }
@@ -118,33 +184,37 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Optimisation level, 0 to 3.
-    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
-    opt: u8,
     /// Run in this many fresh engines and report min, median and p99.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     repeat: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// The Ore source file.
-    file: PathBuf,
-    /// Arguments for `main` (integers).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    #[command(flatten)]
+    program: ProgramArgs,
 }
 
 #[derive(Args)]
 struct RunArgs {
+    /// Print one JSON line of compile and run statistics on standard error.
+    #[arg(long)]
+    stats: bool,
+    /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
+    #[arg(long, value_enum, value_name = "KIND")]
+    emit: Option<EmitArg>,
+    #[command(flatten)]
+    program: ProgramArgs,
+}
+
+/// How `run` and `bench` compile a program and what it may call.
+#[derive(Args)]
+struct ProgramArgs {
     /// Optimisation level, 0 to 3 (`-O0` .. `-O3`).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
     opt: u8,
     /// Compile every function before `main` runs (for comparison with lazy mode).
     #[arg(long)]
     eager: bool,
-    /// Print one JSON line of compile and run statistics on standard error.
-    #[arg(long)]
-    stats: bool,
     /// Interrupt `main` after this many milliseconds (compiles deadline checks into
     /// every function entry and loop).
     #[arg(long, value_name = "MS")]
@@ -155,9 +225,6 @@ struct RunArgs {
     /// check is undefined behaviour.
     #[arg(long, value_name = "CHECKS", value_delimiter = ',', value_parser = ["bounds", "division", "stack", "direct"])]
     unchecked: Vec<String>,
-    /// Dump every compiled function, as optimised LLVM IR or assembly, on standard error.
-    #[arg(long, value_enum, value_name = "KIND")]
-    emit: Option<EmitArg>,
     /// Load a shared library whose functions `extern fn` can call (repeatable).
     #[arg(long = "lib", value_name = "PATH")]
     libs: Vec<PathBuf>,
@@ -165,7 +232,7 @@ struct RunArgs {
     /// function) whose functions `extern fn` can call (repeatable).
     #[arg(long = "link", value_name = "FILE")]
     links: Vec<PathBuf>,
-    /// The Ore source file.
+    /// The Ore source file (`-` reads standard input).
     file: PathBuf,
     /// Arguments for `main` (integers).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -187,6 +254,12 @@ fn main() -> ExitCode {
         }
     };
     init_tracing();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `ore bench --json | head`: end quietly, as other tools do, rather than
+        // fail on every write. The server keeps ignoring SIGPIPE: a client that
+        // goes away must not end it.
+        default_sigpipe();
+    }
     let worker = std::thread::Builder::new().name("ore-main".into()).stack_size(RUN_STACK_SIZE);
     let status = worker.spawn(move || match cli.command {
         Command::Run(args) => {
@@ -195,7 +268,7 @@ fn main() -> ExitCode {
             ore::python::finish();
             status
         }
-        Command::Check { file } => check(&file),
+        Command::Check { file, json } => check(&file, json),
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
         Command::EmitIr { file } => emit_ir(&file),
@@ -203,6 +276,13 @@ fn main() -> ExitCode {
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
     ExitCode::from(status)
+}
+
+/// Restores SIGPIPE's default action, which Rust's start-up sets to ignore.
+fn default_sigpipe() {
+    // SAFETY: sets a signal disposition to the default at start-up, while this is
+    // the only thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 /// `ORE_LOG=debug` (any `tracing` filter) logs phases and materialisations to stderr.
@@ -217,12 +297,21 @@ fn init_tracing() {
     }
 }
 
+/// Reads FILE, or standard input for `-` (named `<stdin>` in diagnostics).
 fn read_source(path: &Path) -> Result<SourceFile, u8> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let stdin = path == Path::new("-");
+    let bytes = if stdin {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = bytes.map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", path.display());
         EXIT_USAGE
     })?;
-    SourceFile::from_bytes(&path.display().to_string(), bytes).map_err(|e| {
+    let name = if stdin { "<stdin>".to_string() } else { path.display().to_string() };
+    SourceFile::from_bytes(&name, bytes).map_err(|e| {
         eprintln!("{e}");
         EXIT_COMPILE_ERROR
     })
@@ -251,53 +340,92 @@ fn report(e: Error) -> u8 {
     status
 }
 
-fn check(path: &Path) -> u8 {
+fn check(path: &Path, json: bool) -> u8 {
     let file = match read_source(path) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    match ore::check_program(&file) {
+    let result = ore::check_program(&file);
+    if json {
+        let diagnostics = result.as_ref().err().map_or(&[][..], |e| &e.diagnostics[..]);
+        output::print_line(serde_json::json!({ "diagnostics": diagnostics }).to_string().as_bytes());
+    }
+    match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            if !json {
+                eprintln!("{e}");
+            }
             EXIT_COMPILE_ERROR
         }
     }
 }
 
+impl ProgramArgs {
+    fn config(&self) -> Config {
+        Config {
+            opt_level: OptLevel::new(self.opt).expect("clap checks the range"),
+            eager: self.eager,
+            interruptible: self.timeout.is_some(),
+            unchecked: ore::Unchecked {
+                bounds: self.unchecked.iter().any(|c| c == "bounds"),
+                division: self.unchecked.iter().any(|c| c == "division"),
+                stack: self.unchecked.iter().any(|c| c == "stack"),
+                direct_calls: self.unchecked.iter().any(|c| c == "direct"),
+            },
+            ..Config::default()
+        }
+    }
+
+    fn call_options(&self) -> ore::CallOptions {
+        ore::CallOptions { timeout: self.timeout.map(std::time::Duration::from_millis), ..ore::CallOptions::default() }
+    }
+
+    /// `--lib` and `--link`: code the program may call, added to `ns` before it.
+    /// Fails with the exit status and the message to print.
+    fn add_external_code(&self, ns: &Namespace) -> Result<(), (u8, String)> {
+        let unusable = |e: Error| (EXIT_COMPILE_ERROR, format!("error: {e}"));
+        for lib in &self.libs {
+            if !lib.exists() {
+                return Err((EXIT_USAGE, format!("error: cannot read `{}`: no such file", lib.display())));
+            }
+            ns.load_library(lib).map_err(unusable)?;
+        }
+        for path in &self.links {
+            let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("error: cannot read `{}`: {e}", path.display())))?;
+            let name = path.display().to_string();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("o") => drop(ns.add_object(&name, &bytes).map_err(unusable)?),
+                Some("ll" | "bc") => drop(ns.add_ir(&name, &bytes).map_err(unusable)?),
+                _ => return Err((EXIT_USAGE, format!("error: `{name}`: --link takes .o, .ll or .bc files"))),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn run(args: RunArgs) -> u8 {
-    let file = match read_source(&args.file) {
+    let program = &args.program;
+    let file = match read_source(&program.file) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let config = Config {
-        opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
-        eager: args.eager,
-        interruptible: args.timeout.is_some(),
-        unchecked: ore::Unchecked {
-            bounds: args.unchecked.iter().any(|c| c == "bounds"),
-            division: args.unchecked.iter().any(|c| c == "division"),
-            stack: args.unchecked.iter().any(|c| c == "stack"),
-            direct_calls: args.unchecked.iter().any(|c| c == "direct"),
-        },
-        emit: args.emit.map(|e| match e {
-            EmitArg::Ir => Emit::Ir,
-            EmitArg::Asm => Emit::Asm,
-        }),
-        ..Config::default()
-    };
-    let engine = match Namespace::new(config) {
+    let emit = args.emit.map(|e| match e {
+        EmitArg::Ir => Emit::Ir,
+        EmitArg::Asm => Emit::Asm,
+    });
+    let engine = match Namespace::new(Config { emit, ..program.config() }) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INTERNAL;
         }
     };
-    if let Err(code) = add_external_code(&engine, &args) {
+    if let Err((code, message)) = program.add_external_code(&engine) {
+        eprintln!("{message}");
         return code;
     }
-    let timeout = args.timeout.map(std::time::Duration::from_millis);
-    let status = run_main(&engine, file, &args.args, timeout);
+    let status = run_main(&engine, file, &program.args, &program.call_options());
     if args.stats {
         output::flush();
         let mut stats = serde_json::to_value(engine.stats()).expect("stats serialise");
@@ -339,29 +467,36 @@ fn main_arguments(count: usize, raw_args: &[String], command: &str) -> Result<Ve
 }
 
 fn bench(args: BenchArgs) -> u8 {
-    let file = match read_source(&args.file) {
+    let program = &args.program;
+    let file = match read_source(&program.file) {
         Ok(f) => f,
         Err(code) => return code,
     };
+    // A namespace as each repeat makes it, with the external code added.
+    let fresh = || -> Result<Namespace, (u8, String)> {
+        let ns = Namespace::new(Config { profile: true, ..program.config() }).map_err(|e| status::of_error(&e))?;
+        program.add_external_code(&ns)?;
+        Ok(ns)
+    };
     // Adding the program once (compiling nothing: lazily) checks it and tells how
     // many arguments `main` takes.
-    let probe = Namespace::new(Config::default()).and_then(|e| {
-        e.add_program(SourceFile::new(file.name(), file.text().to_string()))?;
-        Ok(e.function("main").map_or(0, |s| s.params.len()))
+    let probe = fresh().and_then(|ns| {
+        ns.add_program(SourceFile::new(file.name(), file.text().to_string())).map_err(|e| status::of_error(&e))?;
+        Ok(ns.function("main").map_or(0, |s| s.params.len()))
     });
     let main_params = match probe {
         Ok(n) => n,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_COMPILE_ERROR;
+        Err((code, message)) => {
+            eprintln!("{message}");
+            return code;
         }
     };
-    let values = match main_arguments(main_params, &args.args, "bench") {
+    let values = match main_arguments(main_params, &program.args, "bench") {
         Ok(values) => values,
         Err(code) => return code,
     };
-    let options = bench::BenchOptions { opt: args.opt, repeat: args.repeat as usize, json: args.json };
-    match bench::run(&file, &values, &options) {
+    let options = bench::BenchOptions { opt: program.opt, repeat: args.repeat as usize, json: args.json, call: program.call_options() };
+    match bench::run(&file, &values, &options, fresh) {
         Ok(()) => 0,
         Err((code, message)) => {
             eprintln!("{message}");
@@ -370,38 +505,7 @@ fn bench(args: BenchArgs) -> u8 {
     }
 }
 
-/// `--lib` and `--link`: code the program may call, added before it.
-fn add_external_code(engine: &Namespace, args: &RunArgs) -> Result<(), u8> {
-    let report = |e: Error| {
-        eprintln!("error: {e}");
-        EXIT_COMPILE_ERROR
-    };
-    for lib in &args.libs {
-        if !lib.exists() {
-            eprintln!("error: cannot read `{}`: no such file", lib.display());
-            return Err(EXIT_USAGE);
-        }
-        engine.load_library(lib).map_err(report)?;
-    }
-    for path in &args.links {
-        let bytes = std::fs::read(path).map_err(|e| {
-            eprintln!("error: cannot read `{}`: {e}", path.display());
-            EXIT_USAGE
-        })?;
-        let name = path.display().to_string();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("o") => engine.add_object(&name, &bytes).map_err(report)?,
-            Some("ll" | "bc") => engine.add_ir(&name, &bytes).map_err(report)?.functions,
-            _ => {
-                eprintln!("error: `{name}`: --link takes .o, .ll or .bc files");
-                return Err(EXIT_USAGE);
-            }
-        };
-    }
-    Ok(())
-}
-
-fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], timeout: Option<std::time::Duration>) -> u8 {
+fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], options: &ore::CallOptions) -> u8 {
     if let Err(e) = engine.add_program(file) {
         return report(e);
     }
@@ -410,8 +514,7 @@ fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], timeout: 
         Ok(values) => values,
         Err(code) => return code,
     };
-    let options = ore::CallOptions { timeout, ..ore::CallOptions::default() };
-    match engine.call_with("main", &values, &options).result {
+    match engine.call_with("main", &values, options).result {
         Ok(Value::Unit) => 0,
         Ok(value) => {
             output::print_line(value.to_string().as_bytes());

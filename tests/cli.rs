@@ -341,3 +341,111 @@ fn unchecked_builds_compute_the_same_results() {
     let out = ore(&["run", "--unchecked", "speed", demo]);
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// Runs `ore` with `input` on standard input.
+fn ore_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ore"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ore");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait for ore")
+}
+
+#[test]
+fn a_dash_reads_the_program_from_standard_input() {
+    let out = ore_stdin(&["run", "-", "5"], "fn main(n: i64) -> i64 { n * 6 }\n");
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), "30\n".to_string()), "{}", stderr(&out));
+    let out = ore_stdin(&["run", "-"], "fn main() -> i64 { 1 / 0 }\n");
+    assert_eq!(stderr(&out), "runtime error: division by zero\n  at main (<stdin>:1:20)\n");
+    let out = ore_stdin(&["check", "-"], "fn main() { nope }\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("<stdin>:1:13: error:"), "{}", stderr(&out));
+    let out = ore_stdin(&["emit-ir", "-"], "fn main() -> i64 { 2 }\n");
+    assert!(stdout(&out).contains("define i64 @ore.main(ptr"), "{}", stdout(&out));
+}
+
+#[test]
+fn check_json_gives_the_servers_diagnostic_structure() {
+    let bad = Program::new("fn main() -> i64 {\n    let x = 1\n    x + true\n}\n");
+    let out = ore(&["check", "--json", bad.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "", "diagnostics go to stdout only");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    let d = &report["diagnostics"][0];
+    assert_eq!((d["file"].as_str(), d["line"].as_u64(), d["column"].as_u64()), (Some(bad.path()), Some(2), Some(14)));
+    assert_eq!(d["message"], "expected `;` here, found identifier `x` on the next line");
+    assert!(d["rendered"].as_str().unwrap().starts_with(&format!("{}:2:14: error: expected `;`", bad.path())), "{d}");
+    let good = Program::new("fn main() {}\n");
+    let out = ore(&["check", "--json", good.path()]);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), "{\"diagnostics\":[]}\n".to_string()));
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let chatty = Program::new("fn main() { var i = 0; while i < 200000 { print(i); i = i + 1; } }\n");
+    let functions = Program::new(thousand_functions(300).replace("f1(1) + f2(2) + f3(3)", "f1(1)"));
+    for args in [vec!["run", chatty.path()], vec!["bench", "--repeat", "30", functions.path()], vec!["run", "--help"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ore"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run ore");
+        // Close the pipe before ore writes (bench prints at the end) or while it does.
+        if args[0] == "run" {
+            let _ = std::io::Read::read(child.stdout.as_mut().unwrap(), &mut [0u8; 4]);
+        }
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for ore");
+        let err = stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{args:?}: {:?} {err}", out.status);
+    }
+}
+
+#[test]
+fn bench_takes_the_options_run_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ll = dir.path().join("helper.ll");
+    std::fs::write(&ll, "define i64 @helper(i64 %x) {\n  %y = mul i64 %x, 3\n  ret i64 %y\n}\n").unwrap();
+    let prog = Program::new("extern fn helper(x: i64) -> i64;\nfn main(n: i64) -> i64 { helper(n) }\n");
+    let out = ore(&["bench", "--json", "--eager", "-O0", "--link", ll.to_str().unwrap(), prog.path(), "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["opt_level"], 0);
+    let spin = Program::new("fn main() { while true {} }\n");
+    let out = ore(&["bench", "--timeout", "50", spin.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("runtime error: timeout"), "{}", stderr(&out));
+    let out = ore(&["bench", "--lib", "/no/such/lib.so", prog.path(), "1"]);
+    assert_eq!((out.status.code(), stderr(&out)), (Some(64), "error: cannot read `/no/such/lib.so`: no such file\n".to_string()));
+}
+
+#[test]
+fn every_subcommand_help_lists_exit_statuses_environment_and_examples() {
+    for command in ["run", "check", "bench", "serve", "emit-ir"] {
+        let out = ore(&[command, "--help"]);
+        let help = stdout(&out);
+        assert_eq!(out.status.code(), Some(0));
+        for section in ["Exit status:", "Examples:", &format!("ore {command} ")] {
+            assert!(help.contains(section), "`ore {command} --help` lacks `{section}`:\n{help}");
+        }
+        if command != "emit-ir" {
+            assert!(help.contains("ORE_LOG"), "`ore {command} --help` names no environment variable:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn llvm_remarks_stay_out_of_the_debug_log() {
+    let prog = Program::new("fn main() -> i64 { 1 }\n");
+    let debug = stderr(&ore_env(&["run", prog.path()], "ORE_LOG", "debug"));
+    assert!(debug.contains("compiled") && !debug.contains("instructions in function") && !debug.contains("<unknown>"), "{debug}");
+    let remarks = stderr(&ore_env(&["run", prog.path()], "ORE_LOG", "ore::llvm::remarks=trace"));
+    assert!(remarks.contains("ore::llvm::remarks: ") && remarks.contains("instructions in function"), "{remarks}");
+}

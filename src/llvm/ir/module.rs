@@ -16,10 +16,14 @@ thread_local! {
 extern "C" fn record_diagnostic(info: LLVMDiagnosticInfoRef, _ctx: *mut libc::c_void) {
     // SAFETY: LLVM passes a live diagnostic; the description is ours to free.
     let (severity, text) = unsafe { (LLVMGetDiagInfoSeverity(info), owned_message(LLVMGetDiagInfoDescription(info))) };
-    if severity == llvm_sys::LLVMDiagnosticSeverity::LLVMDSError {
-        LAST_DIAGNOSTIC.with(|d| d.set(Some(text)));
-    } else {
-        tracing::debug!(target: "ore::llvm", "{text}");
+    // LLVM has no source location for generated code, so drop its placeholder.
+    let text = text.strip_prefix("<unknown>:0:0: ").map(str::to_string).unwrap_or(text);
+    match severity {
+        llvm_sys::LLVMDiagnosticSeverity::LLVMDSError => LAST_DIAGNOSTIC.with(|d| d.set(Some(text))),
+        llvm_sys::LLVMDiagnosticSeverity::LLVMDSWarning => tracing::warn!(target: "ore::llvm", "{text}"),
+        // Remarks (`10 instructions in function`) come at every compile: a target of
+        // their own, below `debug`, inside the span of the function being compiled.
+        _ => tracing::trace!(target: "ore::llvm::remarks", "{text}"),
     }
 }
 
