@@ -14,6 +14,7 @@ cargo clippy --lib --no-default-features -- -D warnings
 cargo clippy --lib --no-default-features --features python -- -D warnings
 CARGO_TARGET_DIR=target/ore-build cargo test --manifest-path ore-build/Cargo.toml
 cargo test
+scripts/check-openapi.sh
 # The Python package, built from this tree and installed, then its tests.
 CARGO_TARGET_DIR=target/python cargo clippy --manifest-path python/Cargo.toml -- -D warnings
 scripts/python-package.sh

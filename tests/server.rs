@@ -118,6 +118,58 @@ fn malformed_requests_get_json_errors() {
 }
 
 #[test]
+fn namespaces_and_modules_can_be_listed_and_read_back() {
+    let server = Server::start(&[]);
+    assert_eq!(server.request("GET", "/v1/namespaces", None), (200, json!({"namespaces": []})));
+    server.load("b", "arith", ARITH);
+    let decls = "fn later(x: i64) -> i64;\nfn twice(x: i64) -> i64 { later(x) * 2 }";
+    server.load("a", "decls", decls);
+    server.load("a", "later", "fn later(x: i64) -> i64 { x + 1 }");
+    let (status, body) = server.request("GET", "/v1/namespaces", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["namespaces"],
+        json!([{"name": "a", "modules": 2, "functions": 2}, {"name": "b", "modules": 1, "functions": 5}]),
+        "sorted by name, with counts"
+    );
+    let (status, body) = server.request("GET", "/v1/namespaces/a/modules", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["modules"],
+        json!([
+            {"name": "decls", "language": "ore", "opt_level": null, "functions": ["later", "twice"]},
+            {"name": "later", "language": "ore", "opt_level": null, "functions": ["later"]},
+        ])
+    );
+    let (status, body) = server.request("GET", "/v1/namespaces/a/modules/decls", None);
+    assert_eq!((status, body["source"].as_str()), (200, Some(decls)));
+    // A replaced module answers with its new source; a deleted one is gone.
+    server.load("a", "decls", "fn twice(x: i64) -> i64 { x * 2 }");
+    assert_eq!(server.request("GET", "/v1/namespaces/a/modules/decls", None).1["functions"], json!(["twice"]));
+    assert_eq!(server.request("DELETE", "/v1/namespaces/a/modules/later", None).0, 204);
+    let (status, body) = server.request("GET", "/v1/namespaces/a/modules/later", None);
+    assert_eq!((status, body["error"]["kind"].as_str()), (404, Some("not_found")));
+    let (status, body) = server.request("GET", "/v1/namespaces/nope/modules", None);
+    assert_eq!((status, body["error"]["message"].as_str()), (404, Some("no namespace `nope`")));
+}
+
+#[test]
+fn wrong_methods_and_bad_paths_get_json_errors_too() {
+    let server = Server::start(&[]);
+    server.load("m", "arith", ARITH);
+    for (method, path) in
+        [("PUT", "/v1/namespaces/m/modules"), ("GET", "/v1/namespaces/m/call"), ("POST", "/v1/namespaces"), ("PATCH", "/healthz")]
+    {
+        let (status, body) = server.request(method, path, None);
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(body["error"]["kind"], "method_not_allowed", "{method} {path}");
+        assert_eq!(body["error"]["message"], format!("{path} does not take {method}"));
+    }
+    let (status, body) = server.request("GET", "/v1/namespaces/%FF/modules", None);
+    assert_eq!((status, body["error"]["kind"].as_str()), (400, Some("bad_request")), "{body}");
+}
+
+#[test]
 fn runaway_code_times_out_and_the_server_stays_usable() {
     let server = Server::start(&[]);
     let source = "

@@ -13,6 +13,7 @@ mod store;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::FromRequestParts;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -145,8 +146,9 @@ async fn shutdown_signal() {
 
 fn router(app: Shared, max_body_bytes: usize, body_timeout: Duration) -> Router {
     let api = Router::new()
-        .route("/v1/namespaces/{ns}/modules", post(add_module))
-        .route("/v1/namespaces/{ns}/modules/{name}", delete(delete_module))
+        .route("/v1/namespaces", get(list_namespaces))
+        .route("/v1/namespaces/{ns}/modules", post(add_module).get(list_modules))
+        .route("/v1/namespaces/{ns}/modules/{name}", get(module).delete(delete_module))
         .route("/v1/namespaces/{ns}/call", post(call))
         .route("/v1/namespaces/{ns}/functions", get(functions))
         .route("/v1/namespaces/{ns}", delete(delete_namespace))
@@ -156,6 +158,9 @@ fn router(app: Shared, max_body_bytes: usize, body_timeout: Duration) -> Router 
         .merge(api)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into()) })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{uri} does not take {method}"))
+        })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(move |request, next| listen::read_body_within(body_timeout, max_body_bytes, request, next)))
         .with_state(app)
@@ -206,6 +211,21 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
     serde_json::from_slice(&bytes).map_err(|e| ServiceError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// `Path`, with a rejection (a segment that is not UTF-8, say) answered as the
+/// documented JSON error like every other.
+struct ApiPath<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(error_response(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())),
+        }
+    }
+}
+
 /// Runs `f` on the blocking pool: compiling and calling may take long.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServiceError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ServiceError::Internal(format!("request task failed: {e}")))
@@ -234,7 +254,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn add_module(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn add_module(State(app): State<Shared>, ApiPath(ns): ApiPath<String>, body: Result<Bytes, BytesRejection>) -> Response {
     let request: ModuleRequest = match parse_body(body) {
         Ok(r) => r,
         Err(e) => return app.fail(e),
@@ -248,7 +268,7 @@ async fn add_module(State(app): State<Shared>, Path(ns): Path<String>, body: Res
     }
 }
 
-async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn call(State(app): State<Shared>, ApiPath(ns): ApiPath<String>, body: Result<Bytes, BytesRejection>) -> Response {
     let request: CallRequest = match parse_body(body) {
         Ok(r) => r,
         Err(e) => return app.fail(e),
@@ -311,7 +331,7 @@ async fn call(State(app): State<Shared>, Path(ns): Path<String>, body: Result<By
     (status, Json(serde_json::Value::Object(body))).into_response()
 }
 
-async fn delete_module(State(app): State<Shared>, Path((ns, name)): Path<(String, String)>) -> Response {
+async fn delete_module(State(app): State<Shared>, ApiPath((ns, name)): ApiPath<(String, String)>) -> Response {
     let worker = app.clone();
     match blocking(move || worker.registry.delete_module(&ns, &name)).await.and_then(|r| r) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -319,7 +339,7 @@ async fn delete_module(State(app): State<Shared>, Path((ns, name)): Path<(String
     }
 }
 
-async fn delete_namespace(State(app): State<Shared>, Path(ns): Path<String>) -> Response {
+async fn delete_namespace(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
     // Dropping an engine frees its JIT, which can take a while: off the async workers.
     let worker = app.clone();
     match blocking(move || worker.registry.delete_namespace(&ns)).await.and_then(|r| r) {
@@ -328,7 +348,32 @@ async fn delete_namespace(State(app): State<Shared>, Path(ns): Path<String>) -> 
     }
 }
 
-async fn functions(State(app): State<Shared>, Path(ns): Path<String>) -> Response {
+async fn list_namespaces(State(app): State<Shared>) -> Response {
+    // Reading a namespace waits for a module being added to it: off the async workers.
+    let worker = app.clone();
+    match blocking(move || worker.registry.namespaces()).await {
+        Ok(list) => Json(json!({"namespaces": list})).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn list_modules(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
+    let worker = app.clone();
+    match blocking(move || worker.registry.modules(&ns)).await.and_then(|r| r) {
+        Ok(list) => Json(json!({"modules": list})).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn module(State(app): State<Shared>, ApiPath((ns, name)): ApiPath<(String, String)>) -> Response {
+    let worker = app.clone();
+    match blocking(move || worker.registry.module(&ns, &name)).await.and_then(|r| r) {
+        Ok(module) => Json(module).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn functions(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
     // Reading the namespace waits for a module being added to it: off the async workers.
     let worker = app.clone();
     match blocking(move || worker.registry.functions(&ns)).await.and_then(|r| r) {

@@ -14,7 +14,7 @@ use crate::runtime::RuntimeError;
 use crate::types::{FnSig, Ty};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,6 +201,33 @@ impl FunctionDesc {
     }
 }
 
+/// A module as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModuleDesc {
+    /// Its name in the namespace.
+    pub name: String,
+    /// What its source is written in.
+    pub language: Language,
+    /// The optimisation level it was added with, if not the server's.
+    pub opt_level: Option<u8>,
+    /// The functions it defines or declares, in source order.
+    pub functions: Vec<String>,
+    /// Its source text, when one module is asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A namespace as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamespaceDesc {
+    /// Its name.
+    pub name: String,
+    /// Modules loaded in it.
+    pub modules: usize,
+    /// Ore functions it knows, defined or declared.
+    pub functions: usize,
+}
+
 /// What a call did; `result` is an error for runtime errors and timeouts.
 pub struct CallOutcome {
     /// The result as JSON, or why the call failed.
@@ -238,9 +265,25 @@ struct Tenant {
     modules: Mutex<Modules>,
 }
 
+/// A module loaded in a namespace, with what it was added from.
+struct Module {
+    loaded: LoadedModule,
+    request: ModuleRequest,
+    functions: Vec<String>,
+}
+
+impl Module {
+    fn describe(&self, with_source: bool) -> ModuleDesc {
+        let r = &self.request;
+        let source = with_source.then(|| r.source.clone());
+        ModuleDesc { name: r.name.clone(), language: r.language, opt_level: r.opt_level, functions: self.functions.clone(), source }
+    }
+}
+
 #[derive(Default)]
 struct Modules {
-    by_name: HashMap<String, LoadedModule>,
+    /// By name, so listings come sorted.
+    by_name: BTreeMap<String, Module>,
     /// Set (under this lock) when the namespace is deleted: an add that waited for
     /// the lock then starts over in a new namespace of the same name, so an add
     /// and a delete are linearisable and nothing is written for a deleted one.
@@ -429,27 +472,31 @@ impl Registry {
             None => self.settings.opt_level,
             Some(l) => OptLevel::new(l).ok_or_else(|| ServiceError::BadRequest(format!("opt_level must be 0 to 3, not {l}")))?,
         };
-        match request.language {
+        let (loaded, described) = match request.language {
             Language::Ore => {
                 let info = code.add_module_at(&request.name, &request.source, level)?;
-                // The new module is in place first, so its functions never go missing.
-                if let Some(old) = modules.by_name.insert(request.name.clone(), LoadedModule::Ore(info.id)) {
-                    code.remove_module(old.id())?;
-                }
-                Ok(info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect())
+                let described: Vec<_> = info.functions.into_iter().map(|(name, sig)| FunctionDesc::declared(name, Some(&sig))).collect();
+                (LoadedModule::Ore(info.id), described)
             }
             Language::LlvmIr => {
                 let source = request.source.as_bytes();
-                let info = match modules.by_name.get(&request.name) {
-                    Some(LoadedModule::LlvmIr(old)) => code.replace_ir(*old, &request.name, source)?,
+                let info = match modules.by_name.get(&request.name).map(|m| m.loaded) {
+                    Some(LoadedModule::LlvmIr(old)) => code.replace_ir(old, &request.name, source)?,
                     _ => code.add_ir(&request.name, source)?,
                 };
-                if let Some(LoadedModule::Ore(old)) = modules.by_name.insert(request.name.clone(), LoadedModule::LlvmIr(info.id)) {
-                    code.remove_module(old)?;
-                }
-                Ok(info.functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
+                (LoadedModule::LlvmIr(info.id), info.functions.into_iter().map(|name| FunctionDesc::declared(name, None)).collect())
             }
+        };
+        let functions = described.iter().map(|f| f.name.clone()).collect();
+        let module = Module { loaded, request: request.clone(), functions };
+        // The new module is in place first, so its functions never go missing; an
+        // IR module replaced in place (`replace_ir`) has nothing left to remove.
+        match modules.by_name.insert(request.name.clone(), module).map(|old| old.loaded) {
+            Some(old @ LoadedModule::Ore(_)) => code.remove_module(old.id())?,
+            Some(LoadedModule::LlvmIr(old)) if matches!(loaded, LoadedModule::Ore(_)) => code.remove_module(old)?,
+            _ => {}
         }
+        Ok(described)
     }
 
     /// Unloads module `name` of namespace `ns` and forgets it in the state file.
@@ -458,7 +505,7 @@ impl Registry {
         let mut modules = namespace.modules.lock();
         match modules.by_name.get(name) {
             None => return Err(ServiceError::NotFound(format!("no module `{name}` in namespace `{ns}`"))),
-            Some(loaded) => namespace.code.remove_module(loaded.id())?,
+            Some(module) => namespace.code.remove_module(module.loaded.id())?,
         }
         modules.by_name.remove(name);
         self.persist(ns, &namespace.code, &mut modules, Err(name))
@@ -481,6 +528,33 @@ impl Registry {
         drop(modules);
         add_stats(&mut self.retired.lock(), &namespace.code.stats());
         Ok(())
+    }
+
+    /// Every namespace, by name.
+    pub fn namespaces(&self) -> Vec<NamespaceDesc> {
+        let mut all: Vec<(String, Arc<Tenant>)> = self.namespaces.read().iter().map(|(n, t)| (n.clone(), t.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        // The registry's lock is released first: lock order is a namespace's modules,
+        // then the registry.
+        all.into_iter()
+            .filter_map(|(name, tenant)| {
+                let modules = tenant.modules.lock();
+                (!modules.deleted).then(|| NamespaceDesc { name, modules: modules.by_name.len(), functions: tenant.code.functions().len() })
+            })
+            .collect()
+    }
+
+    /// The modules of namespace `ns`, by name.
+    pub fn modules(&self, ns: &str) -> Result<Vec<ModuleDesc>, ServiceError> {
+        Ok(self.namespace(ns)?.modules.lock().by_name.values().map(|m| m.describe(false)).collect())
+    }
+
+    /// Module `name` of namespace `ns`, with its source.
+    pub fn module(&self, ns: &str, name: &str) -> Result<ModuleDesc, ServiceError> {
+        let namespace = self.namespace(ns)?;
+        let modules = namespace.modules.lock();
+        let module = modules.by_name.get(name).ok_or_else(|| ServiceError::NotFound(format!("no module `{name}` in namespace `{ns}`")))?;
+        Ok(module.describe(true))
     }
 
     /// Every function of namespace `ns`.
