@@ -260,12 +260,8 @@ async fn add_module(State(app): State<Shared>, ApiPath(ns): ApiPath<String>, bod
         Err(e) => return app.fail(e),
     };
     let name = request.name.clone();
-    let worker = app.clone();
-    let added = blocking(move || worker.registry.add_module(&ns, request)).await.and_then(|r| r);
-    match added {
-        Ok(functions) => (StatusCode::CREATED, Json(json!({"module": name, "functions": functions}))).into_response(),
-        Err(e) => app.fail(e),
-    }
+    let created = move |functions| (StatusCode::CREATED, Json(json!({"module": name, "functions": functions}))).into_response();
+    answer(app, move |r| r.add_module(&ns, request), created).await
 }
 
 async fn call(State(app): State<Shared>, ApiPath(ns): ApiPath<String>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -331,55 +327,46 @@ async fn call(State(app): State<Shared>, ApiPath(ns): ApiPath<String>, body: Res
     (status, Json(serde_json::Value::Object(body))).into_response()
 }
 
-async fn delete_module(State(app): State<Shared>, ApiPath((ns, name)): ApiPath<(String, String)>) -> Response {
+/// Answers with what `f` makes of the registry, run on the blocking pool (it may
+/// wait for a module being added, or free a JIT'd namespace), as `ok` renders it.
+async fn answer<T: Send + 'static>(
+    app: Shared,
+    f: impl FnOnce(&Registry) -> Result<T, ServiceError> + Send + 'static,
+    ok: impl FnOnce(T) -> Response,
+) -> Response {
     let worker = app.clone();
-    match blocking(move || worker.registry.delete_module(&ns, &name)).await.and_then(|r| r) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    match blocking(move || f(&worker.registry)).await.and_then(|r| r) {
+        Ok(value) => ok(value),
         Err(e) => app.fail(e),
     }
+}
+
+fn no_content(_: ()) -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn delete_module(State(app): State<Shared>, ApiPath((ns, name)): ApiPath<(String, String)>) -> Response {
+    answer(app, move |r| r.delete_module(&ns, &name), no_content).await
 }
 
 async fn delete_namespace(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
-    // Dropping an engine frees its JIT, which can take a while: off the async workers.
-    let worker = app.clone();
-    match blocking(move || worker.registry.delete_namespace(&ns)).await.and_then(|r| r) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => app.fail(e),
-    }
+    answer(app, move |r| r.delete_namespace(&ns), no_content).await
 }
 
 async fn list_namespaces(State(app): State<Shared>) -> Response {
-    // Reading a namespace waits for a module being added to it: off the async workers.
-    let worker = app.clone();
-    match blocking(move || worker.registry.namespaces()).await {
-        Ok(list) => Json(json!({"namespaces": list})).into_response(),
-        Err(e) => app.fail(e),
-    }
+    answer(app, |r| Ok(r.namespaces()), |list| Json(json!({"namespaces": list})).into_response()).await
 }
 
 async fn list_modules(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
-    let worker = app.clone();
-    match blocking(move || worker.registry.modules(&ns)).await.and_then(|r| r) {
-        Ok(list) => Json(json!({"modules": list})).into_response(),
-        Err(e) => app.fail(e),
-    }
+    answer(app, move |r| r.modules(&ns), |list| Json(json!({"modules": list})).into_response()).await
 }
 
 async fn module(State(app): State<Shared>, ApiPath((ns, name)): ApiPath<(String, String)>) -> Response {
-    let worker = app.clone();
-    match blocking(move || worker.registry.module(&ns, &name)).await.and_then(|r| r) {
-        Ok(module) => Json(module).into_response(),
-        Err(e) => app.fail(e),
-    }
+    answer(app, move |r| r.module(&ns, &name), |module| Json(module).into_response()).await
 }
 
 async fn functions(State(app): State<Shared>, ApiPath(ns): ApiPath<String>) -> Response {
-    // Reading the namespace waits for a module being added to it: off the async workers.
-    let worker = app.clone();
-    match blocking(move || worker.registry.functions(&ns)).await.and_then(|r| r) {
-        Ok(list) => Json(json!({"functions": list})).into_response(),
-        Err(e) => app.fail(e),
-    }
+    answer(app, move |r| r.functions(&ns), |list| Json(json!({"functions": list})).into_response()).await
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {
