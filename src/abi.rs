@@ -115,6 +115,20 @@ pub fn extern_slot_key(symbol: &str) -> String {
     format!("extern {symbol}")
 }
 
+/// How profilers name a symbol Ore generated: `NAME` for a definition of Ore
+/// function `NAME`, `NAME (copy)` for a copy of it a caller carries; other
+/// symbols (trampolines, thunks, IR functions) as they are.
+pub fn display_name(symbol: &str) -> String {
+    let Some(rest) = symbol.strip_prefix(RESERVED_PREFIX) else { return symbol.to_string() };
+    if let Some(name) = rest.strip_prefix("copy.") {
+        return format!("{name} (copy)");
+    }
+    match rest.rsplit_once(".v") {
+        Some((name, version)) if !name.contains('.') && version.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+        _ => symbol.to_string(),
+    }
+}
+
 /// The symbol of Ore function `name` in a standalone module (`ore emit-ir`).
 pub fn standalone_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}{name}")

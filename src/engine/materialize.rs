@@ -129,7 +129,11 @@ impl Inner {
                     if let Some(version) = version {
                         version.compiled.store(true, Relaxed);
                     }
+                    let profiled = runtime::perf::enabled().then(|| (code.code(), mr.symbols(), mr.target_dylib()));
                     self.jit().emit_object(mr, code);
+                    if let Some((code, defined, dylib)) = profiled {
+                        self.tell_profiler(code, &defined, dylib);
+                    }
                     linked = true;
                 }
                 Err(e) => {
@@ -164,5 +168,31 @@ impl Inner {
             };
             self.compile_records.lock().push(record);
         }
+    }
+
+    /// Records the functions of an object just linked for `perf` (`ORE_PERF`).
+    /// Their addresses follow from any one defined symbol's, looked up once it is
+    /// ready: JITLink keeps `.text` in one block, so offsets in it are preserved.
+    fn tell_profiler(&self, code: crate::llvm::object::Code, defined: &[String], dylib: crate::llvm::orc::Dylib) {
+        let Some(anchor) = code.symbols.iter().find(|s| defined.contains(&s.name)).cloned() else { return };
+        self.jit().lookup_async(
+            dylib,
+            std::slice::from_ref(&anchor.name),
+            Box::new(move |found| {
+                let Ok(addresses) = found else { return };
+                let base = addresses[0] as u64 - anchor.offset;
+                let names: Vec<String> = code.symbols.iter().map(|s| crate::abi::display_name(&s.name)).collect();
+                let regions: Vec<runtime::perf::CodeRegion> = code
+                    .symbols
+                    .iter()
+                    .zip(&names)
+                    .filter_map(|(s, name)| {
+                        let bytes = code.text.get(s.offset as usize..(s.offset + s.size) as usize)?;
+                        Some(runtime::perf::CodeRegion { name, address: base + s.offset, code: bytes })
+                    })
+                    .collect();
+                runtime::perf::record(&regions);
+            }),
+        );
     }
 }

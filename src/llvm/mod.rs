@@ -3,6 +3,7 @@
 //! above this module is safe Rust.
 
 pub mod ir;
+pub mod object;
 pub mod orc;
 mod target;
 

@@ -376,6 +376,31 @@ impl MaterializationResponsibility {
     pub fn fail(self) {
         drop(self)
     }
+
+    /// The dylib the unit defines its symbols in.
+    pub fn target_dylib(&self) -> Dylib {
+        // SAFETY: the responsibility is live (not yet emitted or failed).
+        Dylib(unsafe { LLVMOrcMaterializationResponsibilityGetTargetDylib(self.0) })
+    }
+
+    /// The names of the symbols the unit must define.
+    pub fn symbols(&self) -> Vec<String> {
+        let mut count = 0;
+        // SAFETY: the responsibility is live; the array is ours to dispose, after
+        // its names (which the pool keeps alive meanwhile) are copied.
+        unsafe {
+            let pairs = LLVMOrcMaterializationResponsibilityGetSymbols(self.0, &mut count);
+            if pairs.is_null() {
+                return Vec::new();
+            }
+            let names = std::slice::from_raw_parts(pairs, count)
+                .iter()
+                .map(|p| CStr::from_ptr(LLVMOrcSymbolStringPoolEntryStr(p.Name)).to_string_lossy().into_owned())
+                .collect();
+            LLVMOrcDisposeCSymbolFlagsMap(pairs);
+            names
+        }
+    }
 }
 
 impl Drop for MaterializationResponsibility {

@@ -13,6 +13,7 @@ mod arena;
 pub mod deadline;
 pub mod format;
 pub mod output;
+pub mod perf;
 pub mod process;
 #[cfg_attr(not(feature = "python"), path = "python_stub.rs")]
 pub mod python;

@@ -41,7 +41,7 @@ unsafe impl Send for IrModule {}
 
 /// A relocatable object file in an LLVM memory buffer we own, until
 /// `Jit::emit_object` hands it to the object linking layer.
-pub struct ObjectFile(pub(super) LLVMMemoryBufferRef);
+pub struct ObjectFile(pub(in crate::llvm) LLVMMemoryBufferRef);
 
 // SAFETY: a memory buffer is plain owned bytes, not tied to a context or thread.
 unsafe impl Send for ObjectFile {}
