@@ -57,6 +57,9 @@ pub struct SourceFile {
     name: String,
     text: String,
     line_starts: Vec<usize>,
+    /// The number of the text's first line: 1, or 0 for a text whose first line
+    /// wraps the user's (`with_wrapper_line`).
+    first_line: usize,
 }
 
 impl fmt::Debug for SourceFile {
@@ -79,7 +82,14 @@ impl SourceFile {
             text.drain(..BYTE_ORDER_MARK.len_utf8());
         }
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        SourceFile { name: name.to_string(), text, line_starts }
+        SourceFile { name: name.to_string(), text, line_starts, first_line: 1 }
+    }
+
+    /// `text` after a line of Ore's own (`wrapper`, which must not contain a
+    /// newline), numbered so that `text`'s lines keep their numbers: the REPL's
+    /// input, wrapped in a function.
+    pub fn with_wrapper_line(name: &str, wrapper: &str, text: &str, closing: &str) -> SourceFile {
+        SourceFile { first_line: 0, ..SourceFile::new(name, format!("{wrapper}\n{text}\n{closing}")) }
     }
 
     /// Decodes UTF-8, reporting the first invalid byte with its line and column.
@@ -111,13 +121,13 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let column = self.text[self.line_starts[line]..offset].chars().count() + 1;
-        (line + 1, column)
+        (line + self.first_line, column)
     }
 
     /// `diag`, with its line and column in this file and a rendered excerpt.
     pub fn locate(&self, diag: &Diagnostic) -> LocatedDiagnostic {
         let (line, column) = self.location(diag.span.start);
-        let line_start = self.line_starts[line - 1];
+        let line_start = self.line_starts[line - self.first_line];
         let line_text = self.text[line_start..].split('\n').next().unwrap_or("").trim_end_matches('\r');
         let span_chars = self.text[diag.span.start.min(self.text.len())..diag.span.end.min(self.text.len())]
             .split('\n')

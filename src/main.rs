@@ -1,6 +1,7 @@
 //! The `ore` command line: `ore run`, `ore check`, `ore bench`, `ore serve`.
 
 mod bench;
+mod repl;
 mod status;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -68,6 +69,19 @@ Examples:
   ore serve --listen 127.0.0.1:7070 --state ore.db
   ORE_TOKEN=secret ore serve --listen 0.0.0.0:7070 --allow-extern getpid";
 
+const REPL_HELP: &str = "\
+Exit status:
+  0 at the end of input, :quit or Ctrl-D (errors in entries are shown, and the
+  session goes on)
+
+Environment:
+  ORE_HISTORY  the history file (default ~/.ore_history)
+  ORE_LOG      log filter for standard error (`debug`: phases with timings)
+
+Examples:
+  ore repl
+  printf 'fn sq(x: i64) -> i64 { x * x }\\nsq(7)\\n' | ore repl";
+
 const EMIT_IR_HELP: &str = "\
 Exit status:
   0 success, 1 compile error, 64 usage error
@@ -94,6 +108,14 @@ enum Command {
     /// (the program's own output is silenced).
     #[command(after_help = BENCH_HELP)]
     Bench(BenchArgs),
+    /// Type Ore interactively: definitions are added as you go, expressions are
+    /// evaluated and printed with their type.
+    #[command(after_help = REPL_HELP)]
+    Repl {
+        /// Optimisation level, 0 to 3.
+        #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
+        opt: u8,
+    },
     /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -269,6 +291,11 @@ fn main() -> ExitCode {
             status
         }
         Command::Check { file, json } => check(&file, json),
+        Command::Repl { opt } => {
+            let status = repl::run(opt);
+            ore::python::finish();
+            status
+        }
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
         Command::EmitIr { file } => emit_ir(&file),

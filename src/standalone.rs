@@ -15,7 +15,7 @@ pub fn check_program(file: &SourceFile) -> Result<(), CompileError> {
 /// Parses and checks `file` as the only module of an empty namespace.
 fn check_alone(file: &SourceFile, require_main: bool) -> Result<check::CheckedModule, CompileError> {
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
-    let options = check::Options { require_main, allow_python: Policy::default().allows_python() };
+    let options = check::Options { require_main, allow_python: Policy::default().allows_python(), ..check::Options::default() };
     let source = std::sync::Arc::new(file.clone());
     check::check_module(&items, &source, &EmptyNamespace, &options).map_err(|d| file.error(d))
 }

@@ -76,8 +76,12 @@ impl<'m, 'a> FnChecker<'m, 'a> {
         self.scope.iter().rev().find(|(n, _)| n == name).map(|(_, id)| *id)
     }
 
-    pub(super) fn check_body(mut self, body: &Block) -> Result<tir::Function, Vec<Diagnostic>> {
+    /// The function, checked; with `infer`, its result type becomes its body's.
+    pub(super) fn check_body(mut self, body: &Block, infer: bool) -> Result<tir::Function, Vec<Diagnostic>> {
         let body_expr = self.block(body);
+        if infer {
+            self.sig.ret = if body_expr.ty == Ty::Never { Ty::Unit } else { body_expr.ty };
+        }
         let ret = self.sig.ret;
         if !fits(body_expr.ty, ret) {
             let span = body.tail.as_ref().map_or(Span::new(body.span.end - 1, body.span.end), |t| t.span);

@@ -94,11 +94,15 @@ pub struct Signature {
     pub span: Span,
 }
 
+#[derive(Default)]
 pub struct Options {
     /// Require a `main` suitable for `ore run` (i64 parameters, printable result).
     pub require_main: bool,
     /// Whether the `py_*` built-ins may be used.
     pub allow_python: bool,
+    /// A function, declared as returning `()`, whose result type is instead its
+    /// body's (the REPL's wrapper of an expression; `Namespace::evaluate`).
+    pub infer_result: Option<String>,
 }
 
 /// Checks `items`, parsed from `source`.
@@ -125,9 +129,16 @@ pub fn check_module(
     for item in items {
         if let Item::Fn(f @ FnItem { body: Some(body), .. }) = item {
             if let Some(sig) = checker.functions.get(&f.name.name).map(|e| e.sig.clone()) {
-                let func = FnChecker::new(&checker, f, sig).check_body(body);
+                let infer = options.infer_result.as_deref() == Some(f.name.name.as_str());
+                let func = FnChecker::new(&checker, f, sig).check_body(body, infer);
                 match func {
-                    Ok(func) => module.functions.push(func),
+                    Ok(func) => {
+                        if infer {
+                            let declared = module.signatures.iter_mut().find(|s| s.name == func.name).expect("collected above");
+                            declared.sig = func.sig.clone();
+                        }
+                        module.functions.push(func)
+                    }
                     Err(mut diags) => checker.diags.append(&mut diags),
                 }
             }

@@ -55,6 +55,10 @@ pub struct Config {
     pub eager: bool,
     /// Print each function's IR or assembly to stderr as it is compiled.
     pub emit: Option<Emit>,
+    /// Keep the optimised IR and the assembly of each function's latest compile,
+    /// for `Namespace::code` (a REPL's `:ir`); costs a second code generation per
+    /// compile.
+    pub keep_code: bool,
     /// Keep a `CompileRecord` of every compilation (see `Namespace::compile_records`).
     pub profile: bool,
     /// Compile a deadline check into every function entry and loop back-edge, so that

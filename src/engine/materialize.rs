@@ -115,6 +115,10 @@ impl Inner {
                 if let Some(kind) = self.config.emit {
                     dump(&module, function, kind, level);
                 }
+                if self.config.keep_code {
+                    let asm = module.assembly(level.level()).unwrap_or_else(|e| format!("; assembly unavailable: {e}\n"));
+                    self.code.lock().insert(function.to_string(), Arc::new(CompiledCode { ir: module.print(), asm }));
+                }
                 let start = Instant::now();
                 let compiled = module.emit_object(level.level());
                 codegen_us = micros(start);

@@ -47,6 +47,7 @@ mod call;
 mod config;
 mod environment;
 mod error;
+mod evaluate;
 mod external;
 #[allow(unsafe_code)]
 mod func;
@@ -65,12 +66,13 @@ mod values;
 pub use call::{CallOptions, CallReport};
 pub use config::{Config, Emit, Limits, OptLevel};
 pub use error::{Error, Limit};
+pub use evaluate::{Evaluation, EVALUATION_PREFIX};
 pub use func::{Func, OreType, Params, Results, TypedFunc};
 pub use host::{CAbi, CParam, CResult, Caller, Closure, HostImpl, HostOwner, HostParam, HostResult, IntoHostFunction, WithCaller};
 pub use ir_modules::IrModuleInfo;
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
-pub use stats::{CompileRecord, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
+pub use stats::{CompileRecord, CompiledCode, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
 pub use values::{Arg, Value};
 
 use crate::check::{self, Environment, ExistingFunction, SymbolStatus};

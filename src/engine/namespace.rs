@@ -123,6 +123,8 @@ pub(super) struct Inner {
     pub(super) reclaimer: Reclaimer<Dylib>,
     /// With `Config::profile`: every compilation, in order.
     pub(super) compile_records: Mutex<Vec<CompileRecord>>,
+    /// With `Config::keep_code`: by function, its latest compile's text.
+    pub(super) code: Mutex<HashMap<String, Arc<CompiledCode>>>,
     /// Numbers modules and versions.
     pub(super) next_id: AtomicU64,
     pub(super) counters: Counters,
@@ -167,6 +169,7 @@ impl Namespace {
             closures: Mutex::default(),
             reclaimer: Reclaimer::default(),
             compile_records: Mutex::default(),
+            code: Mutex::default(),
             next_id: AtomicU64::new(1),
             counters: Counters::default(),
         };
@@ -195,6 +198,11 @@ impl Namespace {
         self.add(SourceFile::new(name, source.to_string()), false, level, false)
     }
 
+    /// `add_module` of a file already read (its name and text).
+    pub(super) fn add_file(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
+        self.add(file, false, self.inner.config.opt_level, false)
+    }
+
     /// Like `add_module`, but also requires a `main` that `ore run` can call.
     pub fn add_program(&self, file: SourceFile) -> Result<ModuleInfo, Error> {
         self.add(file, true, self.inner.config.opt_level, false)
@@ -206,26 +214,9 @@ impl Namespace {
         let file = Arc::new(file);
         let limits = &inner.config.limits;
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
-        inner.check_source_size(file.name(), file.text().len())?;
-        let start = Instant::now();
-        let items = {
-            let _span = tracing::debug_span!("parse").entered();
-            let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
-            syntax::check_nesting(&items, limits.max_nesting).map_err(|d| file.error(vec![d]))?;
-            items
-        };
-        inner.counters.parse_us.fetch_add(micros(start), Relaxed);
-
-        let start = Instant::now();
+        let items = inner.parse(&file)?;
         let mut ns = inner.tables.write();
-        let checked = {
-            let _span = tracing::debug_span!("check").entered();
-            // Released at the end of this block: `module_dylib` reads it again below.
-            let env = NamespaceEnv { ns: &ns, host: &inner.host_functions.read(), policy: &inner.config.policy };
-            let options = check::Options { require_main, allow_python: inner.config.policy.allows_python() };
-            check::check_module(&items, &file, &env, &options).map_err(|d| file.error(d))?
-        };
-        inner.counters.check_us.fetch_add(micros(start), Relaxed);
+        let checked = inner.check(&items, &file, &ns, check::Options { require_main, ..check::Options::default() })?;
         drop(items);
         if checked.uses_python {
             // Before any of the module's code can run.
@@ -401,6 +392,12 @@ impl Namespace {
         self.inner.compile_records.lock().clone()
     }
 
+    /// With `Config::keep_code`, the optimised IR and assembly of the latest
+    /// compile of function `name`; `None` before its first compile.
+    pub fn code(&self, name: &str) -> Option<Arc<CompiledCode>> {
+        self.inner.code.lock().get(name).cloned()
+    }
+
     /// Replaced or unloaded code still waiting for running calls to end.
     pub fn code_awaiting_release(&self) -> usize {
         self.inner.reclaimer.pending()
@@ -430,6 +427,35 @@ impl RuntimeHost for Namespace {
 }
 
 impl Inner {
+    /// Parses a module, within the namespace's limits.
+    pub(super) fn parse(&self, file: &SourceFile) -> Result<Vec<syntax::ast::Item>, Error> {
+        self.check_source_size(file.name(), file.text().len())?;
+        let start = Instant::now();
+        let _span = tracing::debug_span!("parse").entered();
+        let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
+        syntax::check_nesting(&items, self.config.limits.max_nesting).map_err(|d| file.error(vec![d]))?;
+        self.counters.parse_us.fetch_add(micros(start), Relaxed);
+        Ok(items)
+    }
+
+    /// Checks a parsed module against the namespace's tables (`options` says what
+    /// else to require; Python follows the policy).
+    pub(super) fn check(
+        &self,
+        items: &[syntax::ast::Item],
+        file: &Arc<SourceFile>,
+        tables: &Tables,
+        options: check::Options,
+    ) -> Result<check::CheckedModule, Error> {
+        let start = Instant::now();
+        let _span = tracing::debug_span!("check").entered();
+        let env = NamespaceEnv { ns: tables, host: &self.host_functions.read(), policy: &self.config.policy };
+        let options = check::Options { allow_python: self.config.policy.allows_python(), ..options };
+        let checked = check::check_module(items, file, &env, &options).map_err(|d| file.error(d))?;
+        self.counters.check_us.fetch_add(micros(start), Relaxed);
+        Ok(checked)
+    }
+
     /// `Limits::max_source_bytes`, for Ore and IR modules alike.
     pub(super) fn check_source_size(&self, name: &str, len: usize) -> Result<(), Error> {
         let max = self.config.limits.max_source_bytes;

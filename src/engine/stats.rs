@@ -33,6 +33,15 @@ pub struct FunctionInfo {
     pub calls: u64,
 }
 
+/// A function's code as it was last compiled (`Config::keep_code`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledCode {
+    /// The optimised LLVM IR of its module.
+    pub ir: String,
+    /// The host assembly.
+    pub asm: String,
+}
+
 /// Where the time of one function's compilation went, in microseconds. The split is
 /// exact for lazy compilation; when ORC compiles several functions nested in one
 /// another (eager mode), nested ones are attributed to the outermost.
