@@ -3,7 +3,7 @@
 # (and needs no network) when everything is already installed.
 set -euo pipefail
 
-PACKAGES=(llvm-19-dev libpolly-19-dev zlib1g-dev libzstd-dev libffi-dev libxml2-dev build-essential python3-dev libsqlite3-dev)
+PACKAGES=(llvm-19-dev libpolly-19-dev zlib1g-dev libzstd-dev libffi-dev libxml2-dev build-essential python3-dev libsqlite3-dev gdb)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -237,6 +237,10 @@ struct ProgramArgs {
     /// Compile every function before `main` runs (for comparison with lazy mode).
     #[arg(long)]
     eager: bool,
+    /// Emit debug info (functions, lines, locals) and register the code with
+    /// debuggers: `gdb --args ore run -g -O0 FILE` (see docs/PROFILING.md).
+    #[arg(short = 'g')]
+    debug: bool,
     /// Interrupt `main` after this many milliseconds (compiles deadline checks into
     /// every function entry and loop).
     #[arg(long, value_name = "MS")]
@@ -393,6 +397,7 @@ impl ProgramArgs {
         Config {
             opt_level: OptLevel::new(self.opt).expect("clap checks the range"),
             eager: self.eager,
+            debug_info: self.debug,
             interruptible: self.timeout.is_some(),
             unchecked: ore::Unchecked {
                 bounds: self.unchecked.iter().any(|c| c == "bounds"),

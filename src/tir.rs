@@ -14,6 +14,9 @@ pub type LocalId = usize;
 #[derive(Clone, Debug)]
 pub struct Local {
     pub ty: Ty,
+    /// Its name and where it is declared, for debuggers.
+    pub name: String,
+    pub span: Span,
 }
 
 /// A checked function body, ready for IR generation.

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! Each program runs lazily at the default -O2, eagerly (`--eager`), and lazily at
-//! -O0, -O1 and -O3, and with deadline checks (`--timeout`): every mode must produce
-//! exactly the expected result. Programs that must not compile run once.
+//! -O0, -O1 and -O3, with deadline checks (`--timeout`), and with debug info (`-g`,
+//! at -O0 and -O2): every mode must produce exactly the expected result. Programs that must not compile run once.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use std::process::Command;
 
 /// `--timeout` compiles deadline checks into every function and loop; a generous
 /// deadline must change nothing.
-const MODES: &[&[&str]] = &[&[], &["--eager"], &["-O0"], &["-O1"], &["-O3"], &["--timeout", "600000"]];
+const MODES: &[&[&str]] = &[&[], &["--eager"], &["-O0"], &["-O1"], &["-O3"], &["--timeout", "600000"], &["-g", "-O0"], &["-g"]];
 
 struct Expectation {
     args: Vec<String>,

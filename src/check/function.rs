@@ -54,7 +54,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
             diags: Vec::new(),
         };
         for (p, ty) in f.params.iter().zip(&sig.params) {
-            checker.declare(&p.name.name, *ty, false);
+            checker.declare(&p.name, *ty, false);
         }
         checker
     }
@@ -64,11 +64,11 @@ impl<'m, 'a> FnChecker<'m, 'a> {
         poisoned(span)
     }
 
-    pub(super) fn declare(&mut self, name: &str, ty: Ty, mutable: bool) -> LocalId {
+    pub(super) fn declare(&mut self, name: &ast::Ident, ty: Ty, mutable: bool) -> LocalId {
         let id = self.locals.len();
-        self.locals.push(Local { ty });
+        self.locals.push(Local { ty, name: name.name.clone(), span: name.span });
         self.mutable.push(mutable);
-        self.scope.push((name.to_string(), id));
+        self.scope.push((name.name.clone(), id));
         id
     }
 
@@ -160,7 +160,7 @@ impl FnChecker<'_, '_> {
                     None if init.ty == Ty::Never => Ty::Unit,
                     None => init.ty,
                 };
-                let id = self.declare(&name.name, local_ty, *mutable);
+                let id = self.declare(name, local_ty, *mutable);
                 tir::Stmt::Let(id, init)
             }
             Stmt::Assign { target, value } => self.assign(target, value),

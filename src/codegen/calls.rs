@@ -137,8 +137,11 @@ impl<'m> FnCodegen<'m, '_> {
         let m = self.m;
         let here = m.current_block();
         // Copies call no Ore function, so they carry no copies themselves.
-        let f = FnCodegen::emit(m, &copy.func, &abi::copy_symbol(name), true, self.callees, inline::Budget::none(), self.options);
+        let debug = self.debug.map(|(d, _)| d);
+        let f = FnCodegen::emit(m, &copy.func, &abi::copy_symbol(name), true, self.callees, inline::Budget::none(), self.options, debug);
         m.position_at_end(here);
+        // The builder's location was the copy's.
+        self.reapply_location();
         self.copies.insert(name.to_string(), f);
         f
     }

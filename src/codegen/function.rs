@@ -3,7 +3,7 @@
 use super::checks::Unwind;
 use super::{inline, ore_fn_type, value, value_type, Callees, Options};
 use crate::abi::{self, RuntimeFn};
-use crate::llvm::ir::{Block, Function, IntPredicate, IrModule, RealPredicate, Value};
+use crate::llvm::ir::{Block, DebugInfo, DebugType, Function, IntPredicate, IrModule, RealPredicate, Scope, Value};
 use crate::syntax::ast::{BinOp, Span};
 use crate::tir::{self, ExprKind, Stmt};
 use crate::types::Ty;
@@ -26,10 +26,15 @@ pub(super) struct FnCodegen<'m, 'f> {
     /// Created on first use.
     pub(super) unwind: Option<Unwind<'m>>,
     pub(super) llvm_fn: Function<'m>,
+    /// With `Options::debug_info`: the module's debug info and this function's
+    /// scope, and the location instructions get now.
+    pub(super) debug: Option<(&'f DebugInfo<'m>, Scope<'m>)>,
+    location: (u32, u32),
 }
 
 impl<'m, 'f> FnCodegen<'m, 'f> {
     /// Defines `func` as `symbol` (with internal linkage for an inlined copy).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         m: &'m IrModule,
         func: &'f tir::Function,
@@ -38,20 +43,54 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         callees: &'f dyn Callees,
         budget: inline::Budget,
         options: Options,
+        debug: Option<&'f DebugInfo<'m>>,
     ) -> Function<'m> {
         let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), internal);
         m.add_fn_attribute(llvm_fn, "nounwind");
+        let line = |span: crate::syntax::ast::Span| func.source.location(span.start).0 as u32;
+        let debug = debug.map(|d| {
+            // Nothing of the function that was being built (the caller of a copy)
+            // may carry over.
+            d.clear_location();
+            // Frame pointers let a debugger walk the stack through JIT'd frames.
+            m.add_string_fn_attribute(llvm_fn, "frame-pointer", "all");
+            (d, d.function(llvm_fn, &func.name, func.source.name(), line(func.span)))
+        });
         let entry = m.append_block(llvm_fn, "entry");
         m.position_at_end(entry);
-        let locals = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
+        let locals: Vec<Option<Value<'m>>> = func.locals.iter().map(|l| value_type(m, l.ty).map(|t| m.alloca(t))).collect();
+        if let Some((d, scope)) = debug {
+            for (i, (local, slot)) in func.locals.iter().zip(&locals).enumerate() {
+                let Some(slot) = *slot else { continue };
+                let argument = (i < func.sig.params.len()).then_some(i as u32 + 1);
+                d.local(scope, slot, &local.name, argument, line(local.span), debug_type(local.ty), entry);
+            }
+        }
         let ctx = m.param(llvm_fn, 0);
         let copies = HashMap::new();
-        let mut cg = FnCodegen { m, func, callees, options, copies, budget, ctx, locals, loops: Vec::new(), unwind: None, llvm_fn };
+        let mut cg = FnCodegen {
+            m,
+            func,
+            callees,
+            options,
+            copies,
+            budget,
+            ctx,
+            locals,
+            loops: Vec::new(),
+            unwind: None,
+            llvm_fn,
+            debug,
+            location: (0, 0),
+        };
+        // The parameters' stores have no location, so they are part of the prologue
+        // a debugger's breakpoint on the function skips: it then sees them.
         for i in 0..func.sig.params.len() {
             if let Some(slot) = cg.locals[i] {
                 m.store(m.param(llvm_fn, i as u32 + 1), slot);
             }
         }
+        cg.locate(func.span);
         cg.stack_check();
         cg.interrupt_check(func.span);
         let result = cg.expr(&func.body);
@@ -73,8 +112,39 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     }
 
     pub(super) fn expr(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
+        let outer = self.locate(e.span);
         // Nesting is bounded by the parser; this covers threads with small stacks.
-        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(e))
+        let value = stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(e));
+        // What the enclosing expression builds after this one is its own.
+        self.set_location(outer);
+        value
+    }
+
+    /// With debug info: gives the instructions built from now on `span`'s line
+    /// and column; returns the location they had.
+    fn locate(&mut self, span: crate::syntax::ast::Span) -> (u32, u32) {
+        let outer = self.location;
+        if self.debug.is_some() {
+            let (line, column) = self.func.source.location(span.start);
+            self.set_location((line as u32, column as u32));
+        }
+        outer
+    }
+
+    /// Gives the builder this function's current location again, after another
+    /// function (a copy) was built with it.
+    pub(super) fn reapply_location(&mut self) {
+        let location = std::mem::take(&mut self.location);
+        self.set_location(location);
+    }
+
+    fn set_location(&mut self, location: (u32, u32)) {
+        if let Some((d, scope)) = self.debug {
+            if location != self.location && location.0 > 0 {
+                d.set_location(scope, location.0, location.1);
+            }
+        }
+        self.location = location;
     }
 
     fn expr_inner(&mut self, e: &tir::Expr) -> Option<Value<'m>> {
@@ -384,5 +454,16 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             }
             None => None,
         }
+    }
+}
+
+/// How a debugger shows a local of type `ty` (one with a value).
+fn debug_type(ty: Ty) -> DebugType {
+    match ty {
+        Ty::I64 => DebugType::I64,
+        Ty::F64 => DebugType::F64,
+        Ty::Bool => DebugType::Bool,
+        Ty::Str => DebugType::Str,
+        _ => DebugType::Pointer,
     }
 }

@@ -96,6 +96,8 @@ pub struct Options {
     pub interruptible: bool,
     /// Safety checks left out, to measure what they cost (`Unchecked`).
     pub unchecked: Unchecked,
+    /// Emit DWARF: functions, line tables, parameters and locals (`ore run -g`).
+    pub debug_info: bool,
 }
 
 /// For measurement only (`ore run --unchecked`): each flag removes one of the
@@ -124,7 +126,11 @@ pub fn generate_function(
     data_layout: &CStr,
 ) -> IrModule {
     let module = IrModule::new(symbol, triple, data_layout);
-    FnCodegen::emit(&module, func, symbol, false, callees, inline::Budget::per_function(), options);
+    {
+        // Finalised at the end of this block, before the module is verified.
+        let debug = options.debug_info.then(|| module.debug_info(func.source.name()));
+        FnCodegen::emit(&module, func, symbol, false, callees, inline::Budget::per_function(), options, debug.as_ref());
+    }
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
 }

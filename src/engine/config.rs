@@ -55,6 +55,11 @@ pub struct Config {
     pub eager: bool,
     /// Print each function's IR or assembly to stderr as it is compiled.
     pub emit: Option<Emit>,
+    /// Emit DWARF for Ore code (functions, line tables, parameters and locals)
+    /// and register it with debuggers through the GDB JIT interface (`ore run
+    /// -g`; `ORE_DEBUG=1` turns it on for every namespace). Locals are best seen
+    /// at -O0.
+    pub debug_info: bool,
     /// Keep the optimised IR and the assembly of each function's latest compile,
     /// for `Namespace::code` (a REPL's `:ir`); costs a second code generation per
     /// compile.

@@ -61,7 +61,11 @@ impl Inner {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
         let callees = self.callees(func, version);
-        let options = codegen::Options { interruptible: self.config.interruptible, unchecked: self.config.unchecked };
+        let options = codegen::Options {
+            interruptible: self.config.interruptible,
+            unchecked: self.config.unchecked,
+            debug_info: self.config.debug_info,
+        };
         let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
         let irgen = micros(start);
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };

@@ -113,6 +113,9 @@ struct Shared {
     glue: ReentrantMutex<()>,
     /// Numbers dylibs (for their names) and IR modules (to rename their locals).
     next_id: AtomicU64,
+    /// Set once a namespace with `Config::debug_info` exists: objects are then
+    /// registered with debuggers.
+    debugger: OnceLock<()>,
     jit: Jit,
 }
 
@@ -126,7 +129,13 @@ impl Engine {
         // LLJIT's own compiler only builds glue (closure thunks, IR modules' data):
         // its level hardly matters.
         let jit = Jit::new(OptLevel::O2.level(), Some(runtime::lazy_call_failed_handler()))?;
-        let shared = Shared { spare_dylibs: Mutex::default(), glue: ReentrantMutex::new(()), next_id: AtomicU64::new(1), jit };
+        let shared = Shared {
+            spare_dylibs: Mutex::default(),
+            glue: ReentrantMutex::new(()),
+            next_id: AtomicU64::new(1),
+            debugger: OnceLock::new(),
+            jit,
+        };
         Ok(Engine { shared: Arc::new(shared) })
     }
 
@@ -144,6 +153,15 @@ impl Engine {
 }
 
 impl Shared {
+    /// Registers objects with debuggers from now on (once per engine).
+    fn enable_debugger(&self) {
+        self.debugger.get_or_init(|| {
+            if let Err(e) = self.jit.enable_debugger_support() {
+                tracing::warn!("debug info is emitted, but debuggers will not see it: {e}");
+            }
+        });
+    }
+
     /// An empty dylib that resolves what the process exports: a cleared one if any.
     fn dylib(&self, kind: &str) -> Result<Dylib, Error> {
         if let Some(dylib) = self.spare_dylibs.lock().pop() {

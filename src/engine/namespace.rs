@@ -157,7 +157,11 @@ impl Namespace {
         Engine::process_default()?.namespace(config)
     }
 
-    pub(super) fn with_engine(engine: Arc<Shared>, config: Config) -> Namespace {
+    pub(super) fn with_engine(engine: Arc<Shared>, mut config: Config) -> Namespace {
+        config.debug_info |= std::env::var_os("ORE_DEBUG").is_some_and(|v| v == "1");
+        if config.debug_info {
+            engine.enable_debugger();
+        }
         let inner = Inner {
             engine,
             config,

@@ -237,6 +237,13 @@ impl Jit {
         check(unsafe { LLVMOrcJITDylibClear(dylib.0) })
     }
 
+    /// Registers every object linked from now on with debuggers (the GDB JIT
+    /// interface, through JITLink's debug object plugin). Call once.
+    pub fn enable_debugger_support(&self) -> Result<(), LlvmError> {
+        // SAFETY: the LLJIT is live; adding the plugin takes the linking layer's lock.
+        check(unsafe { llvm_sys::orc2::lljit::LLVMOrcLLJITEnableDebugSupport(self.lljit) })
+    }
+
     /// Frees interned symbol names nothing refers to any more (every version of a
     /// function has names of its own, so unloading leaves dead ones behind).
     pub fn clear_dead_symbol_names(&self) {

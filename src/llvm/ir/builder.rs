@@ -19,6 +19,18 @@ pub struct Type<'m>(LLVMTypeRef, PhantomData<&'m IrModule>);
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Block<'m>(LLVMBasicBlockRef, PhantomData<&'m IrModule>);
 
+impl Value<'_> {
+    pub(super) fn raw(self) -> LLVMValueRef {
+        self.0
+    }
+}
+
+impl Block<'_> {
+    pub(super) fn raw(self) -> LLVMBasicBlockRef {
+        self.0
+    }
+}
+
 /// A function and its type, which calls need under opaque pointers.
 #[derive(Clone, Copy, Debug)]
 pub struct Function<'m> {
@@ -178,6 +190,16 @@ impl IrModule {
                 let attr = LLVMCreateEnumAttribute(self.ctx, kind, 0);
                 LLVMAddAttributeAtIndex(f.value.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
             }
+        }
+    }
+
+    /// A `key="value"` attribute on `f` (such as `"frame-pointer"="all"`).
+    pub fn add_string_fn_attribute(&self, f: Function<'_>, key: &str, value: &str) {
+        // SAFETY: LLVM copies both strings into our context; `f` is ours.
+        unsafe {
+            let attr =
+                LLVMCreateStringAttribute(self.ctx, key.as_ptr().cast(), key.len() as u32, value.as_ptr().cast(), value.len() as u32);
+            LLVMAddAttributeAtIndex(f.value.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
         }
     }
 

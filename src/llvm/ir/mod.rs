@@ -12,9 +12,11 @@
 //! generator consumes makes such mistakes bugs, not user errors.
 
 mod builder;
+mod debug;
 mod module;
 mod pipeline;
 mod surgery;
 
 pub use builder::{Block, Function, IntPredicate, RealPredicate, Type, Value};
+pub use debug::{DebugInfo, DebugType, Scope};
 pub use module::{IrModule, ObjectFile, ThreadSafeModule};
