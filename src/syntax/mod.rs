@@ -141,9 +141,22 @@ fn to_diagnostic(err: ParseError<usize, Token, SyntaxError>, text: &str) -> Diag
     }
 }
 
-/// "; expected one of `)`, `,`" — short lists only; long ones are noise.
+/// "; expected one of `)`, `,`" for short lists; a long one is summed up by what
+/// it allows (an expression, or the end of a block), or left out as noise.
 fn expected_list(expected: &[String]) -> String {
-    if expected.is_empty() || expected.len() > 6 {
+    let allows = |name: &str| expected.iter().any(|e| e == name);
+    if expected.len() > 6 {
+        return if allows("Int") && allows("Ident") && allows("\"}\"") {
+            ", expected an expression or `}`".to_string()
+        } else if allows("Int") && allows("Ident") {
+            ", expected an expression".to_string()
+        } else if allows("\"}\"") {
+            ", expected `}`".to_string()
+        } else {
+            String::new()
+        };
+    }
+    if expected.is_empty() {
         return String::new();
     }
     let names: Vec<String> = expected.iter().map(|e| pretty_expected(e)).collect();
