@@ -2,11 +2,13 @@
 # Compares two `ore` binaries on the benchmark programs, interleaved run by run
 # (so machine noise hits both alike): min and median `run_us` of N runs each,
 # without and with deadline checks. For changes that must not slow code down:
-#   scripts/ab.sh /tmp/before/target/release/ore target/release/ore [N]
+#   scripts/ab.sh /tmp/before/target/release/ore target/release/ore [N] [PROGRAM...]
 set -euo pipefail
 before=$(realpath "$1")
 after=$(realpath "$2")
 runs=${3:-9}
+programs=("${@:4}")
+[ ${#programs[@]} -eq 0 ] && programs=(fib sieve mandelbrot nbody spectralnorm)
 cd "$(dirname "$0")/../benches/programs"
 declare -A args=([fib]="35" [sieve]="10000000" [mandelbrot]="1200 800 200" [nbody]="1000000" [spectralnorm]="1000")
 run_us() {
@@ -14,7 +16,7 @@ run_us() {
 }
 echo "| program | before min ms | before median | after min ms | after median | after/before (min) |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for p in fib sieve mandelbrot nbody spectralnorm; do
+for p in "${programs[@]}"; do
     for flags in "" "--timeout 100000"; do
         b=() a=()
         for _ in $(seq "$runs"); do
