@@ -1,6 +1,7 @@
 //! The `ore` command line: `ore run`, `ore check`, `ore bench`, `ore serve`.
 
 mod bench;
+mod help;
 mod repl;
 mod status;
 
@@ -19,83 +20,13 @@ struct Cli {
     command: Command,
 }
 
-const RUN_HELP: &str = "\
-Exit status:
-  0 success, 1 compile error, 2 runtime error (with the Ore call stack),
-  64 usage error (wrong ARGs, unreadable FILE), 70 internal error
-
-Environment:
-  ORE_LOG   log filter for standard error, as `tracing` reads it: `debug` logs every
-            phase and compiled function with timings; LLVM's remarks are under
-            `ore::llvm::remarks=trace`
-
-Examples:
-  ore run examples/demo.ore
-  ore run -O0 --stats prog.ore 10 20
-  echo 'fn main() -> i64 { 6 * 7 }' | ore run -";
-
-const CHECK_HELP: &str = "\
-Exit status:
-  0 the program checks, 1 compile errors, 64 usage error (unreadable FILE)
-
-Environment:
-  ORE_LOG   log filter for standard error (`debug`: phases with timings)
-
-Examples:
-  ore check prog.ore
-  ore check --json prog.ore | jq '.diagnostics[].message'";
-
-const BENCH_HELP: &str = "\
-Exit status:
-  0 success, 1 compile error, 2 runtime error, 64 usage error, 70 internal error
-
-Environment:
-  ORE_LOG   log filter for standard error (`debug`: phases with timings)
-
-Examples:
-  ore bench --repeat 41 -O0 examples/demo.ore
-  ore bench --json --link helpers.ll prog.ore 1000 | jq .time_to_result_us";
-
-const SERVE_HELP: &str = "\
-Exit status:
-  0 after a clean shutdown (SIGTERM or Ctrl-C), 1 when the server cannot start
-  (address in use, unreadable --state), 64 usage error
-
-Environment:
-  ORE_TOKEN the bearer token (as --token)
-  ORE_LOG   log filter for standard error (`info` logs requests)
-
-Examples:
-  ore serve --listen 127.0.0.1:7070 --state ore.db
-  ORE_TOKEN=secret ore serve --listen 0.0.0.0:7070 --allow-extern getpid";
-
-const REPL_HELP: &str = "\
-Exit status:
-  0 at the end of input, :quit or Ctrl-D (errors in entries are shown, and the
-  session goes on)
-
-Environment:
-  ORE_HISTORY  the history file (default ~/.ore_history)
-  ORE_LOG      log filter for standard error (`debug`: phases with timings)
-
-Examples:
-  ore repl
-  printf 'fn sq(x: i64) -> i64 { x * x }\\nsq(7)\\n' | ore repl";
-
-const EMIT_IR_HELP: &str = "\
-Exit status:
-  0 success, 1 compile error, 64 usage error
-
-Examples:
-  ore emit-ir prog.ore > prog.ll";
-
 #[derive(Subcommand)]
 enum Command {
     /// Compile FILE and call its `main`; each function is compiled at its first call.
-    #[command(after_help = RUN_HELP)]
+    #[command(after_help = help::RUN)]
     Run(RunArgs),
     /// Parse and type-check FILE without running it.
-    #[command(after_help = CHECK_HELP)]
+    #[command(after_help = help::CHECK)]
     Check {
         /// Print the diagnostics as one JSON object (`{"diagnostics": [...]}`, each
         /// as the server reports them) on standard output.
@@ -106,22 +37,22 @@ enum Command {
     },
     /// Run FILE and report where each reached function's first-call compile time goes
     /// (the program's own output is silenced).
-    #[command(after_help = BENCH_HELP)]
+    #[command(after_help = help::BENCH)]
     Bench(BenchArgs),
     /// Type Ore interactively: definitions are added as you go, expressions are
     /// evaluated and printed with their type.
-    #[command(after_help = REPL_HELP)]
+    #[command(after_help = help::REPL)]
     Repl {
         /// Optimisation level, 0 to 3.
         #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
         opt: u8,
     },
     /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
-    #[command(after_help = SERVE_HELP)]
+    #[command(after_help = help::SERVE)]
     Serve(ServeArgs),
     /// Print FILE's LLVM IR as one standalone module (unoptimised, direct calls,
     /// functions named `ore.NAME` taking the call context first), for other tools.
-    #[command(after_help = EMIT_IR_HELP)]
+    #[command(after_help = help::EMIT_IR)]
     EmitIr {
         /// The Ore source file (`-` reads standard input).
         file: PathBuf,

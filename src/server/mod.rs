@@ -6,6 +6,7 @@
 //! else. The state and the rules live in `namespaces`; `store` persists modules,
 //! `metrics` renders Prometheus text. docs/SERVER.md is the user's guide.
 
+mod json;
 mod listen;
 mod metrics;
 pub mod namespaces;
