@@ -160,6 +160,22 @@ impl Jit {
         call_func(py, &func, self.mode(), args, timeout)
     }
 
+    /// Runs `source`, statements and a final expression, with the Jit's functions
+    /// in scope (what a REPL's user types), and returns the expression's value
+    /// (`None` if there is none). Diagnostics and traces name the input `name`,
+    /// with `source`'s own lines.
+    #[pyo3(signature = (source, name = "<input>"))]
+    fn evaluate(&self, py: Python<'_>, source: &str, name: &str) -> PyResult<Py<PyAny>> {
+        let evaluation = if self.release_gil {
+            let ns = self.ns.clone();
+            let (owned_name, owned_source) = (name.to_string(), source.to_string());
+            py.detach(move || ns.evaluate(&owned_name, &owned_source))
+        } else {
+            self.ns.evaluate(name, source)
+        };
+        finish_call(py, evaluation.map(|e| e.value))
+    }
+
     /// A handle to function `name`, callable like a Python function. For a
     /// function of an LLVM IR module, give its C signature as `params` and `ret`
     /// (the names `register` takes): IR carries none Ore could check, so it is

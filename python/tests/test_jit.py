@@ -363,3 +363,19 @@ def test_a_jit_may_keep_the_gil_for_short_calls():
     jit.register("again", lambda x: jit.call("g", x), ["i64"], "i64")
     jit.add_source("n", "extern fn again(x: i64) -> i64;\nfn h(x: i64) -> i64 { again(x) * 10 }")
     assert jit.call("h", 1) == 30
+
+
+def test_evaluate_runs_statements_and_an_expression():
+    jit = ore.Jit()
+    jit.add_source("m", "fn sq(x: i64) -> i64 { x * x }")
+    assert jit.evaluate("let n = 6;\nsq(n) + 1") == 37
+    assert jit.evaluate("[1.5; 2]") == [1.5, 1.5]
+    assert jit.evaluate("let unused = 1;") is None
+    with pytest.raises(ore.CompileError) as caught:
+        jit.evaluate("let a = 1;\na + true", name="cell 3")
+    d = caught.value.diagnostics[0]
+    assert (d.file, d.line, d.column) == ("cell 3", 2, 1)
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.evaluate("sq(2) / 0")
+    assert caught.value.frames == [ore.Frame("<input>", "<input>", 1, 1)]
+    assert [f["name"] for f in jit.functions() if f["state"] != "undefined"] == ["sq"]
