@@ -107,6 +107,9 @@ fn emit_trampoline<'m>(
 ) {
     let ptr = m.ptr();
     let tramp = m.add_function(name, m.fn_type(m.void(), &[ptr, ptr, ptr, ptr]), false);
+    // Glue keeps a frame pointer (a push and a pop per call), so debuggers walk from
+    // Ore frames back into the host.
+    m.add_string_fn_attribute(tramp, "frame-pointer", "all");
     m.position_at_end(m.append_block(tramp, "entry"));
     let (target, ctx, args, ret) = (m.param(tramp, 0), m.param(tramp, 1), m.param(tramp, 2), m.param(tramp, 3));
     let mut values = if pass_ctx { vec![ctx] } else { Vec::new() };
@@ -128,6 +131,7 @@ pub fn generate_closure_thunk(name: &str, sig: &ExternSig, closure: usize, tripl
         let i64t = m.i64();
         let params: Vec<Type<'_>> = sig.params.iter().map(|c| c_type(&m, *c)).collect();
         let thunk = m.add_function(name, m.fn_type(c_type(&m, sig.ret), &params), false);
+        m.add_string_fn_attribute(thunk, "frame-pointer", "all");
         m.position_at_end(m.append_block(thunk, "entry"));
         let slots = m.alloca(m.array_type(i64t, sig.params.len().max(1) as u32));
         for (i, c) in sig.params.iter().enumerate() {
