@@ -1,6 +1,6 @@
 //! `ore run -g`: gdb sees Ore code through the GDB JIT interface, with DWARF:
 //! a breakpoint on an Ore function by name hits, `bt` shows Ore frames with
-//! file:line and arguments, and `info locals` shows a local. Skipped where gdb is
+//! file:line and arguments and goes on into the host, and `info locals` shows a local. Skipped where gdb is
 //! not installed.
 
 use std::process::Command;
@@ -36,7 +36,7 @@ fn gdb_breaks_on_an_ore_function_and_shows_frames_and_locals() {
     let file = dir.path().join("fib.ore");
     std::fs::write(&file, PROGRAM).unwrap();
     let path = file.to_str().unwrap();
-    let Some(out) = gdb(&["-g", "-O0", path], &[], &["bt 2", "next", "info locals", "continue", "bt 3"]) else {
+    let Some(out) = gdb(&["-g", "-O0", path], &[], &["bt 2", "next", "info locals", "continue", "bt 3", "bt 12"]) else {
         return eprintln!("skipped: no gdb");
     };
     for expected in [
@@ -47,6 +47,8 @@ fn gdb_breaks_on_an_ore_function_and_shows_frames_and_locals() {
         "small = ".to_string(),
         format!("hit Breakpoint 1, fib (n=9) at {path}:1"),
         format!(" in fib (n=10) at {path}:4"),
+        // The entry trampoline keeps a frame pointer: the walk goes on into the host.
+        " in ore::runtime::HostCall::invoke ".to_string(),
     ] {
         assert!(out.contains(&expected), "gdb's output lacks {expected:?}:\n{out}");
     }
