@@ -136,17 +136,23 @@ fn functions_compile_on_several_threads_at_once() {
         .collect();
     e.add_module("many", &source).unwrap();
     let barrier = std::sync::Barrier::new(8);
+    let reported = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for i in 0..8i64 {
-            let (e, barrier) = (&e, &barrier);
+            let (e, barrier, reported) = (&e, &barrier, &reported);
             s.spawn(move || {
                 barrier.wait();
                 let report = e.call_with(&format!("f{i}"), &[Value::I64(100)], &CallOptions::default());
                 assert_eq!(report.result.unwrap(), Value::I64(i * 4950));
-                assert_eq!(report.compiled, vec![format!("f{i}")]);
+                reported.lock().unwrap().extend(report.compiled);
             });
         }
     });
+    // ORC runs pending units on whichever thread drives a lookup, so one call may
+    // compile (and report) another's function: together, each is reported once.
+    let mut reported = reported.into_inner().unwrap();
+    reported.sort();
+    assert_eq!(reported, (0..8).map(|i| format!("f{i}")).collect::<Vec<_>>());
     assert_eq!(e.stats().compiled, 8);
     assert!(e.functions().iter().all(|f| f.state == FunctionState::Compiled && f.calls == 1 && f.compile_us > 0));
 }

@@ -30,7 +30,9 @@ pub struct CallReport<T = Value> {
     pub result: Result<T, Error>,
     /// With `CallOptions::capture_output`: what the call printed.
     pub output: Option<output::Captured>,
-    /// Functions compiled on this call's thread during the call, in order.
+    /// Functions of this namespace compiled on this call's thread during the call,
+    /// in order. ORC runs pending compiles on whichever thread drives a lookup, so
+    /// with concurrent calls one may compile (and list) a function another waits for.
     pub compiled: Vec<String>,
     /// Wall time of the whole call, compilation included.
     pub elapsed: std::time::Duration,
