@@ -74,8 +74,9 @@ impl Jit {
     /// `max_source_bytes` bound what modules may add. With `release_gil=False`,
     /// calls keep the GIL while Ore code runs (and while a first call compiles):
     /// short calls and callbacks get cheaper, and other Python threads wait.
+    /// `keep_code` keeps each function's optimised IR and assembly for `code`.
     #[new]
-    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true))]
+    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true, keep_code = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         opt_level: u8,
@@ -85,9 +86,10 @@ impl Jit {
         max_functions: Option<usize>,
         max_source_bytes: Option<usize>,
         release_gil: bool,
+        keep_code: bool,
     ) -> PyResult<Jit> {
         let opt_level = OptLevel::new(opt_level).ok_or_else(|| PyValueError::new_err(format!("opt_level must be 0-3, not {opt_level}")))?;
-        let mut config = Config { opt_level, interruptible, eager, ..Config::default() };
+        let mut config = Config { opt_level, interruptible, eager, keep_code, ..Config::default() };
         config.policy.python = python;
         if let Some(n) = max_functions {
             config.limits.max_functions = n;
@@ -174,6 +176,16 @@ impl Jit {
             self.ns.evaluate(name, source)
         };
         finish_call(py, evaluation.map(|e| e.value))
+    }
+
+    /// With `keep_code=True`: `{"ir": ..., "asm": ...}`, the optimised LLVM IR and
+    /// the assembly of function `name`'s latest compile; `None` before its first.
+    fn code<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(code) = self.ns.code(name) else { return Ok(None) };
+        let dict = PyDict::new(py);
+        dict.set_item("ir", &code.ir)?;
+        dict.set_item("asm", &code.asm)?;
+        Ok(Some(dict))
     }
 
     /// A handle to function `name`, callable like a Python function. For a

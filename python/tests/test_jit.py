@@ -379,3 +379,17 @@ def test_evaluate_runs_statements_and_an_expression():
         jit.evaluate("sq(2) / 0")
     assert caught.value.frames == [ore.Frame("<input>", "<input>", 1, 1)]
     assert [f["name"] for f in jit.functions() if f["state"] != "undefined"] == ["sq"]
+
+
+def test_code_shows_what_a_function_compiled_to():
+    jit = ore.Jit(keep_code=True)
+    jit.add_source("m", "fn triple(x: i64) -> i64 { x * 3 }")
+    assert jit.code("triple") is None, "not compiled before its first call"
+    assert jit.call("triple", 2) == 6
+    code = jit.code("triple")
+    assert "define i64 @ore.triple.v" in code["ir"] and "mul i64" in code["ir"]
+    assert "ret" in code["asm"]
+    plain = ore.Jit()
+    plain.add_source("m", "fn one() -> i64 { 1 }")
+    plain.call("one")
+    assert plain.code("one") is None, "kept only with keep_code=True"
