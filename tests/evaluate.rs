@@ -37,6 +37,12 @@ fn diagnostics_and_traces_use_the_inputs_own_lines() {
         other => panic!("{other:?}"),
     }
     assert!(ns.evaluate("in", "1 +").is_err(), "a syntax error");
+    // Input cannot close the wrapper and define functions of its own.
+    match ns.evaluate("in", "1 }\nfn sneaky() -> i64 { 2") {
+        Err(Error::Compile(e)) => assert!(e.diagnostics[0].message.starts_with("an input is statements and an expression"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(ns.function("sneaky").is_none(), "nothing was defined");
     assert_eq!(ns.evaluate("in", "2").unwrap().value, Value::I64(2), "still usable");
 }
 

@@ -29,6 +29,12 @@ impl Namespace {
         let probe = format!("{EVALUATION_PREFIX}_probe");
         let file = Arc::new(SourceFile::with_wrapper_line(name, &format!("fn {probe}() {{"), source, "}"));
         let items = self.inner.parse(&file)?;
+        // A `}` in the input could close the wrapper early and define functions
+        // of its own: the input must be one body.
+        if let Some(syntax::ast::Item::Fn(extra) | syntax::ast::Item::Extern(extra)) = items.get(1) {
+            let message = "an input is statements and an expression: close no block it did not open, and define functions as modules";
+            return Err(file.error(vec![crate::diagnostics::Diagnostic::new(extra.span, message)]).into());
+        }
         let options = check::Options { infer_result: Some(probe), ..check::Options::default() };
         let checked = self.inner.check(&items, &file, &self.inner.tables.read(), options)?;
         let ty = checked.functions[0].sig.ret;
