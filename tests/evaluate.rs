@@ -43,6 +43,12 @@ fn diagnostics_and_traces_use_the_inputs_own_lines() {
         other => panic!("{other:?}"),
     }
     assert!(ns.function("sneaky").is_none(), "nothing was defined");
+    match ns.evaluate("in", "return 5") {
+        Err(Error::Compile(e)) => {
+            assert_eq!(e.diagnostics[0].message, "`return` cannot end an input early: its value is its final expression")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(ns.evaluate("in", "2").unwrap().value, Value::I64(2), "still usable");
 }
 

@@ -68,6 +68,9 @@ impl FnChecker<'_, '_> {
                 }
                 Self::typed(Ty::Unit, span, tir::ExprKind::While(Box::new(cond), Box::new(body)))
             }
+            ExprKind::Return(_) if self.inferring => {
+                self.error(span, "`return` cannot end an input early: its value is its final expression")
+            }
             ExprKind::Return(value) => {
                 let ret = self.sig.ret;
                 let value = match value {

@@ -19,6 +19,9 @@ pub(super) struct FnChecker<'m, 'a> {
     pub(super) scope_starts: Vec<usize>,
     pub(super) loop_depth: usize,
     pub(super) diags: Vec<Diagnostic>,
+    /// Checking an input to evaluate (`Options::infer_result`), which has no
+    /// result type for `return` to meet.
+    pub(super) inferring: bool,
 }
 
 /// The result of a failed expression: `!` fits anywhere, so no follow-on errors.
@@ -52,6 +55,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
             scope_starts: Vec::new(),
             loop_depth: 0,
             diags: Vec::new(),
+            inferring: false,
         };
         for (p, ty) in f.params.iter().zip(&sig.params) {
             checker.declare(&p.name, *ty, false);
@@ -78,6 +82,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
 
     /// The function, checked; with `infer`, its result type becomes its body's.
     pub(super) fn check_body(mut self, body: &Block, infer: bool) -> Result<tir::Function, Vec<Diagnostic>> {
+        self.inferring = infer;
         let body_expr = self.block(body);
         if infer {
             self.sig.ret = if body_expr.ty == Ty::Never { Ty::Unit } else { body_expr.ty };
