@@ -165,6 +165,22 @@ def test_runtime_errors_carry_the_ore_call_stack():
     assert caught.value.frames == [ore.Frame("div", "calc.ore", 2, 5), ore.Frame("relay", None, None, None), ore.Frame("via", "cb.ore", 2, 25)]
     assert caught.value.__notes__[0].splitlines()[1] == "  at relay (host function)"
 
+    # The same through `py_call` from Ore code: the callable's path is the frame.
+    import sys
+    import types
+
+    module = types.ModuleType("ore_trace_test")
+    module.relay = relay
+    sys.modules["ore_trace_test"] = module
+    jit.add_source("py.ore", 'fn via_py(n: i64) -> i64 {\n  py_call_i64("ore_trace_test.relay", n)\n}')
+    with pytest.raises(ore.RuntimeError) as caught:
+        jit.call("via_py", 0)
+    assert caught.value.frames == [
+        ore.Frame("div", "calc.ore", 2, 5),
+        ore.Frame("ore_trace_test.relay", None, None, None),
+        ore.Frame("via_py", "py.ore", 2, 3),
+    ]
+
 
 def test_callbacks_and_their_exceptions():
     jit = ore.Jit()
