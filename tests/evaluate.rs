@@ -67,3 +67,21 @@ fn code_keeps_the_latest_compile_when_asked() {
     assert!(code.ir.contains("define i64 @ore.triple.v") && code.ir.contains("mul i64"), "{}", code.ir);
     assert!(code.asm.contains("ore.triple.v") && code.asm.contains("ret"), "{}", code.asm);
 }
+
+#[test]
+fn concurrent_evaluations_each_get_their_own_result() {
+    // Evaluations of one result type share a wrapper name: each must still run
+    // its own input, not one another thread defined meanwhile.
+    let ns = Namespace::new(Config::default()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4i64 {
+            let ns = &ns;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let expected = t * 1000 + i;
+                    assert_eq!(ns.evaluate("in", &expected.to_string()).unwrap().value, Value::I64(expected));
+                }
+            });
+        }
+    });
+}

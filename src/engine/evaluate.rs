@@ -3,6 +3,8 @@
 //! checked once to learn that type (the checker's `infer_result`), then defined as
 //! `__ore_eval_TYPE`, called, and unloaded. One such name per result type, so a
 //! name never changes its signature and the namespace gains at most nine names.
+//! Since threads share those names, a namespace runs one evaluation at a time;
+//! the lock is reentrant, so an input's host function may evaluate again.
 
 use super::*;
 
@@ -40,9 +42,13 @@ impl Namespace {
         let ty = checked.functions[0].sig.ret;
         let function = format!("{EVALUATION_PREFIX}_{}", type_tag(ty));
         let wrapper = format!("fn {function}() -> {ty} {{");
-        let info = self.add_file(SourceFile::with_wrapper_line(name, &wrapper, source, "}"))?;
-        let value = self.call(&function, &[]);
-        self.remove_module(info.id)?;
+        let value = {
+            let _one_at_a_time = self.inner.evaluation.lock();
+            let info = self.add_file(SourceFile::with_wrapper_line(name, &wrapper, source, "}"))?;
+            let value = self.call(&function, &[]);
+            self.remove_module(info.id)?;
+            value
+        };
         match value {
             Ok(value) => Ok(Evaluation { value, ty }),
             // The wrapper is not the user's: its frame is the input's.

@@ -125,6 +125,9 @@ pub(super) struct Inner {
     pub(super) compile_records: Mutex<Vec<CompileRecord>>,
     /// With `Config::keep_code`: by function, its latest compile's text.
     pub(super) code: Mutex<HashMap<String, Arc<CompiledCode>>>,
+    /// Held by `evaluate` from defining its wrapper to unloading it, so that two
+    /// threads' evaluations never run each other's input.
+    pub(super) evaluation: ReentrantMutex<()>,
     /// Numbers modules and versions.
     pub(super) next_id: AtomicU64,
     pub(super) counters: Counters,
@@ -174,6 +177,7 @@ impl Namespace {
             reclaimer: Reclaimer::default(),
             compile_records: Mutex::default(),
             code: Mutex::default(),
+            evaluation: ReentrantMutex::new(()),
             next_id: AtomicU64::new(1),
             counters: Counters::default(),
         };
