@@ -289,17 +289,8 @@ fn emit_ir(path: &Path) -> u8 {
             output::write(text.as_bytes());
             0
         }
-        Err(e) => report(e),
+        Err(e) => status::report(&e),
     }
-}
-
-/// Reports an error of the engine on stderr (after what the program printed) and
-/// returns the exit status LANGUAGE.md gives it.
-fn report(e: Error) -> u8 {
-    output::flush();
-    let (status, line) = status::of_error(&e);
-    eprintln!("{line}");
-    status
 }
 
 fn check(path: &Path, json: bool) -> u8 {
@@ -470,7 +461,7 @@ fn bench(args: BenchArgs) -> u8 {
 
 fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], options: &ore::CallOptions) -> u8 {
     if let Err(e) = engine.add_program(file) {
-        return report(e);
+        return status::report(&e);
     }
     let sig = engine.function("main").expect("add_program requires main");
     let values = match main_arguments(sig.params.len(), raw_args, "run") {
@@ -483,7 +474,7 @@ fn run_main(engine: &Namespace, file: SourceFile, raw_args: &[String], options: 
             output::print_line(value.to_string().as_bytes());
             0
         }
-        Err(e) => report(e),
+        Err(e) => status::report(&e),
     }
 }
 

@@ -3,7 +3,7 @@
 //! few `:` commands. Line editing and history (rustyline) on a terminal; piped
 //! input is read line by line, without prompts, so sessions can be scripted.
 
-use ore::{output, Config, Error, FunctionState, Namespace, OptLevel, Value};
+use ore::{output, Config, FunctionState, Namespace, OptLevel, Value};
 use rustyline::error::ReadlineError;
 use std::io::{BufRead, IsTerminal};
 
@@ -166,7 +166,9 @@ fn handle(ns: &Namespace, entry: &str, count: usize) -> bool {
                     say(&format!("{function}: {sig}"));
                 }
             }
-            Err(e) => report(&e),
+            Err(e) => {
+                crate::status::report(&e);
+            }
         }
         return true;
     }
@@ -177,7 +179,9 @@ fn handle(ns: &Namespace, entry: &str, count: usize) -> bool {
             }
         }
         Ok(evaluation) => say(&format!("{} : {}", shown(&evaluation.value), evaluation.ty)),
-        Err(e) => report(&e),
+        Err(e) => {
+            crate::status::report(&e);
+        }
     }
     true
 }
@@ -194,11 +198,6 @@ fn shown(value: &Value) -> String {
         Value::Str(s) => format!("{s:?}"),
         other => other.to_string(),
     }
-}
-
-fn report(e: &Error) {
-    output::flush();
-    eprintln!("{}", crate::status::of_error(e).1);
 }
 
 fn command_entry(ns: &Namespace, command: &str) -> bool {
@@ -222,7 +221,9 @@ fn command_entry(ns: &Namespace, command: &str) -> bool {
             match std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string())) {
                 Ok(source) => match ns.add_module(path, &source) {
                     Ok(info) => say(&format!("loaded {} function(s) from {path}", info.functions.len())),
-                    Err(e) => report(&e),
+                    Err(e) => {
+                        crate::status::report(&e);
+                    }
                 },
                 Err(e) => eprintln!("error: cannot read `{path}`: {e}"),
             }

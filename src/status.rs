@@ -11,6 +11,14 @@ pub const EXIT_USAGE: u8 = 64;
 /// EX_SOFTWARE: Ore itself failed.
 pub const EXIT_INTERNAL: u8 = 70;
 
+/// Reports `e` on stderr, after what the program printed; returns its exit status.
+pub fn report(e: &Error) -> u8 {
+    ore::output::flush();
+    let (status, text) = of_error(e);
+    eprintln!("{text}");
+    status
+}
+
 /// The exit status for `e`, and the text that reports it on stderr.
 pub fn of_error(e: &Error) -> (u8, String) {
     match e {
