@@ -47,7 +47,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     ) -> Function<'m> {
         let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), internal);
         m.add_fn_attribute(llvm_fn, "nounwind");
-        let line = |span: crate::syntax::ast::Span| func.source.location(span.start).0 as u32;
+        let line = |span: Span| func.source.location(span.start).0 as u32;
         let debug = debug.map(|d| {
             // Nothing of the function that was being built (the caller of a copy)
             // may carry over.
@@ -122,7 +122,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
 
     /// With debug info: gives the instructions built from now on `span`'s line
     /// and column; returns the location they had.
-    fn locate(&mut self, span: crate::syntax::ast::Span) -> (u32, u32) {
+    fn locate(&mut self, span: Span) -> (u32, u32) {
         let outer = self.location;
         if self.debug.is_some() {
             let (line, column) = self.func.source.location(span.start);

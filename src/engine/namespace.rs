@@ -161,7 +161,8 @@ impl Namespace {
     }
 
     pub(super) fn with_engine(engine: Arc<Shared>, mut config: Config) -> Namespace {
-        config.debug_info |= std::env::var_os("ORE_DEBUG").is_some_and(|v| v == "1");
+        static FROM_ENV: OnceLock<bool> = OnceLock::new();
+        config.debug_info |= *FROM_ENV.get_or_init(|| std::env::var_os("ORE_DEBUG").is_some_and(|v| v == "1"));
         if config.debug_info {
             engine.enable_debugger();
         }

@@ -135,6 +135,10 @@ pub fn record(regions: &[CodeRegion<'_>]) {
     let Some(sink) = sink() else { return };
     let mut sink = sink.lock();
     let mut bytes = Vec::new();
+    // One batch is one object, linked now on this thread.
+    let now = timestamp();
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
     for region in regions {
         match sink.kind {
             PerfOutput::Map => {
@@ -145,9 +149,7 @@ pub fn record(regions: &[CodeRegion<'_>]) {
                 for word in [JIT_CODE_LOAD, total as u32] {
                     bytes.extend_from_slice(&word.to_ne_bytes());
                 }
-                bytes.extend_from_slice(&timestamp().to_ne_bytes());
-                // SAFETY: gettid has no preconditions.
-                let tid = unsafe { libc::gettid() } as u32;
+                bytes.extend_from_slice(&now.to_ne_bytes());
                 for word in [std::process::id(), tid] {
                     bytes.extend_from_slice(&word.to_ne_bytes());
                 }

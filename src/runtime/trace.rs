@@ -1,10 +1,11 @@
 //! The Ore call stack of a runtime error, recorded on the way out.
 //!
-//! Nothing is recorded while code runs. Every path into a function's unwind block
-//! carries the place it left from (a `Site`: the failing operation, or the call
-//! that failed), and the unwind block passes it to `ore.rt.frame` before it
-//! returns. So each frame is added as control comes back through it, innermost
-//! first, and the success path has no instruction for traces at all.
+//! Nothing is recorded while code runs. Each place a function leaves from after an
+//! error (the failing operation, or the call that failed) has a cold block that
+//! passes the function's names and that place (`abi::site`) to `ore.rt.frame`, or
+//! to `ore.rt.trap` with the error itself (`codegen::checks`). So each frame is
+//! added as control comes back through it, innermost first, and the success path
+//! has no instruction for traces at all.
 //!
 //! A host function between two Ore frames (a Rust closure or a Python callable that
 //! called back into the JIT) is a frame too: a nested call that fails leaves its
