@@ -157,12 +157,6 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         Ok(m) => m,
         Err(e) => return e,
     };
-    let build = |class: &str, args: (String,)| -> PyErr {
-        match errors.getattr(class).and_then(|c| c.call1(args)) {
-            Ok(value) => PyErr::from_value(value),
-            Err(e) => e,
-        }
-    };
     // `RuntimeError(message, frames, rendered)`, or `Timeout`'s.
     let runtime = |class: &str, error: &RuntimeError, trace: &ore::Trace| -> PyErr {
         let made = (|| -> PyResult<PyErr> {
@@ -192,10 +186,10 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             })();
             made.unwrap_or_else(|e| e)
         }
-        Error::Runtime { error: RuntimeError::Timeout, trace } => runtime("Timeout", &RuntimeError::Timeout, &trace),
-        Error::Runtime { error: r, trace } => {
-            let err = runtime("RuntimeError", &r, &trace);
-            if matches!(r, RuntimeError::HostError { .. }) {
+        Error::Runtime { error, trace } => {
+            let class = if error == RuntimeError::Timeout { "Timeout" } else { "RuntimeError" };
+            let err = runtime(class, &error, &trace);
+            if matches!(error, RuntimeError::HostError { .. }) {
                 if let Some(cause) = CALLBACK_ERROR.with(|c| c.borrow_mut().take()) {
                     err.set_cause(py, Some(cause));
                 }
@@ -204,6 +198,9 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         }
         Error::UnknownFunction(_) => pyo3::exceptions::PyKeyError::new_err(e.to_string()),
         Error::Arity { .. } | Error::ArgumentType { .. } | Error::Signature { .. } => PyTypeError::new_err(e.to_string()),
-        other => build("Error", (other.to_string(),)),
+        other => match errors.getattr("Error").and_then(|c| c.call1((other.to_string(),))) {
+            Ok(value) => PyErr::from_value(value),
+            Err(e) => e,
+        },
     }
 }
