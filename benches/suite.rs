@@ -7,6 +7,9 @@
 //! min/median/max over repeats. `ORE_SUITE_QUICK=1` runs fewer repeats and sizes
 //! (for trying the suite out; the committed report is a full run).
 
+#[path = "suite/cache.rs"]
+mod cache;
+
 use ore::{Config, Namespace, OptLevel, Value};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -21,19 +24,37 @@ fn main() {
     let suite = Suite::new();
     let mut report = Report::default();
     report.header(&suite);
-    first_call(&suite, &mut report);
-    lazy_vs_eager(&suite, &mut report);
-    steady_state(&suite, &mut report);
-    calls(&suite, &mut report);
-    memory(&suite, &mut report);
-    compile_per_kb(&suite, &mut report);
-    namespaces(&suite, &mut report);
-    python_package(&suite, &mut report);
+    let sections: &[(&str, Section)] = &[
+        ("first-call", first_call),
+        ("lazy-vs-eager", lazy_vs_eager),
+        ("steady-state", steady_state),
+        ("calls", calls),
+        ("memory", memory),
+        ("compile-per-kb", compile_per_kb),
+        ("namespaces", namespaces),
+        ("python", python_package),
+        ("cache", cache::object_cache),
+    ];
+    // `-- --only NAME`: one section, printed instead of written (to try a change).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(only) = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)) {
+        let (_, section) = sections.iter().find(|(name, _)| name == only).unwrap_or_else(|| panic!("no section {only}"));
+        section(&suite, &mut report);
+        report.goals();
+        print!("{}", report.text);
+        return;
+    }
+    for (_, section) in sections {
+        section(&suite, &mut report);
+    }
     report.goals();
     let path = suite.root.join("docs/PERFORMANCE.md");
     std::fs::write(&path, &report.text).expect("write docs/PERFORMANCE.md");
     println!("wrote {}", path.display());
 }
+
+/// One section of the report.
+type Section = fn(&Suite, &mut Report);
 
 struct Suite {
     root: PathBuf,

@@ -27,6 +27,10 @@ pub mod array {
     pub const DATA: i64 = 8;
 }
 
+/// The version of the contract between generated code and the runtime (this
+/// file); object cache keys include it. Bump it with any change here.
+pub const VERSION: u32 = 1;
+
 /// Byte offsets in a function's slot (`engine::Slot`).
 pub mod slot {
     /// The address to call, 0 while the current definition is not compiled.
@@ -93,9 +97,18 @@ pub const MAX_PY_ARGS: usize = 4;
 /// external IR module may not define such names.
 pub const RESERVED_PREFIX: &str = "ore.";
 
-/// The symbol of definition `version` of Ore function `name`.
-pub fn function_symbol(name: &str, version: u64) -> String {
-    format!("{RESERVED_PREFIX}{name}.v{version}")
+/// The symbol of a definition of Ore function `name`. A module's code has a
+/// dylib of its own, so the name alone is unique where it is defined, and the
+/// same code compiles to the same object however many definitions came before.
+pub fn function_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}{name}")
+}
+
+/// The symbol whose *address* is the number of the definition of `name` that a
+/// caller's guarded copy was made from (compared with the slot's `DEFINITION`
+/// word): a link-time constant, not one in the code, for the same reason.
+pub fn definition_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}definition.{name}")
 }
 
 /// The symbol of a caller's inlined copy of Ore function `name` (internal to the
@@ -107,6 +120,13 @@ pub fn copy_symbol(name: &str) -> String {
 /// The symbol of the C thunk that runs the closure registered as host function `name`.
 pub fn closure_thunk_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}host.{name}")
+}
+
+/// The symbol the linker resolves to the address of the slot with `key` (a function's
+/// name, or `extern_slot_key`): code refers to slots by symbol, never by address, so
+/// an object file does not depend on the process that compiled it.
+pub fn slot_symbol(key: &str) -> String {
+    format!("{RESERVED_PREFIX}slot.{key}")
 }
 
 /// The key of the slot through which Ore code calls LLVM IR function `symbol`
@@ -123,15 +143,11 @@ pub fn display_name(symbol: &str) -> String {
     if let Some(name) = rest.strip_prefix("copy.") {
         return format!("{name} (copy)");
     }
-    match rest.rsplit_once(".v") {
-        Some((name, version)) if !name.contains('.') && version.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
-        _ => symbol.to_string(),
+    if rest.contains('.') {
+        symbol.to_string()
+    } else {
+        rest.to_string()
     }
-}
-
-/// The symbol of Ore function `name` in a standalone module (`ore emit-ir`).
-pub fn standalone_symbol(name: &str) -> String {
-    format!("{RESERVED_PREFIX}{name}")
 }
 
 /// Prefix of host-entry trampoline symbols and modules.
@@ -256,6 +272,6 @@ mod tests {
         assert_eq!(symbols.len(), RuntimeFn::ALL.len());
         // py_call: callable, count, a (tag, value) pair per argument, conversion.
         assert_eq!(RuntimeFn::PyCall.params().len(), 3 + 2 * MAX_PY_ARGS + 1);
-        assert!(TRAMPOLINE_PREFIX.starts_with(RESERVED_PREFIX) && function_symbol("f", 3).starts_with(RESERVED_PREFIX));
+        assert!(TRAMPOLINE_PREFIX.starts_with(RESERVED_PREFIX) && function_symbol("f").starts_with(RESERVED_PREFIX));
     }
 }

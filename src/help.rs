@@ -13,9 +13,11 @@ Environment:
   ORE_PERF      `map` or `jitdump`: tell perf each compiled function's name and
                 address (docs/PROFILING.md); ORE_PERF_DIR says where the jitdump goes
   ORE_DEBUG     `1`: as -g
+  ORE_CACHE_DIR as --cache-dir
 
 Examples:
   ore run examples/demo.ore
+  ore run --cache-dir ~/.cache/ore --stats prog.ore   # a second run links, not compiles
   gdb --args ore run -g -O0 prog.ore
   ore run -O0 --stats prog.ore 10 20
   echo 'fn main() -> i64 { 6 * 7 }' | ore run -";
@@ -48,8 +50,9 @@ Exit status:
   (address in use, unreadable --state), 64 usage error
 
 Environment:
-  ORE_TOKEN the bearer token (as --token)
-  ORE_LOG   log filter for standard error (`info` logs requests)
+  ORE_TOKEN     the bearer token (as --token)
+  ORE_CACHE_DIR as --cache-dir
+  ORE_LOG       log filter for standard error (`info` logs requests)
 
 Examples:
   ore serve --listen 127.0.0.1:7070 --state ore.db
@@ -67,6 +70,21 @@ Environment:
 Examples:
   ore repl
   printf 'fn sq(x: i64) -> i64 { x * x }\\nsq(7)\\n' | ore repl";
+
+pub const CACHE: &str = "\
+The cache holds compiled functions' object code, keyed by a hash of their IR, the
+optimisation level, Ore's build, LLVM and the CPU: an entry is reused only for
+exactly the code it was compiled from. Processes may share a directory.
+
+Exit status:
+  0 success, 64 usage error, 70 the directory cannot be read or emptied
+
+Environment:
+  ORE_CACHE_DIR as --cache-dir
+
+Examples:
+  ore cache stats --cache-dir ~/.cache/ore
+  ORE_CACHE_DIR=/var/cache/ore ore cache clear";
 
 pub const EMIT_IR: &str = "\
 Exit status:

@@ -21,6 +21,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub(crate) mod abi;
+pub mod cache;
 pub(crate) mod check;
 pub(crate) mod codegen;
 mod diagnostics;

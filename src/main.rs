@@ -50,6 +50,12 @@ enum Command {
     /// Serve the JIT over HTTP/JSON (see docs/SERVER.md).
     #[command(after_help = help::SERVE)]
     Serve(ServeArgs),
+    /// Show or empty an object cache directory (`run --cache-dir`, `serve`).
+    #[command(after_help = help::CACHE)]
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Print FILE's LLVM IR as one standalone module (unoptimised, direct calls,
     /// functions named `ore.NAME` taking the call context first), for other tools.
     #[command(after_help = help::EMIT_IR)]
@@ -57,6 +63,30 @@ enum Command {
         /// The Ore source file (`-` reads standard input).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// Print how many entries the cache holds and their size.
+    Stats {
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: CacheDirArg,
+    },
+    /// Remove every entry.
+    Clear {
+        #[command(flatten)]
+        dir: CacheDirArg,
+    },
+}
+
+#[derive(Args)]
+struct CacheDirArg {
+    /// The cache directory.
+    #[arg(long, value_name = "DIR", env = ore::cache::DIR_VARIABLE)]
+    cache_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -85,6 +115,13 @@ struct ServeArgs {
     /// Keep modules in this SQLite file and load them again at start.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Keep compiled code here, so that a restart links it instead of compiling it
+    /// again [default with --state: FILE.cache beside it; without: none].
+    #[arg(long, value_name = "DIR", env = ore::cache::DIR_VARIABLE)]
+    cache_dir: Option<PathBuf>,
+    /// Compile everything anew: no object cache, not even beside --state.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
     /// After SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     grace_ms: u64,
@@ -189,6 +226,13 @@ struct ProgramArgs {
     /// function) whose functions `extern fn` can call (repeatable).
     #[arg(long = "link", value_name = "FILE")]
     links: Vec<PathBuf>,
+    /// Keep compiled code in this directory and link it from there when a later
+    /// run compiles the same code (see `ore cache`).
+    #[arg(long, value_name = "DIR", env = ore::cache::DIR_VARIABLE)]
+    cache_dir: Option<PathBuf>,
+    /// Size cap of the cache directory, such as 64M or 2G [default: 512M].
+    #[arg(long, value_name = "SIZE", value_parser = ore::cache::parse_size, requires = "cache_dir")]
+    cache_max_size: Option<u64>,
     /// The Ore source file (`-` reads standard input).
     file: PathBuf,
     /// Arguments for `main` (integers).
@@ -234,10 +278,53 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
         Command::EmitIr { file } => emit_ir(&file),
+        Command::Cache { action } => cache(action),
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
     ExitCode::from(status)
+}
+
+/// `ore cache stats` and `ore cache clear`.
+fn cache(action: CacheAction) -> u8 {
+    let dir = match &action {
+        CacheAction::Stats { dir, .. } | CacheAction::Clear { dir } => &dir.cache_dir,
+    };
+    if !dir.is_dir() {
+        eprintln!("error: no cache directory at {}", dir.display());
+        return EXIT_USAGE;
+    }
+    let result = ore::cache::ObjectCache::open(dir, ore::cache::DEFAULT_MAX_BYTES).and_then(|cache| match action {
+        CacheAction::Stats { json: true, .. } => {
+            let stats = cache.stats()?;
+            println!("{}", serde_json::json!({"dir": dir, "entries": stats.entries, "bytes": stats.bytes}));
+            Ok(())
+        }
+        CacheAction::Stats { json: false, .. } => {
+            let stats = cache.stats()?;
+            println!("{}: {} entries, {} bytes", dir.display(), stats.entries, stats.bytes);
+            Ok(())
+        }
+        CacheAction::Clear { .. } => {
+            let removed = cache.clear()?;
+            println!("{}: removed {} entries, {} bytes", dir.display(), removed.entries, removed.bytes);
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: cache {}: {e}", dir.display());
+            EXIT_INTERNAL
+        }
+    }
+}
+
+/// The server's cache for state file `state`: `STATE.cache` beside it.
+fn cache_beside(state: &Path) -> PathBuf {
+    let mut dir = state.as_os_str().to_owned();
+    dir.push(".cache");
+    PathBuf::from(dir)
 }
 
 /// Restores SIGPIPE's default action, which Rust's start-up sets to ignore.
@@ -327,6 +414,8 @@ impl ProgramArgs {
                 stack: self.unchecked.iter().any(|c| c == "stack"),
                 direct_calls: self.unchecked.iter().any(|c| c == "direct"),
             },
+            cache_dir: self.cache_dir.clone(),
+            cache_max_bytes: self.cache_max_size,
             ..Config::default()
         }
     }
@@ -499,6 +588,12 @@ fn serve(args: ServeArgs) -> u8 {
         max_array_bytes: args.max_array_bytes,
         max_output_bytes: args.max_output_bytes,
         max_loads_per_call: args.max_loads_per_call,
+        cache_dir: match (args.no_cache, args.cache_dir, &args.state) {
+            (true, _, _) => None,
+            (false, Some(dir), _) => Some(dir),
+            (false, None, Some(state)) => Some(cache_beside(state)),
+            (false, None, None) => None,
+        },
     };
     let options = server::ServeOptions {
         listen: args.listen,

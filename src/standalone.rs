@@ -28,7 +28,7 @@ pub fn program_ir(file: &SourceFile) -> Result<String, Error> {
     let checked = check_alone(file, false)?;
     let (triple, layout) = crate::llvm::host_triple_and_layout();
     let program = crate::llvm::ir::IrModule::new(file.name(), &triple, &layout);
-    let symbol = crate::abi::standalone_symbol;
+    let symbol = crate::abi::function_symbol;
     let options = codegen::Options { unchecked: codegen::Unchecked { direct_calls: true, ..Default::default() }, ..Default::default() };
     for func in &checked.functions {
         let module = codegen::generate_function(func, &symbol(&func.name), &Standalone, options, &triple, &layout);
@@ -64,19 +64,15 @@ impl Environment for EmptyNamespace {
 struct Standalone;
 
 impl codegen::Callees for Standalone {
-    fn slot(&self, _name: &str) -> usize {
-        0
-    }
-
     fn direct(&self, name: &str) -> Option<String> {
-        Some(crate::abi::standalone_symbol(name))
+        Some(crate::abi::function_symbol(name))
     }
 
     fn inline(&self, _name: &str) -> Option<codegen::InlineCopy> {
         None
     }
 
-    fn extern_slot(&self, _symbol: &str) -> Option<usize> {
-        None
+    fn extern_slot(&self, _symbol: &str) -> bool {
+        false
     }
 }

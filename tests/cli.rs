@@ -94,7 +94,7 @@ fn emit_ir_dumps_each_compiled_function() {
     assert_eq!(stdout(&out), "2\n");
     let err = stderr(&out);
     assert!(err.contains("; ---- used ----"), "{err}");
-    assert!(err.contains("define") && err.contains("@ore.used.v"), "{err}");
+    assert!(err.contains("define") && err.contains("@ore.used("), "{err}");
     assert!(!err.contains("---- unused"), "an uncalled function was dumped: {err}");
 }
 

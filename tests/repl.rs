@@ -65,7 +65,7 @@ loaded 1 function(s) from ";
     let rest = &stdout[expected.len()..];
     // The loaded function calls the redefined sq.
     assert!(rest.starts_with(&format!("{}\n9 : i64\n; ModuleID", file.display())), "{rest}");
-    assert!(rest.contains("define i64 @ore.sq.v") && rest.contains("mul i64"), ":ir prints sq's IR: {rest}");
+    assert!(rest.contains("define i64 @ore.sq(") && rest.contains("mul i64"), ":ir prints sq's IR: {rest}");
     assert!(!rest.contains("__ore_eval") && !rest.contains("\n1 : i64"), "nothing after :quit runs: {rest}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected_errors = [

@@ -75,8 +75,10 @@ impl Jit {
     /// calls keep the GIL while Ore code runs (and while a first call compiles):
     /// short calls and callbacks get cheaper, and other Python threads wait.
     /// `keep_code` keeps each function's optimised IR and assembly for `code`.
+    /// `cache_dir` keeps compiled code in that directory, and links it from there
+    /// when this or a later process compiles the same code again.
     #[new]
-    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true, keep_code = false))]
+    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true, keep_code = false, cache_dir = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         opt_level: u8,
@@ -87,9 +89,10 @@ impl Jit {
         max_source_bytes: Option<usize>,
         release_gil: bool,
         keep_code: bool,
+        cache_dir: Option<std::path::PathBuf>,
     ) -> PyResult<Jit> {
         let opt_level = OptLevel::new(opt_level).ok_or_else(|| PyValueError::new_err(format!("opt_level must be 0-3, not {opt_level}")))?;
-        let mut config = Config { opt_level, interruptible, eager, keep_code, ..Config::default() };
+        let mut config = Config { opt_level, interruptible, eager, keep_code, cache_dir, ..Config::default() };
         config.policy.python = python;
         if let Some(n) = max_functions {
             config.limits.max_functions = n;
@@ -238,6 +241,8 @@ impl Jit {
             ("irgen_us", s.irgen_us),
             ("compile_us", s.compile_us),
             ("code_bytes", s.code_bytes),
+            ("cache_hits", s.cache_hits),
+            ("cache_misses", s.cache_misses),
         ] {
             dict.set_item(key, value)?;
         }

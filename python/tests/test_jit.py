@@ -403,9 +403,21 @@ def test_code_shows_what_a_function_compiled_to():
     assert jit.code("triple") is None, "not compiled before its first call"
     assert jit.call("triple", 2) == 6
     code = jit.code("triple")
-    assert "define i64 @ore.triple.v" in code["ir"] and "mul i64" in code["ir"]
+    assert "define i64 @ore.triple(" in code["ir"] and "mul i64" in code["ir"]
     assert "ret" in code["asm"]
     plain = ore.Jit()
     plain.add_source("m", "fn one() -> i64 { 1 }")
     plain.call("one")
     assert plain.code("one") is None, "kept only with keep_code=True"
+
+
+def test_a_cache_dir_lets_a_new_jit_link_what_an_earlier_one_compiled(tmp_path):
+    source = "fn sq(x: i64) -> i64 { x * x }\nfn main(n: i64) -> i64 { sq(n) + 1 }"
+    first = ore.Jit(cache_dir=tmp_path)
+    first.add_source("m", source)
+    assert first.call("main", 6) == 37
+    assert (first.stats()["cache_hits"], first.stats()["cache_misses"]) == (0, 2)
+    second = ore.Jit(cache_dir=str(tmp_path))
+    second.add_source("m", source)
+    assert second.call("main", 7) == 50
+    assert (second.stats()["cache_hits"], second.stats()["cache_misses"]) == (2, 0)

@@ -75,16 +75,16 @@ impl<'m> FnCodegen<'m, '_> {
     /// current definition has not been compiled (or there is none): the runtime
     /// compiles it and fills the slot, or raises `undefined function`.
     pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>], at: Span) -> Value<'m> {
-        let target = self.slot_target(self.callees.slot(name), name, RuntimeFn::Resolve, at);
+        let target = self.slot_target(name, name, RuntimeFn::Resolve, at);
         self.m.call_indirect(ore_fn_type(self.m, sig), target, values)
     }
 
-    /// What the slot at `slot` holds, or, when it is empty, what `resolve` finds
+    /// What the slot with `key` holds, or, when it is empty, what `resolve` finds
     /// for `name` (leaving the function from the call at `at` if it raises an
     /// error instead).
-    fn slot_target(&mut self, slot: usize, name: &str, resolve: RuntimeFn, at: Span) -> Value<'m> {
+    fn slot_target(&mut self, key: &str, name: &str, resolve: RuntimeFn, at: Span) -> Value<'m> {
         let m = self.m;
-        let slot = m.int_to_ptr(m.const_int(m.i64(), slot as i64));
+        let slot = m.external_global(&abi::slot_symbol(key));
         let loaded = m.load_atomic(m.ptr(), 8, slot);
         let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
         let (loaded_bb, resolve_bb, call_bb) =
@@ -107,9 +107,11 @@ impl<'m> FnCodegen<'m, '_> {
     /// the slot as usual.
     pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>], at: Span) -> Value<'m> {
         let m = self.m;
-        let word = self.callees.slot(name) + abi::slot::DEFINITION;
-        let current = m.load_atomic(m.i64(), 8, m.int_to_ptr(m.const_int(m.i64(), word as i64)));
-        let same = m.icmp(IntPredicate::LLVMIntEQ, current, m.const_int(m.i64(), copy.definition as i64));
+        let slot = m.external_global(&abi::slot_symbol(name));
+        let word = m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::DEFINITION as i64));
+        let current = m.load_atomic(m.i64(), 8, word);
+        let copied = m.ptr_to_int(m.external_global(&abi::definition_symbol(name)));
+        let same = m.icmp(IntPredicate::LLVMIntEQ, current, copied);
         let (copy_bb, slot_bb, join_bb) =
             (m.append_block(self.llvm_fn, "copy"), m.append_block(self.llvm_fn, "redefined"), m.append_block(self.llvm_fn, "joined"));
         m.cond_br(same, copy_bb, slot_bb);
@@ -184,12 +186,11 @@ impl<'m> FnCodegen<'m, '_> {
                 let fn_type = m.fn_type(c_type(m, sig.ret), &params);
                 // An LLVM IR function is called through its slot, so that its module
                 // can be replaced or removed; it may call host functions that fail.
-                let (result, may_fail) = match self.callees.extern_slot(symbol) {
-                    Some(slot) => {
-                        let target = self.slot_target(slot, symbol, RuntimeFn::ResolveExtern, at);
-                        (m.call_indirect(fn_type, target, &values), true)
-                    }
-                    None => (m.call(m.declare(symbol, fn_type), &values), *host),
+                let (result, may_fail) = if self.callees.extern_slot(symbol) {
+                    let target = self.slot_target(&abi::extern_slot_key(symbol), symbol, RuntimeFn::ResolveExtern, at);
+                    (m.call_indirect(fn_type, target, &values), true)
+                } else {
+                    (m.call(m.declare(symbol, fn_type), &values), *host)
                 };
                 if may_fail {
                     self.check_trapped(at);

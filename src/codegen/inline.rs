@@ -26,13 +26,11 @@ pub const CANDIDATE_NODES: usize = 40;
 /// 36 s). Call sites past the budget call through the slot.
 pub const NODES_PER_FUNCTION: usize = 1000;
 
-/// A function whose callers may carry a copy of it, as the definition numbered
-/// `definition`.
+/// A function whose callers may carry a copy of it: its current definition, whose
+/// number the linker gives the copy's guard (`abi::definition_symbol`).
 pub struct InlineCopy {
     /// The callee's typed IR.
     pub func: Arc<tir::Function>,
-    /// The number its slot holds while this is its definition.
-    pub definition: u64,
 }
 
 /// The expression nodes of `func` if it is a candidate for copies (rule 1): what a

@@ -4,8 +4,8 @@
 //!
 //! Calling convention of Ore functions: `ret f(ptr ctx, params...)`, where `ctx` is
 //! the caller's `runtime::CallCtx`. A call to an Ore function loads the callee's
-//! *slot* (a word owned by the engine, whose address is baked into the code) and
-//! calls what it holds: the compiled body, or null while there is none, in which
+//! *slot* (words owned by the engine, which the code names by symbol,
+//! `abi::slot_symbol`, for the linker to resolve) and calls what it holds: the compiled body, or null while there is none, in which
 //! case the call goes to `ore.rt.resolve`, which compiles the current definition
 //! (or raises `undefined function NAME`). Replacing a function is one store to its
 //! slot. After every call that can fail, the caller tests `ctx.trapped` and returns
@@ -36,16 +36,14 @@ use std::ffi::CStr;
 /// What the code generator asks about the functions a body calls: the engine
 /// answers from a table it builds once per compiled function.
 pub trait Callees {
-    /// The address of `name`'s slot.
-    fn slot(&self, name: &str) -> usize;
     /// With `Unchecked::direct_calls`: the symbol of `name`'s definition, if the
     /// caller's module made it.
     fn direct(&self, name: &str) -> Option<String>;
     /// A copy of `name` for callers to carry, if it may have one (`inline`).
     fn inline(&self, name: &str) -> Option<InlineCopy>;
-    /// The address of the slot through which to call C symbol `symbol`, if it is
-    /// a function of an LLVM IR module (which may be replaced or removed).
-    fn extern_slot(&self, symbol: &str) -> Option<usize>;
+    /// Whether to call C symbol `symbol` through a slot (`abi::extern_slot_key`):
+    /// so it is for functions of LLVM IR modules, which may be replaced or removed.
+    fn extern_slot(&self, symbol: &str) -> bool;
 }
 
 /// Unwraps a value, or ends the current expression: `None` means control cannot

@@ -79,6 +79,14 @@ pub struct Config {
     /// fuzz targets do): invalid IR then fails the compile with the verifier's
     /// message instead of being undefined behaviour in LLVM.
     pub verify_ir: bool,
+    /// Keep compiled functions' object code in this directory and link it from
+    /// there when the same code is compiled again, here or in a later process
+    /// (`ore run --cache-dir`, `ORE_CACHE_DIR`; see `ore::cache`). Unused while
+    /// `emit` or `keep_code` asks to see what LLVM generates.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// The cache directory's size cap (`cache::DEFAULT_MAX_BYTES` if `None`): past
+    /// it, the least recently used entries are removed.
+    pub cache_max_bytes: Option<u64>,
 }
 
 /// Bounds on what modules may add; exceeding one is an error, not a crash.

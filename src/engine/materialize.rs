@@ -4,8 +4,26 @@
 
 use super::stats::{exclusive_micros, record_compiled_here};
 use super::*;
+use crate::cache::{Key, KeyBuilder};
+use crate::llvm::ir::{IrModule, ObjectFile};
+use std::sync::LazyLock;
 
-fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: OptLevel) {
+/// The object cache's key for `module`'s code at `level`: the module's IR as
+/// generated (unoptimised), the level, and everything else the code depends on:
+/// the runtime contract, Ore's build, LLVM and the host CPU. Tiers, when they
+/// come, belong here too.
+fn cache_key(module: &IrModule, level: OptLevel) -> Key {
+    static IDENTITY: LazyLock<KeyBuilder> = LazyLock::new(|| {
+        KeyBuilder::default()
+            .part("ore object")
+            .part(crate::abi::VERSION.to_le_bytes())
+            .part(env!("ORE_BUILD_ID"))
+            .part(crate::llvm::host_code_identity())
+    });
+    IDENTITY.clone().part([level.level()]).part(module.to_bitcode()).finish()
+}
+
+fn dump(module: &IrModule, function: &str, kind: Emit, level: OptLevel) {
     let text = match kind {
         Emit::Ir => module.print(),
         Emit::Asm => module.assembly(level.level()).unwrap_or_else(|e| format!("; assembly unavailable: {e}\n")),
@@ -13,32 +31,37 @@ fn dump(module: &crate::llvm::ir::IrModule, function: &str, kind: Emit, level: O
     eprint!("; ---- {function} ----\n{text}");
 }
 
+/// Where a compile's time went, besides IR generation and linking.
+#[derive(Default)]
+struct Phases {
+    optimize_us: u64,
+    codegen_us: u64,
+}
+
 /// A compiled function's callees (`codegen::Callees`), built once per function.
 struct CalleeTable {
-    slots: HashMap<String, usize>,
+    /// What the code links against besides the runtime: the symbol and address of
+    /// every slot it calls through, and the definition number of every callee it
+    /// may carry a copy of (`abi::definition_symbol`).
+    links: Vec<(String, usize)>,
     /// Current definitions of callees made by the caller's module.
     same_module: HashMap<String, Arc<Version>>,
-    /// Slots of the LLVM IR functions it calls.
-    extern_slots: HashMap<String, usize>,
+    /// The LLVM IR functions it calls (through their slots).
+    ir_functions: std::collections::HashSet<String>,
 }
 
 impl codegen::Callees for CalleeTable {
-    fn slot(&self, name: &str) -> usize {
-        // Every callee was collected from the body being compiled.
-        self.slots[name]
-    }
-
     fn direct(&self, name: &str) -> Option<String> {
         self.same_module.get(name).map(|v| v.symbol.clone())
     }
 
     fn inline(&self, name: &str) -> Option<codegen::InlineCopy> {
         let callee = self.same_module.get(name)?;
-        Some(codegen::InlineCopy { func: callee.inline.clone()?, definition: callee.number })
+        Some(codegen::InlineCopy { func: callee.inline.clone()? })
     }
 
-    fn extern_slot(&self, symbol: &str) -> Option<usize> {
-        self.extern_slots.get(symbol).copied()
+    fn extern_slot(&self, symbol: &str) -> bool {
+        self.ir_functions.contains(symbol)
     }
 }
 
@@ -61,6 +84,10 @@ impl Inner {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
         let callees = self.callees(func, version);
+        if let Err(e) = self.define_link_symbols(version, &callees.links) {
+            tracing::error!("compiling `{}`: {e}", func.name);
+            return mr.fail();
+        }
         let options = codegen::Options {
             interruptible: self.config.interruptible,
             unchecked: self.config.unchecked,
@@ -79,14 +106,31 @@ impl Inner {
         let (same_module, ir_symbols) = {
             let tables = self.tables.read();
             let current = |name: &str| tables.functions.get(name)?.current.clone().filter(|v| v.module == version.module);
-            let same_module = names.iter().filter_map(|name| Some((name.to_string(), current(name)?))).collect();
+            let same_module: HashMap<String, Arc<Version>> =
+                names.iter().filter_map(|name| Some((name.to_string(), current(name)?))).collect();
             let ir: Vec<&str> = symbols.into_iter().filter(|s| tables.ir_symbols.contains(*s)).collect();
             (same_module, ir)
         };
-        let slot_address = |key: &str| Arc::as_ptr(&self.slot(key)) as usize;
-        let slots = names.iter().map(|name| (name.to_string(), slot_address(name))).collect();
-        let extern_slots = ir_symbols.iter().map(|s| (s.to_string(), slot_address(&crate::abi::extern_slot_key(s)))).collect();
-        CalleeTable { slots, same_module, extern_slots }
+        let keys = names.iter().map(|name| name.to_string()).chain(ir_symbols.iter().map(|s| crate::abi::extern_slot_key(s)));
+        let mut links: Vec<(String, usize)> =
+            keys.map(|key| (crate::abi::slot_symbol(&key), Arc::as_ptr(&self.slot(&key)) as usize)).collect();
+        let copied = same_module.iter().filter(|(_, v)| v.inline.is_some());
+        links.extend(copied.map(|(name, v)| (crate::abi::definition_symbol(name), v.number as usize)));
+        CalleeTable { links, same_module, ir_functions: ir_symbols.into_iter().map(str::to_string).collect() }
+    }
+
+    /// Defines in the version's dylib the symbols of `links` not defined there yet.
+    /// (Its module's definitions do not change, so neither do their numbers.)
+    fn define_link_symbols(&self, version: &Version, links: &[(String, usize)]) -> Result<(), crate::llvm::LlvmError> {
+        let (dylib, defined) = &*version.link_symbols;
+        let mut defined = defined.lock();
+        let new: Vec<(&str, usize)> = links.iter().filter(|(s, _)| !defined.contains(s)).map(|(s, a)| (s.as_str(), *a)).collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.jit().define_absolute(*dylib, &new)?;
+        defined.extend(new.iter().map(|(s, _)| s.to_string()));
+        Ok(())
     }
 
     /// Optimises, compiles (on this thread's target machine) and links one
@@ -104,30 +148,14 @@ impl Inner {
         function: &str,
         irgen_us: u64,
         mr: MaterializationResponsibility,
-        module: crate::llvm::ir::IrModule,
+        module: IrModule,
         level: OptLevel,
         version: Option<&Version>,
     ) {
-        let mut optimize_us = 0;
-        let mut codegen_us = 0;
+        let mut times = Phases::default();
         let mut linked = false;
         let total = exclusive_micros(|| {
-            let start = Instant::now();
-            let verified = if self.config.verify_ir { module.verify().map_err(|e| format!("invalid IR generated: {e}")) } else { Ok(()) };
-            let compiled = verified.and_then(|()| module.optimize(level.level())).and_then(|()| {
-                optimize_us = micros(start);
-                if let Some(kind) = self.config.emit {
-                    dump(&module, function, kind, level);
-                }
-                if self.config.keep_code {
-                    let asm = module.assembly(level.level()).unwrap_or_else(|e| format!("; assembly unavailable: {e}\n"));
-                    self.code.lock().insert(function.to_string(), Arc::new(CompiledCode { ir: module.print(), asm }));
-                }
-                let start = Instant::now();
-                let compiled = module.emit_object(level.level());
-                codegen_us = micros(start);
-                compiled
-            });
+            let compiled = self.object_code(function, &module, level, &mut times);
             drop(module);
             match compiled {
                 Ok(code) => {
@@ -164,6 +192,7 @@ impl Inner {
             version.compile_us.store(total, Relaxed);
         }
         record_compiled_here(self, function, total);
+        let Phases { optimize_us, codegen_us } = times;
         tracing::debug!(function, irgen_us, optimize_us, codegen_us, total_us = total, "compiled");
         if self.config.profile {
             let record = CompileRecord {
@@ -176,6 +205,48 @@ impl Inner {
             };
             self.compile_records.lock().push(record);
         }
+    }
+
+    /// `module`'s object code at `level`: from the object cache if it has it,
+    /// else compiled by LLVM (and stored in the cache), with the time its
+    /// optimisation and code generation took.
+    fn object_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
+        if self.config.verify_ir {
+            module.verify().map_err(|e| format!("invalid IR generated: {e}"))?;
+        }
+        // `emit` and `keep_code` are there to see what LLVM makes of the module.
+        let Some(cache) = self.cache.as_deref().filter(|_| self.config.emit.is_none() && !self.config.keep_code) else {
+            return self.generate_code(function, module, level, times);
+        };
+        let key = cache_key(module, level);
+        if let Some(object) = cache.get(&key) {
+            self.counters.cache_hits.fetch_add(1, Relaxed);
+            return Ok(ObjectFile::from_bytes(&object));
+        }
+        let code = self.generate_code(function, module, level, times)?;
+        self.counters.cache_misses.fetch_add(1, Relaxed);
+        if let Err(e) = cache.put(&key, code.bytes()) {
+            tracing::warn!("storing `{function}` in the object cache {}: {e}", cache.dir().display());
+        }
+        Ok(code)
+    }
+
+    /// Optimises and compiles `module` (dumping or keeping its code as configured).
+    fn generate_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
+        let start = Instant::now();
+        module.optimize(level.level())?;
+        times.optimize_us = micros(start);
+        if let Some(kind) = self.config.emit {
+            dump(module, function, kind, level);
+        }
+        if self.config.keep_code {
+            let asm = module.assembly(level.level()).unwrap_or_else(|e| format!("; assembly unavailable: {e}\n"));
+            self.code.lock().insert(function.to_string(), Arc::new(CompiledCode { ir: module.print(), asm }));
+        }
+        let start = Instant::now();
+        let code = module.emit_object(level.level());
+        times.codegen_us = micros(start);
+        code
     }
 
     /// Records the functions of an object just linked for `perf` (`ORE_PERF`).

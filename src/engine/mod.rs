@@ -75,6 +75,7 @@ pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_E
 pub use stats::{CompileRecord, CompiledCode, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
 pub use values::{Arg, Value};
 
+use crate::cache::ObjectCache;
 use crate::check::{self, Environment, ExistingFunction, SymbolStatus};
 use crate::codegen;
 use crate::diagnostics::SourceFile;
@@ -116,6 +117,9 @@ struct Shared {
     /// Set once a namespace with `Config::debug_info` exists: objects are then
     /// registered with debuggers.
     debugger: OnceLock<()>,
+    /// Open object caches by directory, so that namespaces sharing one share its
+    /// size accounting.
+    caches: Mutex<HashMap<std::path::PathBuf, Arc<ObjectCache>>>,
     jit: Jit,
 }
 
@@ -134,6 +138,7 @@ impl Engine {
             glue: ReentrantMutex::new(()),
             next_id: AtomicU64::new(1),
             debugger: OnceLock::new(),
+            caches: Mutex::default(),
             jit,
         };
         Ok(Engine { shared: Arc::new(shared) })
@@ -160,6 +165,24 @@ impl Shared {
                 tracing::warn!("debug info is emitted, but debuggers will not see it: {e}");
             }
         });
+    }
+
+    /// The object cache `config` asks for, opened on first use; `None` (and a
+    /// warning) if the directory cannot be made.
+    fn cache(&self, config: &Config) -> Option<Arc<ObjectCache>> {
+        let dir = config.cache_dir.as_ref()?;
+        let mut caches = self.caches.lock();
+        if let Some(cache) = caches.get(dir) {
+            return Some(cache.clone());
+        }
+        let max = config.cache_max_bytes.unwrap_or(crate::cache::DEFAULT_MAX_BYTES);
+        match ObjectCache::open(dir, max) {
+            Ok(cache) => Some(caches.entry(dir.clone()).or_insert(Arc::new(cache)).clone()),
+            Err(e) => {
+                tracing::warn!("object cache {} unusable, compiling without it: {e}", dir.display());
+                None
+            }
+        }
     }
 
     /// An empty dylib that resolves what the process exports: a cleared one if any.

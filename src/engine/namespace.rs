@@ -52,6 +52,10 @@ pub(super) struct Version {
     /// Kept for callers in the same module to copy, if small enough.
     pub(super) inline: Option<Arc<tir::Function>>,
     pub(super) module: ModuleId,
+    /// The module's dylib and the link-time symbols (slots, definition numbers)
+    /// defined in it so far, shared by its versions: each is defined when the
+    /// first code that refers to it is compiled.
+    pub(super) link_symbols: Arc<(Dylib, Mutex<std::collections::HashSet<String>>)>,
     pub(super) level: OptLevel,
     pub(super) compiled: AtomicBool,
     /// IR generation to linking, once compiled.
@@ -121,6 +125,8 @@ pub(super) struct Inner {
     #[allow(clippy::vec_box)]
     pub(super) closures: Mutex<Vec<Box<runtime::HostClosure>>>,
     pub(super) reclaimer: Reclaimer<Dylib>,
+    /// The object cache of `Config::cache_dir`, if it could be opened.
+    pub(super) cache: Option<Arc<ObjectCache>>,
     /// With `Config::profile`: every compilation, in order.
     pub(super) compile_records: Mutex<Vec<CompileRecord>>,
     /// With `Config::keep_code`: by function, its latest compile's text.
@@ -166,9 +172,11 @@ impl Namespace {
         if config.debug_info {
             engine.enable_debugger();
         }
+        let cache = engine.cache(&config);
         let inner = Inner {
             engine,
             config,
+            cache,
             tables: RwLock::default(),
             slots: Mutex::default(),
             host_functions: RwLock::default(),
@@ -392,6 +400,8 @@ impl Namespace {
             compile_us: c.compile_us.load(Relaxed),
             run_us: c.run_us.load(Relaxed),
             code_bytes: c.code_bytes.load(Relaxed),
+            cache_hits: c.cache_hits.load(Relaxed),
+            cache_misses: c.cache_misses.load(Relaxed),
             compile_buckets: c.compile_buckets.iter().map(|b| b.load(Relaxed)).collect(),
         }
     }
@@ -564,14 +574,16 @@ impl Inner {
         me: &Arc<Inner>,
     ) -> Result<ModuleRecord, Error> {
         let mut versions = Vec::with_capacity(functions.len());
+        let link_symbols = Arc::new((dylib, Mutex::default()));
         for func in functions {
             let number = self.next_id.fetch_add(1, Relaxed);
             let func = Arc::new(func);
             let version = Arc::new(Version {
-                symbol: crate::abi::function_symbol(&func.name, number),
+                symbol: crate::abi::function_symbol(&func.name),
                 number,
                 inline: codegen::inline::is_candidate(&func).then(|| func.clone()),
                 module: id,
+                link_symbols: link_symbols.clone(),
                 level,
                 compiled: AtomicBool::new(false),
                 compile_us: AtomicU64::new(0),

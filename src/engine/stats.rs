@@ -89,6 +89,11 @@ pub struct Stats {
     pub run_us: u64,
     /// Bytes of object code produced (freed code included).
     pub code_bytes: u64,
+    /// Of the `compiled`, those whose object code came from the object cache
+    /// (`Config::cache_dir`).
+    pub cache_hits: u64,
+    /// Of the `compiled`, those the cache did not have: compiled by LLVM, then stored.
+    pub cache_misses: u64,
     /// Compilations by total time (IR generation to linking): `compile_buckets[i]`
     /// took at most `COMPILE_BUCKETS_US[i]`; the last entry counts the rest.
     pub compile_buckets: Vec<u64>,
@@ -107,6 +112,8 @@ pub(super) struct Counters {
     pub(super) compile_us: AtomicU64,
     pub(super) run_us: AtomicU64,
     pub(super) code_bytes: AtomicU64,
+    pub(super) cache_hits: AtomicU64,
+    pub(super) cache_misses: AtomicU64,
     pub(super) compile_buckets: [AtomicU64; COMPILE_BUCKETS_US.len() + 1],
 }
 

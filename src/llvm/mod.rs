@@ -7,7 +7,7 @@ pub mod object;
 pub mod orc;
 mod target;
 
-pub use target::host_triple_and_layout;
+pub use target::{host_code_identity, host_triple_and_layout};
 
 use llvm_sys::error::*;
 use std::ffi::{CStr, CString};

@@ -86,3 +86,19 @@ pub fn host_triple_and_layout() -> (std::ffi::CString, std::ffi::CString) {
         }
     })
 }
+
+/// What the machine code LLVM generates here depends on besides its input: LLVM's
+/// version, and the host's triple, CPU and CPU features (which
+/// `host_target_machine` compiles for). The object cache keys on it.
+pub fn host_code_identity() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVMGetVersion writes three integers; the host strings are allocated
+    // by LLVM for us, copied and freed by `owned_message`.
+    unsafe {
+        llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch);
+        let triple = owned_message(LLVMGetDefaultTargetTriple());
+        let cpu = owned_message(LLVMGetHostCPUName());
+        let features = owned_message(LLVMGetHostCPUFeatures());
+        format!("LLVM {major}.{minor}.{patch} {triple} {cpu} {features}")
+    }
+}

@@ -36,6 +36,9 @@ impl Metrics {
         let errors: Vec<(String, f64)> = self.errors.lock().iter().map(|(kind, n)| (format!("{{kind=\"{kind}\"}}"), *n as f64)).collect();
         metric("ore_errors_total", "counter", "Failed requests, by error kind.", &errors);
         metric("ore_functions_compiled_total", "counter", "Functions compiled (each definition once).", &one(stats.compiled as f64));
+        let cache =
+            vec![("{result=\"hit\"}".to_string(), stats.cache_hits as f64), ("{result=\"miss\"}".to_string(), stats.cache_misses as f64)];
+        metric("ore_object_cache_lookups_total", "counter", "Compiled functions looked up in the object cache, by result.", &cache);
         metric("ore_functions_defined_total", "counter", "Function definitions added.", &one(stats.functions as f64));
         metric(
             "ore_jit_code_bytes_total",

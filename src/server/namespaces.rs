@@ -42,6 +42,9 @@ pub struct Settings {
     pub max_output_bytes: usize,
     /// Modules one call may add with `load`.
     pub max_loads_per_call: u32,
+    /// Namespaces keep compiled code here and link it from here after a restart
+    /// (`engine::Config::cache_dir`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// Why a request failed; the HTTP layer maps each kind to a status.
@@ -396,6 +399,7 @@ impl Registry {
             interruptible: true,
             policy: self.settings.policy.clone(),
             limits: self.settings.limits.clone(),
+            cache_dir: self.settings.cache_dir.clone(),
             ..engine::Config::default()
         };
         let code = self.engine.namespace(config).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -644,6 +648,8 @@ fn add_stats(total: &mut Stats, s: &Stats) {
     total.compile_us += s.compile_us;
     total.run_us += s.run_us;
     total.code_bytes += s.code_bytes;
+    total.cache_hits += s.cache_hits;
+    total.cache_misses += s.cache_misses;
     total.compile_buckets.resize(s.compile_buckets.len().max(total.compile_buckets.len()), 0);
     for (t, b) in total.compile_buckets.iter_mut().zip(&s.compile_buckets) {
         *t += b;

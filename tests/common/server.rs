@@ -33,7 +33,7 @@ impl Server {
 
     pub fn start_with_token(flags: &[&str], token: Option<&str>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ore"));
-        command.args(["serve", "--listen", "127.0.0.1:0"]).args(flags).env_remove("ORE_TOKEN");
+        command.args(["serve", "--listen", "127.0.0.1:0"]).args(flags).env_remove("ORE_TOKEN").env_remove("ORE_CACHE_DIR");
         if let Some(t) = token {
             command.env("ORE_TOKEN", t);
         }

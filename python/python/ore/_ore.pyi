@@ -1,5 +1,6 @@
 """Type stubs of the native part of the `ore` package."""
 
+import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 class Module:
@@ -30,6 +31,7 @@ class Jit:
         max_source_bytes: Optional[int] = None,
         release_gil: bool = True,
         keep_code: bool = False,
+        cache_dir: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None: ...
     def add_source(self, name: str, source: str) -> Module: ...
     def add_ir(self, name: str, ir: Union[str, bytes]) -> Module: ...

@@ -153,6 +153,23 @@ impl IrModule {
         }
     }
 
+    /// The address of `name`, a symbol the linker resolves (such as a slot,
+    /// `abi::slot_symbol`), declared on first use. Not `dso_local`: under the small
+    /// code model the code reaches it through the GOT, wherever it lies.
+    pub fn external_global(&self, name: &str) -> Value<'_> {
+        let cname = c_string(name);
+        // SAFETY: lookups and declarations in our own module.
+        unsafe {
+            let existing = LLVMGetNamedGlobal(self.module, cname.as_ptr());
+            if !existing.is_null() {
+                return self.value(existing);
+            }
+            let global = LLVMAddGlobal(self.module, LLVMInt64TypeInContext(self.ctx), cname.as_ptr());
+            LLVMSetAlignment(global, 8);
+            self.value(global)
+        }
+    }
+
     // ---- functions and blocks ----
     /// Adds a function definition (or declaration, until blocks are appended).
     pub fn add_function<'m>(&'m self, name: &str, ty: Type<'m>, internal: bool) -> Function<'m> {

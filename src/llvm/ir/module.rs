@@ -52,6 +52,19 @@ impl ObjectFile {
         unsafe { LLVMGetBufferSize(self.0) }
     }
 
+    /// A copy of `bytes` (an object file read back from the object cache).
+    pub fn from_bytes(bytes: &[u8]) -> ObjectFile {
+        // SAFETY: LLVM copies the range into a buffer we own; the name is copied too.
+        ObjectFile(unsafe { LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), c"object".as_ptr()) })
+    }
+
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the buffer is live and unchanged while we own it, and `&self`
+        // keeps it so for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts(LLVMGetBufferStart(self.0).cast(), LLVMGetBufferSize(self.0)) }
+    }
+
     pub(in crate::llvm) fn into_raw(self) -> LLVMMemoryBufferRef {
         let raw = self.0;
         std::mem::forget(self);
