@@ -8,7 +8,36 @@ fn main() {
     println!("cargo:rustc-link-arg-examples=-rdynamic");
     println!("cargo:rerun-if-changed=grammar/ore.lalrpop");
     build_id();
+    shim();
     python_rpath();
+}
+
+/// The C++ shim (`src/llvm/shim/`), for what LLVM's C API cannot do: compiled
+/// against the headers of the LLVM that llvm-sys links (its `llvm-config`), with
+/// that LLVM's own C++ flags, so the two agree on the ABI.
+fn shim() {
+    println!("cargo:rerun-if-changed=src/llvm/shim");
+    println!("cargo:rerun-if-env-changed=LLVM_SYS_191_PREFIX");
+    let config = |arg: &str| -> String {
+        let prefix = std::env::var("LLVM_SYS_191_PREFIX").ok().map(|p| format!("{p}/bin/llvm-config"));
+        for tool in prefix.iter().map(String::as_str).chain(["llvm-config-19", "llvm-config"]) {
+            if let Ok(out) = std::process::Command::new(tool).arg(arg).output() {
+                if out.status.success() {
+                    return String::from_utf8(out.stdout).expect("llvm-config prints UTF-8").trim().to_string();
+                }
+            }
+        }
+        panic!("llvm-config for LLVM 19 not found (install llvm-19-dev, or set LLVM_SYS_191_PREFIX)");
+    };
+    let mut build = cc::Build::new();
+    build.cpp(true).file("src/llvm/shim/memory.cpp").warnings(false);
+    for flag in config("--cxxflags").split_whitespace() {
+        build.flag(flag);
+    }
+    if config("--has-rtti") != "YES" {
+        build.flag("-fno-rtti");
+    }
+    build.compile("ore_shim");
 }
 
 /// `ORE_BUILD_ID`: a hash of everything that decides what Ore generates (its

@@ -9,6 +9,8 @@
 
 #[path = "suite/cache.rs"]
 mod cache;
+#[path = "suite/code_memory.rs"]
+mod code_memory;
 
 use ore::{Config, Namespace, OptLevel, Value};
 use plotters::prelude::*;
@@ -760,13 +762,14 @@ fn memory(suite: &Suite, report: &mut Report) {
     report.line(format!(
         "RSS per compiled function: a module of {n} one-line functions, `main` calling all of them vs one of them \
          (-O0, peak RSS, {repeats} repeats): {:.1} vs {:.1} MiB, **{:.1} KiB per compiled function** (machine code, \
-         its JITLink allocation, symbol tables and ORC bookkeeping; `main` itself grows by {n} call sites). RSS \
-         growth over 10,000 load/unload cycles is in the interop output above.",
+         its place in a shared code slab, symbol tables and ORC bookkeeping; `main` itself grows by {n} call \
+         sites). RSS growth over 10,000 load/unload cycles is in the interop output above.",
         every / 1024.0,
         one / 1024.0,
         (every - one) / (n - 1) as f64
     ));
     report.line("");
+    code_memory::many_functions(suite, report);
 }
 
 // ---- 9. namespaces ----

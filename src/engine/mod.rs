@@ -151,6 +151,15 @@ impl Engine {
         DEFAULT.get_or_init(Engine::create).as_ref().map_err(|e| Error::Jit(e.clone()))
     }
 
+    /// Bytes of compiled code and data the engine holds now, all namespaces
+    /// together (freed code excluded). Code lives in shared slabs, so this is
+    /// what compiled functions cost in memory, less the linker's bookkeeping.
+    /// `None` where the slabs could not be mapped (no memfd), and each
+    /// allocation has pages of its own.
+    pub fn code_memory_in_use(&self) -> Option<u64> {
+        self.shared.jit.code_bytes_in_use()
+    }
+
     /// A new, empty namespace of this engine, configured by `config`.
     pub fn namespace(&self, config: Config) -> Result<Namespace, Error> {
         Ok(Namespace::with_engine(self.shared.clone(), config))

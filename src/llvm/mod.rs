@@ -3,6 +3,7 @@
 //! above this module is safe Rust.
 
 pub mod ir;
+mod memory;
 pub mod object;
 pub mod orc;
 mod target;

@@ -40,6 +40,8 @@ pub struct Jit {
     ism: LLVMOrcIndirectStubsManagerRef,
     triple: CString,
     data_layout: CString,
+    /// Where the LLJIT links code, if slabs could be mapped; dropped after it.
+    memory: Option<super::memory::CodeMemory>,
 }
 
 // SAFETY: LLJIT, the session, and the stub/call-through managers are designed for
@@ -68,12 +70,21 @@ impl Jit {
     /// jumps), it also supports lazy reexports (`define_lazy_entries`).
     pub fn new(codegen_level: u8, lazy_call_error_handler: Option<usize>) -> Result<Jit, LlvmError> {
         let mut lljit = std::ptr::null_mut();
+        let memory = super::memory::CodeMemory::new();
+        if memory.is_none() {
+            tracing::warn!(target: "ore::jit", "cannot map JIT code slabs (memfd): each function takes pages of its own");
+        }
         // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
-        // and LLVMOrcCreateLLJIT takes the builder, success or not.
+        // and LLVMOrcCreateLLJIT takes the builder, success or not. The layer
+        // creator's context, `memory`, is kept in the Jit and outlives the LLJIT.
         check(unsafe {
             let builder = LLVMOrcCreateLLJITBuilder();
             let jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(host_target_machine(codegen_level));
             LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+            if let Some(memory) = &memory {
+                let (creator, context) = memory.layer_creator();
+                LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, creator, context);
+            }
             LLVMOrcCreateLLJIT(&mut lljit, builder)
         })?;
         // SAFETY: the LLJIT is valid; strings it returns live as long as it does, and
@@ -83,7 +94,7 @@ impl Jit {
             LLVMOrcExecutionSessionSetErrorReporter(es, report_session_error, std::ptr::null_mut());
             (CStr::from_ptr(LLVMOrcLLJITGetTripleString(lljit)).to_owned(), CStr::from_ptr(LLVMOrcLLJITGetDataLayoutStr(lljit)).to_owned())
         };
-        let mut jit = Jit { lljit, lctm: std::ptr::null_mut(), ism: std::ptr::null_mut(), triple, data_layout };
+        let mut jit = Jit { lljit, lctm: std::ptr::null_mut(), ism: std::ptr::null_mut(), triple, data_layout, memory };
         if let Some(handler) = lazy_call_error_handler {
             // SAFETY: the managers are ours to dispose (see Drop); the session is
             // the LLJIT's, alive.
@@ -98,6 +109,12 @@ impl Jit {
             }
         }
         Ok(jit)
+    }
+
+    /// Bytes of linked code and data not yet freed, when the slab memory manager
+    /// is in use.
+    pub fn code_bytes_in_use(&self) -> Option<u64> {
+        self.memory.as_ref().map(|m| m.bytes_in_use())
     }
 
     pub fn triple(&self) -> &CStr {
@@ -238,8 +255,12 @@ impl Jit {
     }
 
     /// Registers every object linked from now on with debuggers (the GDB JIT
-    /// interface, through JITLink's debug object plugin). Call once.
+    /// interface, through JITLink's debug object plugin), and lets them insert
+    /// breakpoints in code (which is then writable where it runs). Call once.
     pub fn enable_debugger_support(&self) -> Result<(), LlvmError> {
+        if let Some(memory) = &self.memory {
+            memory.make_debuggable();
+        }
         // SAFETY: the LLJIT is live; adding the plugin takes the linking layer's lock.
         check(unsafe { llvm_sys::orc2::lljit::LLVMOrcLLJITEnableDebugSupport(self.lljit) })
     }
