@@ -30,7 +30,7 @@ fn shim() {
         panic!("llvm-config for LLVM 19 not found (install llvm-19-dev, or set LLVM_SYS_191_PREFIX)");
     };
     let mut build = cc::Build::new();
-    build.cpp(true).file("src/llvm/shim/memory.cpp").warnings(false);
+    build.cpp(true).file("src/llvm/shim/memory.cpp").file("src/llvm/shim/codegen.cpp").warnings(false);
     for flag in config("--cxxflags").split_whitespace() {
         build.flag(flag);
     }

@@ -1,6 +1,7 @@
 //! Checking and compiling a module: the verifier, the optimisation pipeline and
 //! code generation, on the calling thread's target machines (so modules compile
-//! on several threads at once).
+//! on several threads at once). Object code goes through `shim/codegen.cpp`,
+//! which keeps each machine's codegen pipeline instead of building one per module.
 
 use super::super::target::with_host_target_machine;
 use super::super::{c_string, owned_message, take_buffer};
@@ -9,6 +10,14 @@ use super::IrModule;
 use llvm_sys::prelude::*;
 use llvm_sys::target_machine::{LLVMCodeGenFileType, LLVMTargetMachineEmitToMemoryBuffer};
 use llvm_sys::transforms::pass_builder::{LLVMCreatePassBuilderOptions, LLVMDisposePassBuilderOptions, LLVMRunPasses};
+
+extern "C" {
+    fn ore_shim_emit_object(
+        tm: llvm_sys::target_machine::LLVMTargetMachineRef,
+        module: LLVMModuleRef,
+        error: *mut *mut libc::c_char,
+    ) -> LLVMMemoryBufferRef;
+}
 
 impl IrModule {
     /// Runs the IR verifier; `Err` carries LLVM's description of the problem.
@@ -52,9 +61,21 @@ impl IrModule {
     }
 
     /// Compiles the module to a relocatable object file with this thread's target
-    /// machine for `codegen_level`.
+    /// machine for `codegen_level`, through the codegen pipeline this thread keeps
+    /// for that machine (`shim/codegen.cpp`).
     pub fn emit_object(&self, codegen_level: u8) -> Result<ObjectFile, String> {
-        self.emit(codegen_level, LLVMCodeGenFileType::LLVMObjectFile).map(ObjectFile)
+        with_host_target_machine(codegen_level, |tm| {
+            let mut message = std::ptr::null_mut();
+            // SAFETY: the module and this thread's target machine are live (the
+            // machine until the thread ends, as the shim requires); we own the
+            // buffer or the message it returns.
+            let buffer = unsafe { ore_shim_emit_object(tm, self.module, &mut message) };
+            if buffer.is_null() {
+                // SAFETY: on failure the shim allocated `message` for us.
+                return Err(unsafe { owned_message(message) });
+            }
+            Ok(ObjectFile(buffer))
+        })
     }
 
     /// The host assembly for this module.
