@@ -145,7 +145,7 @@ impl Interpreter {
         let file = std::sync::Arc::new(SourceFile::new(name, source.to_string()));
         let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]).to_string())?;
         let options = check::Options { require_main, ..check::Options::default() };
-        let checked = check::check_module(&items, &file, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
+        let checked = check::check_module(items, &file, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
         let mut ns = self.namespace.borrow_mut();
         for s in checked.signatures {
             let (line, column) = file.location(s.span.start);

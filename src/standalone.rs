@@ -17,7 +17,7 @@ fn check_alone(file: &SourceFile, require_main: bool) -> Result<check::CheckedMo
     let items = syntax::parse(file.text()).map_err(|d| file.error(vec![d]))?;
     let options = check::Options { require_main, allow_python: Policy::default().allows_python(), ..check::Options::default() };
     let source = std::sync::Arc::new(file.clone());
-    check::check_module(&items, &source, &EmptyNamespace, &options).map_err(|d| file.error(d))
+    check::check_module(items, &source, &EmptyNamespace, &options).map_err(|d| file.error(d))
 }
 
 /// The LLVM IR of a whole program as one standalone module, for other tools and

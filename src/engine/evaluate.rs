@@ -38,7 +38,7 @@ impl Namespace {
             return Err(file.error(vec![crate::diagnostics::Diagnostic::new(extra.span, message)]).into());
         }
         let options = check::Options { infer_result: Some(probe), ..check::Options::default() };
-        let checked = self.inner.check(&items, &file, &self.inner.tables.read(), options)?;
+        let checked = self.inner.check(items, &file, &self.inner.tables.read(), options)?;
         let ty = checked.functions[0].sig.ret;
         let function = format!("{EVALUATION_PREFIX}_{}", type_tag(ty));
         let wrapper = format!("fn {function}() -> {ty} {{");

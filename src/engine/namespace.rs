@@ -233,8 +233,7 @@ impl Namespace {
         let _span = tracing::debug_span!("add_module", module = file.name()).entered();
         let items = inner.parse(&file)?;
         let mut ns = inner.tables.write();
-        let checked = inner.check(&items, &file, &ns, check::Options { require_main, ..check::Options::default() })?;
-        drop(items);
+        let checked = inner.check(items, &file, &ns, check::Options { require_main, ..check::Options::default() })?;
         if checked.uses_python {
             // Before any of the module's code can run.
             runtime::python::ensure_initialized();
@@ -461,7 +460,7 @@ impl Inner {
     /// else to require; Python follows the policy).
     pub(super) fn check(
         &self,
-        items: &[syntax::ast::Item],
+        items: Vec<syntax::ast::Item>,
         file: &Arc<SourceFile>,
         tables: &Tables,
         options: check::Options,
