@@ -154,8 +154,8 @@ impl Engine {
     /// Bytes of compiled code and data the engine holds now, all namespaces
     /// together (freed code excluded). Code lives in shared slabs, so this is
     /// what compiled functions cost in memory, less the linker's bookkeeping.
-    /// `None` where the slabs could not be mapped (no memfd), and each
-    /// allocation has pages of its own.
+    /// `None` where the slabs could not be mapped (no room for their address
+    /// space), and each allocation has pages of its own.
     pub fn code_memory_in_use(&self) -> Option<u64> {
         self.shared.jit.code_bytes_in_use()
     }

@@ -33,7 +33,7 @@ unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
     /// A manager with its first slab mapped, or `None` where slabs cannot be
-    /// mapped (no memfd): LLJIT's own manager is used then.
+    /// mapped: LLJIT's own manager is used then.
     pub(super) fn new() -> Option<CodeMemory> {
         // SAFETY: returns a new manager we own, or null.
         let manager = unsafe { ore_shim_memory_manager_create() };

@@ -72,7 +72,7 @@ impl Jit {
         let mut lljit = std::ptr::null_mut();
         let memory = super::memory::CodeMemory::new();
         if memory.is_none() {
-            tracing::warn!(target: "ore::jit", "cannot map JIT code slabs (memfd): each function takes pages of its own");
+            tracing::warn!(target: "ore::jit", "cannot map JIT code slabs: each function takes pages of its own");
         }
         // SAFETY: the target machine moves into the JTMB, the JTMB into the builder,
         // and LLVMOrcCreateLLJIT takes the builder, success or not. The layer

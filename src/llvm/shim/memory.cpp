@@ -125,7 +125,7 @@ uint64_t regionBase(int Region) {
 
 class SlabMemoryManager : public JITLinkMemoryManager {
 public:
-  /// Maps the first slab now, so that a system without memfd or room for a slab
+  /// Maps the first slab now, so that a system without room for a slab
   /// is found out before any code is linked; false then.
   bool start() {
     Slab *S = newSlab();
