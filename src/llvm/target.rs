@@ -52,23 +52,37 @@ pub(super) fn host_target_machine(codegen_level: u8) -> LLVMTargetMachineRef {
         2 => LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
         _ => LLVMCodeGenOptLevel::LLVMCodeGenLevelAggressive,
     };
-    // SAFETY: host triple/CPU/features strings are LLVM-allocated and freed after
-    // use; the caller owns the returned target machine.
+    let Host { triple, cpu, features } = Host::get();
+    // SAFETY: the strings outlive the calls, which copy them; the caller owns the
+    // returned target machine.
     unsafe {
-        let triple = LLVMGetDefaultTargetTriple();
         let mut target = std::ptr::null_mut();
         let mut message = std::ptr::null_mut();
-        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
+        if LLVMGetTargetFromTriple(triple.as_ptr(), &mut target, &mut message) != 0 {
             panic!("host target unavailable: {}", owned_message(message));
         }
-        let cpu = LLVMGetHostCPUName();
-        let features = LLVMGetHostCPUFeatures();
-        let tm =
-            LLVMCreateTargetMachine(target, triple, cpu, features, level, LLVMRelocMode::LLVMRelocPIC, LLVMCodeModel::LLVMCodeModelSmall);
-        owned_message(triple);
-        owned_message(cpu);
-        owned_message(features);
-        tm
+        let (reloc, model) = (LLVMRelocMode::LLVMRelocPIC, LLVMCodeModel::LLVMCodeModelSmall);
+        LLVMCreateTargetMachine(target, triple.as_ptr(), cpu.as_ptr(), features.as_ptr(), level, reloc, model)
+    }
+}
+
+/// What `host_target_machine` compiles for: the host's triple, CPU and CPU
+/// features, as LLVM names them.
+struct Host {
+    triple: std::ffi::CString,
+    cpu: std::ffi::CString,
+    features: std::ffi::CString,
+}
+
+impl Host {
+    fn get() -> Host {
+        // SAFETY: each string is allocated by LLVM for us; `owned_message` copies
+        // and frees it.
+        let take = |s: *mut libc::c_char| super::c_string(&unsafe { owned_message(s) });
+        // SAFETY: plain queries of the host.
+        unsafe {
+            Host { triple: take(LLVMGetDefaultTargetTriple()), cpu: take(LLVMGetHostCPUName()), features: take(LLVMGetHostCPUFeatures()) }
+        }
     }
 }
 
@@ -92,13 +106,8 @@ pub fn host_triple_and_layout() -> (std::ffi::CString, std::ffi::CString) {
 /// `host_target_machine` compiles for). The object cache keys on it.
 pub fn host_code_identity() -> String {
     let (mut major, mut minor, mut patch) = (0, 0, 0);
-    // SAFETY: LLVMGetVersion writes three integers; the host strings are allocated
-    // by LLVM for us, copied and freed by `owned_message`.
-    unsafe {
-        llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch);
-        let triple = owned_message(LLVMGetDefaultTargetTriple());
-        let cpu = owned_message(LLVMGetHostCPUName());
-        let features = owned_message(LLVMGetHostCPUFeatures());
-        format!("LLVM {major}.{minor}.{patch} {triple} {cpu} {features}")
-    }
+    // SAFETY: LLVMGetVersion writes three integers.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    let Host { triple, cpu, features } = Host::get();
+    format!("LLVM {major}.{minor}.{patch} {} {} {}", triple.to_string_lossy(), cpu.to_string_lossy(), features.to_string_lossy())
 }
