@@ -300,14 +300,13 @@ fn cache(action: CacheAction) -> u8 {
         return EXIT_USAGE;
     }
     let result = ore::cache::ObjectCache::open(dir, ore::cache::DEFAULT_MAX_BYTES).and_then(|cache| match action {
-        CacheAction::Stats { json: true, .. } => {
+        CacheAction::Stats { json, .. } => {
             let stats = cache.stats()?;
-            println!("{}", serde_json::json!({"dir": dir, "entries": stats.entries, "bytes": stats.bytes}));
-            Ok(())
-        }
-        CacheAction::Stats { json: false, .. } => {
-            let stats = cache.stats()?;
-            println!("{}: {} entries, {} bytes", dir.display(), stats.entries, stats.bytes);
+            if json {
+                println!("{}", serde_json::json!({"dir": dir, "entries": stats.entries, "bytes": stats.bytes}));
+            } else {
+                println!("{}: {} entries, {} bytes", dir.display(), stats.entries, stats.bytes);
+            }
             Ok(())
         }
         CacheAction::Clear { .. } => {

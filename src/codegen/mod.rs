@@ -5,9 +5,10 @@
 //! Calling convention of Ore functions: `ret f(ptr ctx, params...)`, where `ctx` is
 //! the caller's `runtime::CallCtx`. A call to an Ore function loads the callee's
 //! *slot* (words owned by the engine, which the code names by symbol,
-//! `abi::slot_symbol`, for the linker to resolve) and calls what it holds: the compiled body, or null while there is none, in which
-//! case the call goes to `ore.rt.resolve`, which compiles the current definition
-//! (or raises `undefined function NAME`). Replacing a function is one store to its
+//! `abi::slot_symbol`, for the linker to resolve) and calls what it holds: the
+//! compiled body, or null while there is none, in which case the call goes to
+//! `ore.rt.resolve`, which compiles the current definition (or raises `undefined
+//! function NAME`). Replacing a function is one store to its
 //! slot. After every call that can fail, the caller tests `ctx.trapped` and returns
 //! at once if it is set.
 //!

@@ -82,10 +82,13 @@ pub struct Config {
     /// Keep compiled functions' object code in this directory and link it from
     /// there when the same code is compiled again, here or in a later process
     /// (`ore run --cache-dir`, `ORE_CACHE_DIR`; see `ore::cache`). Unused while
-    /// `emit` or `keep_code` asks to see what LLVM generates.
+    /// `emit` or `keep_code` asks to see what LLVM generates. Entries are machine
+    /// code this process will run: the directory must be writable only by users
+    /// trusted with the process (checksums catch damage, not forgery).
     pub cache_dir: Option<std::path::PathBuf>,
     /// The cache directory's size cap (`cache::DEFAULT_MAX_BYTES` if `None`): past
-    /// it, the least recently used entries are removed.
+    /// it, the least recently used entries are removed. Namespaces of one engine
+    /// share a directory's cache, with the cap of the first to open it.
     pub cache_max_bytes: Option<u64>,
 }
 

@@ -186,7 +186,11 @@ impl Shared {
         }
         let max = config.cache_max_bytes.unwrap_or(crate::cache::DEFAULT_MAX_BYTES);
         match ObjectCache::open(dir, max) {
-            Ok(cache) => Some(caches.entry(dir.clone()).or_insert(Arc::new(cache)).clone()),
+            Ok(cache) => {
+                let cache = Arc::new(cache);
+                caches.insert(dir.clone(), cache.clone());
+                Some(cache)
+            }
             Err(e) => {
                 tracing::warn!("object cache {} unusable, compiling without it: {e}", dir.display());
                 None

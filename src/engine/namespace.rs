@@ -27,7 +27,7 @@ pub struct ModuleInfo {
 }
 
 /// What every call to a function goes through. Owned by the engine and never freed
-/// before it, because its address is baked into compiled code.
+/// before it, because linked code holds its address (its `abi::slot_symbol`).
 #[derive(Default)]
 #[repr(C)]
 pub(super) struct Slot {

@@ -265,8 +265,8 @@ impl Jit {
         check(unsafe { llvm_sys::orc2::lljit::LLVMOrcLLJITEnableDebugSupport(self.lljit) })
     }
 
-    /// Frees interned symbol names nothing refers to any more (every version of a
-    /// function has names of its own, so unloading leaves dead ones behind).
+    /// Frees interned symbol names nothing refers to any more (a freed module's
+    /// symbols, slot and definition symbols among them, would otherwise stay).
     pub fn clear_dead_symbol_names(&self) {
         // SAFETY: the pool belongs to the live session; clearing is internally locked.
         unsafe {
