@@ -29,7 +29,7 @@ pub mod array {
 
 /// The version of the contract between generated code and the runtime (this
 /// file); object cache keys include it. Bump it with any change here.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Byte offsets in a function's slot (`engine::Slot`).
 pub mod slot {
@@ -37,6 +37,9 @@ pub mod slot {
     pub const CODE: usize = 0;
     /// The number of the definition the slot stands for (inlined copies check it).
     pub const DEFINITION: usize = 8;
+    /// `i64`, counted down by each call of tier-0 code; the call that brings it
+    /// to 0 asks for the top tier (`ore.rt.tier_up`). A new definition resets it.
+    pub const COUNTDOWN: usize = 24;
 }
 
 /// Codes generated code passes to `ore.rt.trap`.
@@ -111,6 +114,12 @@ pub fn definition_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}definition.{name}")
 }
 
+/// The symbol of the top-tier code of Ore function `name`, which the engine
+/// compiles in the background once the tier-0 code (`function_symbol`) is hot.
+pub fn top_tier_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}top.{name}")
+}
+
 /// The symbol of a caller's inlined copy of Ore function `name` (internal to the
 /// caller's module).
 pub fn copy_symbol(name: &str) -> String {
@@ -136,12 +145,15 @@ pub fn extern_slot_key(symbol: &str) -> String {
 }
 
 /// How profilers name a symbol Ore generated: `NAME` for a definition of Ore
-/// function `NAME`, `NAME (copy)` for a copy of it a caller carries; other
-/// symbols (trampolines, thunks, IR functions) as they are.
+/// function `NAME` (either tier), `NAME (copy)` for a copy of it a caller
+/// carries; other symbols (trampolines, thunks, IR functions) as they are.
 pub fn display_name(symbol: &str) -> String {
     let Some(rest) = symbol.strip_prefix(RESERVED_PREFIX) else { return symbol.to_string() };
     if let Some(name) = rest.strip_prefix("copy.") {
         return format!("{name} (copy)");
+    }
+    if let Some(name) = rest.strip_prefix("top.") {
+        return name.to_string();
     }
     if rest.contains('.') {
         symbol.to_string()
@@ -209,6 +221,9 @@ macro_rules! for_each_runtime_function {
             /// The current code of the LLVM IR function named by the literal, whose
             /// slot was empty (its module was removed); null after raising an error.
             ResolveExtern ore_rt_resolve_extern "ore.rt.resolve_extern" (Ctx, Str) -> Code;
+            /// Tier-0 code of the function named by the literal is hot: compile
+            /// its top tier in the background.
+            TierUp ore_rt_tier_up "ore.rt.tier_up" (Ctx, Str) -> Void;
             /// `load(src)`: 1 if the module compiled.
             Load ore_rt_load "ore.rt.load" (Ctx, Str) -> I64;
             PyExec ore_rt_py_exec "ore.rt.py_exec" (Ctx, Str) -> Void;

@@ -45,7 +45,7 @@ pub use engine::{
     allow_list, known_signature, parse_signature, Arg, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord,
     CompiledCode, Config, Emit, Engine, Error, Evaluation, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult,
     IntoHostFunction, IrModuleInfo, Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats,
-    TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, EVALUATION_PREFIX, KNOWN_C_FUNCTIONS,
+    Tier, Tiering, TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, EVALUATION_PREFIX, KNOWN_C_FUNCTIONS,
 };
 pub use runtime::deadline::Interrupt;
 pub use runtime::trace::{Frame, Location, Trace, MAX_FRAMES as MAX_TRACE_FRAMES};

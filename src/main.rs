@@ -207,6 +207,18 @@ struct ProgramArgs {
     /// Optimisation level, 0 to 3 (`-O0` .. `-O3`).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
     opt: u8,
+    /// `auto`: compile each function without loops at -O0 first, and again at
+    /// the -O level in the background once it is hot; `fixed`: every function at
+    /// the -O level at its first call.
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "fixed")]
+    tier: TierArg,
+    /// With `--tier auto`: the calls that make a function hot [default: 1000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    hot_calls: Option<u32>,
+    /// With `--tier auto`: background compile threads; 0 compiles a hot
+    /// function's top tier on the thread that made it hot, at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    compile_threads: usize,
     /// Compile every function before `main` runs (for comparison with lazy mode).
     #[arg(long)]
     eager: bool,
@@ -243,6 +255,12 @@ struct ProgramArgs {
     /// Arguments for `main` (integers).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TierArg {
+    Auto,
+    Fixed,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -409,6 +427,10 @@ impl ProgramArgs {
     fn config(&self) -> Config {
         Config {
             opt_level: OptLevel::new(self.opt).expect("clap checks the range"),
+            tiering: (self.tier == TierArg::Auto).then(|| ore::Tiering {
+                hot_calls: self.hot_calls.unwrap_or(ore::Tiering::DEFAULT_HOT_CALLS),
+                threads: self.compile_threads,
+            }),
             eager: self.eager,
             debug_info: self.debug,
             interruptible: self.timeout.is_some(),

@@ -59,6 +59,16 @@ impl Function {
         (ore.into_iter().collect(), c.into_iter().collect())
     }
 
+    /// Whether the body has a `while` loop.
+    pub fn has_loops(&self) -> bool {
+        fn walk(e: &Expr) -> bool {
+            let mut found = matches!(e.kind, ExprKind::While(..));
+            e.for_each_child(|c| found = found || walk(c));
+            found
+        }
+        walk(&self.body)
+    }
+
     /// Whether the function is over `HUGE_FUNCTION_NODES`.
     pub fn is_huge(&self) -> bool {
         let mut budget = HUGE_FUNCTION_NODES;

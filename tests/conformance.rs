@@ -9,8 +9,8 @@
 //! ```
 //!
 //! Each program runs lazily at the default -O2, eagerly (`--eager`), and lazily at
-//! -O0, -O1 and -O3, with deadline checks (`--timeout`), and with debug info (`-g`,
-//! at -O0 and -O2): every mode must produce exactly the expected result. Programs that must not compile run once.
+//! -O0, -O1 and -O3, with deadline checks (`--timeout`), with debug info (`-g`,
+//! at -O0 and -O2), and tiered: every mode must produce exactly the expected result. Programs that must not compile run once.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,21 @@ use std::process::Command;
 
 /// `--timeout` compiles deadline checks into every function and loop; a generous
 /// deadline must change nothing.
-const MODES: &[&[&str]] = &[&[], &["--eager"], &["-O0"], &["-O1"], &["-O3"], &["--timeout", "600000"], &["-g", "-O0"], &["-g"]];
+///
+/// `--tier auto --hot-calls 1` runs every function without loops at tier 0 first
+/// and asks for its top tier at its first call, so calls switch tiers while the
+/// program runs.
+const MODES: &[&[&str]] = &[
+    &[],
+    &["--eager"],
+    &["-O0"],
+    &["-O1"],
+    &["-O3"],
+    &["--timeout", "600000"],
+    &["-g", "-O0"],
+    &["-g"],
+    &["--tier", "auto", "--hot-calls", "1"],
+];
 
 struct Expectation {
     args: Vec<String>,

@@ -27,6 +27,8 @@ fn the_perf_map_holds_each_function_where_its_code_runs() {
     // SAFETY: set before this process starts any other thread that reads the
     // environment (the only test of this binary, before any engine exists).
     unsafe { std::env::set_var("ORE_PERF", "map") };
+    // The map is appended to: a process that had this id before may have left one.
+    let _ = std::fs::remove_file(format!("/tmp/perf-{}.map", std::process::id()));
     let ns = Namespace::new(Config { opt_level: OptLevel::O0, ..Config::default() }).unwrap();
     ns.register("where_am_i", || -> i64 {
         let mut frames = [std::ptr::null_mut(); 64];

@@ -76,9 +76,12 @@ impl Jit {
     /// short calls and callbacks get cheaper, and other Python threads wait.
     /// `keep_code` keeps each function's optimised IR and assembly for `code`.
     /// `cache_dir` keeps compiled code in that directory, and links it from there
-    /// when this or a later process compiles the same code again.
+    /// when this or a later process compiles the same code again. `tier="auto"`
+    /// compiles functions without loops at -O0 first and again at `opt_level`,
+    /// in the background, after `hot_calls` calls (`compile_threads=0`: on the
+    /// calling thread, at once).
     #[new]
-    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true, keep_code = false, cache_dir = None))]
+    #[pyo3(signature = (*, opt_level = 2, interruptible = false, eager = false, python = true, max_functions = None, max_source_bytes = None, release_gil = true, keep_code = false, cache_dir = None, tier = "fixed", hot_calls = ore::Tiering::DEFAULT_HOT_CALLS, compile_threads = 1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         opt_level: u8,
@@ -90,9 +93,18 @@ impl Jit {
         release_gil: bool,
         keep_code: bool,
         cache_dir: Option<std::path::PathBuf>,
+        tier: &str,
+        hot_calls: u32,
+        compile_threads: usize,
     ) -> PyResult<Jit> {
         let opt_level = OptLevel::new(opt_level).ok_or_else(|| PyValueError::new_err(format!("opt_level must be 0-3, not {opt_level}")))?;
-        let mut config = Config { opt_level, interruptible, eager, keep_code, cache_dir, ..Config::default() };
+        let tiering = match tier {
+            "fixed" => None,
+            "auto" if hot_calls >= 1 => Some(ore::Tiering { hot_calls, threads: compile_threads }),
+            "auto" => return Err(PyValueError::new_err("hot_calls must be at least 1")),
+            other => return Err(PyValueError::new_err(format!("tier must be \"auto\" or \"fixed\", not {other:?}"))),
+        };
+        let mut config = Config { opt_level, interruptible, eager, keep_code, cache_dir, tiering, ..Config::default() };
         config.policy.python = python;
         if let Some(n) = max_functions {
             config.limits.max_functions = n;
@@ -243,14 +255,27 @@ impl Jit {
             ("code_bytes", s.code_bytes),
             ("cache_hits", s.cache_hits),
             ("cache_misses", s.cache_misses),
+            ("tier_0_compiled", s.tier_0_compiled),
+            ("tier_ups", s.tier_ups),
+            ("tier_up_us", s.tier_up_us),
         ] {
             dict.set_item(key, value)?;
         }
         Ok(dict)
     }
 
+    /// Waits until the background compiles of hot functions (`tier="auto"`)
+    /// queued so far are done, at most `timeout` seconds; whether they are.
+    #[pyo3(signature = (timeout = 60.0))]
+    fn wait_for_tier_ups(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|e| PyValueError::new_err(format!("timeout: {e}")))?;
+        let ns = self.ns.clone();
+        Ok(py.detach(move || ns.wait_for_tier_ups(timeout)))
+    }
+
     /// Every Ore function: `name`, `signature`, `state` (`"lazy"`, `"compiled"` or
-    /// `"undefined"`) and `calls` from Python.
+    /// `"undefined"`), `calls` from Python, and `tier` once compiled
+    /// (`"direct"`, `"baseline"`: tier 0, or `"optimized"`: recompiled hot).
     fn functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for f in self.ns.functions() {
@@ -264,6 +289,12 @@ impl Jit {
             };
             dict.set_item("state", state)?;
             dict.set_item("calls", f.calls)?;
+            let tier = f.tier.map(|t| match t {
+                ore::Tier::Direct => "direct",
+                ore::Tier::Baseline => "baseline",
+                ore::Tier::Optimized => "optimized",
+            });
+            dict.set_item("tier", tier)?;
             list.append(dict)?;
         }
         Ok(list)

@@ -421,3 +421,23 @@ def test_a_cache_dir_lets_a_new_jit_link_what_an_earlier_one_compiled(tmp_path):
     second.add_source("m", source)
     assert second.call("main", 7) == 50
     assert (second.stats()["cache_hits"], second.stats()["cache_misses"]) == (2, 0)
+
+
+def test_tier_auto_starts_at_tier_0_and_recompiles_hot_functions():
+    jit = ore.Jit(tier="auto", hot_calls=10)
+    jit.add_source("m", "fn inc(x: i64) -> i64 { x + 1 }\nfn total(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + i; i = i + 1; } s }")
+    assert jit.call("inc", 1) == 2
+    assert jit.call("total", 4) == 6
+    assert jit.wait_for_tier_ups()
+    tiers = {f["name"]: f["tier"] for f in jit.functions()}
+    assert tiers == {"inc": "baseline", "total": "direct"}
+    for i in range(9):
+        assert jit.call("inc", i) == i + 1
+    assert jit.wait_for_tier_ups()
+    assert {f["name"]: f["tier"] for f in jit.functions()}["inc"] == "optimized"
+    stats = jit.stats()
+    assert (stats["compiled"], stats["tier_0_compiled"], stats["tier_ups"]) == (2, 1, 1)
+    with pytest.raises(ValueError, match="tier must be"):
+        ore.Jit(tier="fast")
+    with pytest.raises(ValueError, match="hot_calls"):
+        ore.Jit(tier="auto", hot_calls=0)

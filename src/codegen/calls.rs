@@ -158,8 +158,8 @@ impl<'m> FnCodegen<'m, '_> {
                 for a in args {
                     values.push(value!(self.expr(a)));
                 }
-                let in_loop = !self.loops.is_empty();
-                let copy = if in_loop { self.budget.take(self.callees.inline(name)) } else { None };
+                let pays = self.options.hot || !self.loops.is_empty();
+                let copy = if pays { self.budget.take(self.callees.inline(name)) } else { None };
                 let direct = self.options.unchecked.direct_calls.then(|| self.callees.direct(name)).flatten();
                 let result = match (copy, direct) {
                     (Some(copy), Some(_)) => {

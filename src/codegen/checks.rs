@@ -120,6 +120,27 @@ impl<'m> FnCodegen<'m, '_> {
         self.trap_if(overflow, abi::trap::STACK_OVERFLOW, zero, zero, self.func.span);
     }
 
+    /// Tier 0's call counting: one down-count of the slot's countdown, with
+    /// relaxed loads and stores (concurrent calls may lose a count, never the
+    /// zero: a stale store is a higher count, which counts down through 0 again),
+    /// and the call that reaches 0 asks for the top tier.
+    pub(super) fn count_call(&mut self) {
+        let m = self.m;
+        let slot = m.external_global(&abi::slot_symbol(&self.func.name));
+        let countdown = m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::COUNTDOWN as i64));
+        let left = m.sub(m.load_atomic(m.i64(), 8, countdown), m.const_int(m.i64(), 1));
+        m.store_atomic(left, 8, countdown);
+        let hot = m.icmp(IntPredicate::LLVMIntEQ, left, m.const_int(m.i64(), 0));
+        let tier_up = m.append_block(self.llvm_fn, "tier_up");
+        let body = m.append_block(self.llvm_fn, "body");
+        m.cond_br(self.unlikely(hot), tier_up, body);
+        m.position_at_end(tier_up);
+        let name = m.const_c_string(self.func.name.as_bytes());
+        m.call(self.runtime(RuntimeFn::TierUp), &[self.ctx, name]);
+        m.br(body);
+        m.position_at_end(body);
+    }
+
     /// With `Options::interruptible`: leave from `at` with a timeout error once the
     /// watchdog has set the call's interrupt word. An atomic load, so LLVM cannot
     /// hoist it out of a loop.

@@ -93,6 +93,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         cg.locate(func.span);
         cg.stack_check();
         cg.interrupt_check(func.span);
+        if options.count_calls && !internal {
+            cg.count_call();
+        }
         let result = cg.expr(&func.body);
         if !m.is_terminated() {
             match (result, value_type(m, func.sig.ret)) {

@@ -7,8 +7,9 @@
 //!    expression nodes, calling no Ore function (so copies never chain or recurse),
 //!    and nothing with effects beyond the call (`load`, Python);
 //! 2. the caller's module defines it (`Callees::inline` answers only for those);
-//! 3. the call is inside a loop, where it pays: elsewhere the callee stays a
-//!    function of its own, compiled at its first call;
+//! 3. the call is inside a loop, or anywhere in the top tier of a hot function
+//!    (`Options::hot`): where it pays. Elsewhere the callee stays a function of
+//!    its own, compiled at its first call;
 //! 4. the caller has budget left (`Budget`): `NODES_PER_FUNCTION` nodes of copies.
 //!
 //! A copy runs only while the callee's slot still holds the definition it was made

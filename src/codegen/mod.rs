@@ -97,6 +97,12 @@ pub struct Options {
     pub unchecked: Unchecked,
     /// Emit DWARF: functions, line tables, parameters and locals (`ore run -g`).
     pub debug_info: bool,
+    /// Tier 0: count the function's calls down in its slot
+    /// (`abi::slot::COUNTDOWN`) and ask for the top tier when it is hot.
+    pub count_calls: bool,
+    /// The top tier of a hot function: calls of small callees get copies at
+    /// every call site, not only in loops (`inline`, rule 3).
+    pub hot: bool,
 }
 
 /// For measurement only (`ore run --unchecked`): each flag removes one of the
@@ -144,8 +150,8 @@ pub(crate) fn declare_runtime<'m>(m: &'m IrModule, f: RuntimeFn) -> Function<'m>
     };
     let params: Vec<Type<'m>> = f.params().iter().map(|&t| ty(t)).collect();
     let declared = m.declare(f.symbol(), m.fn_type(ty(f.ret()), &params));
-    if matches!(f, RuntimeFn::Trap | RuntimeFn::Frame) {
-        // Only error paths call them.
+    if matches!(f, RuntimeFn::Trap | RuntimeFn::Frame | RuntimeFn::TierUp) {
+        // Only error paths (and a function's one tier-up) call them.
         m.add_fn_attribute(declared, "cold");
     }
     if f == RuntimeFn::Frame {

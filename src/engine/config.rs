@@ -37,6 +37,35 @@ impl Default for OptLevel {
     }
 }
 
+/// Tiered compilation (`Config::tiering`, `ore run --tier auto`): a function
+/// without loops is first compiled at -O0 (tier 0, which counts its calls), and
+/// recompiled at `Config::opt_level` (the top tier) by a background thread once
+/// it has been called `hot_calls` times; its slot then points at the new code.
+/// A function with a loop is compiled at the top tier at once, since one long
+/// call would otherwise run at -O0 to its end (docs/ARCHITECTURE.md, "Tiers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiering {
+    /// Calls of a tier-0 function that make it hot (at least 1).
+    pub hot_calls: u32,
+    /// Background compile threads the namespace asks for. The threads are the
+    /// process's, shared by every engine: there are as many as the most any
+    /// tiered namespace asked for. 0: the call that makes a function hot compiles
+    /// its top tier itself, before it returns, so every later call runs it (for
+    /// tests that need to know which tier runs).
+    pub threads: usize,
+}
+
+impl Tiering {
+    /// `hot_calls` when not set (docs/ARCHITECTURE.md, "Tiers", says why).
+    pub const DEFAULT_HOT_CALLS: u32 = 1000;
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering { hot_calls: Tiering::DEFAULT_HOT_CALLS, threads: 1 }
+    }
+}
+
 /// What to dump, to standard error, for every function the JIT compiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emit {
@@ -49,8 +78,12 @@ pub enum Emit {
 /// How a namespace compiles and what its modules may do.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    /// The default for modules that do not choose their own (`add_module_at`).
+    /// The default for modules that do not choose their own (`add_module_at`);
+    /// with `tiering`, the top tier.
     pub opt_level: OptLevel,
+    /// Compile functions without loops at -O0 first, and at `opt_level` once hot
+    /// (`None`: every function at `opt_level` at its first call).
+    pub tiering: Option<Tiering>,
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,
     /// Print each function's IR or assembly to stderr as it is compiled.

@@ -20,7 +20,7 @@ impl Namespace {
         let symbols =
             crate::llvm::orc::object_symbols(bytes).map_err(|e| Error::External(format!("`{name}` is not an object file: {e}")))?;
         let dylib = inner.external_dylib()?;
-        inner.jit().add_object(dylib, bytes, name)?;
+        inner.jit().add_object(dylib, crate::llvm::ir::ObjectFile::named(bytes, &crate::llvm::c_string(name)))?;
         // Looking each up links the object; local symbols are not found, and skipped.
         let found: Vec<(String, usize)> =
             symbols.into_iter().filter_map(|s| inner.jit().lookup_all(dylib, std::slice::from_ref(&s)).ok().map(|a| (s, a[0]))).collect();

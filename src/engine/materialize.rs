@@ -10,8 +10,9 @@ use std::sync::LazyLock;
 
 /// The object cache's key for `module`'s code at `level`: the module's IR as
 /// generated (unoptimised), the level, and everything else the code depends on:
-/// the runtime contract, Ore's build, LLVM and the host CPU. Tiers, when they
-/// come, belong here too.
+/// the runtime contract, Ore's build, LLVM and the host CPU. A tier needs no part
+/// of its own: tier 0's IR counts calls and the top tier's names its function
+/// differently, so their IR differs.
 fn cache_key(module: &IrModule, level: OptLevel) -> Key {
     static IDENTITY: LazyLock<KeyBuilder> = LazyLock::new(|| {
         KeyBuilder::default()
@@ -33,17 +34,17 @@ fn dump(module: &IrModule, function: &str, kind: Emit, level: OptLevel) {
 
 /// Where a compile's time went, besides IR generation and linking.
 #[derive(Default)]
-struct Phases {
+pub(super) struct Phases {
     optimize_us: u64,
     codegen_us: u64,
 }
 
 /// A compiled function's callees (`codegen::Callees`), built once per function.
-struct CalleeTable {
+pub(super) struct CalleeTable {
     /// What the code links against besides the runtime: the symbol and address of
     /// every slot it calls through, and the definition number of every callee it
     /// may carry a copy of (`abi::definition_symbol`).
-    links: Vec<(String, usize)>,
+    pub(super) links: Vec<(String, usize)>,
     /// Current definitions of callees made by the caller's module.
     same_module: HashMap<String, Arc<Version>>,
     /// The LLVM IR functions it calls (through their slots).
@@ -80,28 +81,46 @@ impl Inner {
         Ok(())
     }
 
-    fn materialize(&self, func: &tir::Function, version: &Version, mr: MaterializationResponsibility) {
+    fn materialize(&self, func: &Arc<tir::Function>, version: &Version, mr: MaterializationResponsibility) {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
-        let callees = self.callees(func, version);
+        let level = if func.is_huge() { OptLevel::O0 } else { version.level };
+        let tier_0 = self.starts_at_tier_0(func, level);
+        let mut callees = self.callees(func, version);
+        if tier_0 {
+            // The countdown is in the function's own slot.
+            let own = &func.name;
+            callees.links.push((crate::abi::slot_symbol(own), Arc::as_ptr(&self.slot(own)) as usize));
+        }
         if let Err(e) = self.define_link_symbols(version, &callees.links) {
             tracing::error!("compiling `{}`: {e}", func.name);
             return mr.fail();
         }
-        let options = codegen::Options {
+        let options = codegen::Options { count_calls: tier_0, ..self.code_options() };
+        let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
+        let irgen = micros(start);
+        if tier_0 {
+            // Before linking: the code may run, and turn hot, as soon as it is.
+            *version.tier_up_body.lock() = Some(func.clone());
+            version.tier.store(super::tiering::Tier::Baseline as u8, Relaxed);
+            self.counters.tier_0_compiled.fetch_add(1, Relaxed);
+        }
+        self.compile(&func.name, irgen, mr, module, if tier_0 { OptLevel::O0 } else { level }, Some(version));
+    }
+
+    /// The namespace's code options, before the tier's.
+    pub(super) fn code_options(&self) -> codegen::Options {
+        codegen::Options {
             interruptible: self.config.interruptible,
             unchecked: self.config.unchecked,
             debug_info: self.config.debug_info,
-        };
-        let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
-        let irgen = micros(start);
-        let level = if func.is_huge() { OptLevel::O0 } else { version.level };
-        self.compile(&func.name, irgen, mr, module, level, Some(version));
+            ..codegen::Options::default()
+        }
     }
 
     /// What `func`'s body needs to know about its callees, looked up once: their
     /// slots, and the current definitions the same module made.
-    fn callees(&self, func: &tir::Function, version: &Version) -> CalleeTable {
+    pub(super) fn callees(&self, func: &tir::Function, version: &Version) -> CalleeTable {
         let (names, symbols) = func.callees();
         let (same_module, ir_symbols) = {
             let tables = self.tables.read();
@@ -121,7 +140,7 @@ impl Inner {
 
     /// Defines in the version's dylib the symbols of `links` not defined there yet.
     /// (Its module's definitions do not change, so neither do their numbers.)
-    fn define_link_symbols(&self, version: &Version, links: &[(String, usize)]) -> Result<(), crate::llvm::LlvmError> {
+    pub(super) fn define_link_symbols(&self, version: &Version, links: &[(String, usize)]) -> Result<(), crate::llvm::LlvmError> {
         let (dylib, defined) = &*version.link_symbols;
         let mut defined = defined.lock();
         let new: Vec<(&str, usize)> = links.iter().filter(|(s, _)| !defined.contains(s)).map(|(s, a)| (s.as_str(), *a)).collect();
@@ -210,7 +229,7 @@ impl Inner {
     /// `module`'s object code at `level`: from the object cache if it has it,
     /// else compiled by LLVM (and stored in the cache), with the time its
     /// optimisation and code generation took.
-    fn object_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
+    pub(super) fn object_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
         if self.config.verify_ir {
             module.verify().map_err(|e| format!("invalid IR generated: {e}"))?;
         }
@@ -252,7 +271,7 @@ impl Inner {
     /// Records the functions of an object just linked for `perf` (`ORE_PERF`).
     /// Their addresses follow from any one defined symbol's, looked up once it is
     /// ready: JITLink keeps `.text` in one block, so offsets in it are preserved.
-    fn tell_profiler(&self, code: crate::llvm::object::Code, defined: &[String], dylib: crate::llvm::orc::Dylib) {
+    pub(super) fn tell_profiler(&self, code: crate::llvm::object::Code, defined: &[String], dylib: crate::llvm::orc::Dylib) {
         let Some(anchor) = code.symbols.iter().find(|s| defined.contains(&s.name)).cloned() else { return };
         self.jit().lookup_async(
             dylib,

@@ -59,12 +59,13 @@ mod namespace;
 mod policy;
 mod reclaim;
 mod stats;
+mod tiering;
 mod trampolines;
 #[allow(unsafe_code)]
 mod values;
 
 pub use call::{CallOptions, CallReport};
-pub use config::{Config, Emit, Limits, OptLevel};
+pub use config::{Config, Emit, Limits, OptLevel, Tiering};
 pub use error::{Error, Limit};
 pub use evaluate::{Evaluation, EVALUATION_PREFIX};
 pub use func::{Func, OreType, Params, Results, TypedFunc};
@@ -73,6 +74,7 @@ pub use ir_modules::IrModuleInfo;
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use stats::{CompileRecord, CompiledCode, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
+pub use tiering::Tier;
 pub use values::{Arg, Value};
 
 use crate::cache::ObjectCache;

@@ -39,10 +39,14 @@ pub(super) struct Slot {
     pub(super) definition: AtomicU64,
     /// Calls from the host, all definitions together (not read by generated code).
     pub(super) calls: AtomicU64,
+    /// Tier-0 code counts its calls down here (`Config::tiering`); set to the
+    /// namespace's `hot_calls` with each new definition.
+    pub(super) countdown: std::sync::atomic::AtomicI64,
 }
 
 const _: () = assert!(std::mem::offset_of!(Slot, code) == crate::abi::slot::CODE);
 const _: () = assert!(std::mem::offset_of!(Slot, definition) == crate::abi::slot::DEFINITION);
+const _: () = assert!(std::mem::offset_of!(Slot, countdown) == crate::abi::slot::COUNTDOWN);
 
 /// One definition of a function, by one module.
 pub(super) struct Version {
@@ -60,6 +64,11 @@ pub(super) struct Version {
     pub(super) compiled: AtomicBool,
     /// IR generation to linking, once compiled.
     pub(super) compile_us: AtomicU64,
+    /// Which code the version runs, once compiled (`tiering::Tier`).
+    pub(super) tier: std::sync::atomic::AtomicU8,
+    /// The body, kept from a tier-0 compile for the top tier's; taken by the one
+    /// tier-up.
+    pub(super) tier_up_body: Mutex<Option<Arc<tir::Function>>>,
 }
 
 pub(super) struct FunctionEntry {
@@ -374,13 +383,15 @@ impl Namespace {
             .functions
             .iter()
             .map(|(name, f)| {
-                let (state, compile_us) = match &f.current {
-                    None => (FunctionState::Undefined, 0),
-                    Some(v) if v.compiled.load(Relaxed) => (FunctionState::Compiled, v.compile_us.load(Relaxed)),
-                    Some(_) => (FunctionState::Lazy, 0),
+                let (state, compile_us, tier) = match &f.current {
+                    None => (FunctionState::Undefined, 0, None),
+                    Some(v) if v.compiled.load(Relaxed) => {
+                        (FunctionState::Compiled, v.compile_us.load(Relaxed), Some(Tier::from_u8(v.tier.load(Relaxed))))
+                    }
+                    Some(_) => (FunctionState::Lazy, 0, None),
                 };
                 let calls = f.slot.calls.load(Relaxed);
-                FunctionInfo { name: name.clone(), sig: f.sig.clone(), state, compile_us, calls }
+                FunctionInfo { name: name.clone(), sig: f.sig.clone(), state, compile_us, calls, tier }
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -401,6 +412,9 @@ impl Namespace {
             code_bytes: c.code_bytes.load(Relaxed),
             cache_hits: c.cache_hits.load(Relaxed),
             cache_misses: c.cache_misses.load(Relaxed),
+            tier_0_compiled: c.tier_0_compiled.load(Relaxed),
+            tier_ups: c.tier_ups.load(Relaxed),
+            tier_up_us: c.tier_up_us.load(Relaxed),
             compile_buckets: c.compile_buckets.iter().map(|b| b.load(Relaxed)).collect(),
         }
     }
@@ -414,6 +428,14 @@ impl Namespace {
     /// compile of function `name`; `None` before its first compile.
     pub fn code(&self, name: &str) -> Option<Arc<CompiledCode>> {
         self.inner.code.lock().get(name).cloned()
+    }
+
+    /// Waits until every tier-up queued so far (`Config::tiering`; by any
+    /// namespace of the process: the compile threads are shared) is compiled and
+    /// in its slot, or was dropped as stale; false if that took over `timeout`.
+    /// For tests and benchmarks that need to know which tier runs.
+    pub fn wait_for_tier_ups(&self, timeout: std::time::Duration) -> bool {
+        super::tiering::wait_for_tier_ups(timeout)
     }
 
     /// Replaced or unloaded code still waiting for running calls to end.
@@ -430,6 +452,10 @@ impl RuntimeHost for Namespace {
     fn resolve_extern(&self, symbol: &str) -> Result<usize, RuntimeError> {
         let hosts = self.inner.host_functions.read();
         hosts.get(symbol).filter(|h| h.ir.is_some()).map(|h| h.address).ok_or_else(|| RuntimeError::UndefinedFunction(symbol.to_string()))
+    }
+
+    fn tier_up(&self, name: &str) {
+        self.inner.queue_tier_up(name, Arc::downgrade(&self.inner));
     }
 
     fn load(&self, source: &str) -> bool {
@@ -506,8 +532,10 @@ impl Inner {
         // (under the write lock) empties the slot, and must not be undone here.
         let ns = self.tables.read();
         if current(&ns).is_some_and(|(v, _, _)| Arc::ptr_eq(&v, &version)) {
-            // Release: whoever loads the address also sees the linked code.
-            slot.code.store(address, std::sync::atomic::Ordering::Release);
+            // Release: whoever loads the address also sees the linked code. Only
+            // into an empty slot: a filled one has this version's code already,
+            // possibly its top tier, which must not go back to tier 0.
+            let _ = slot.code.compare_exchange(0, address, std::sync::atomic::Ordering::Release, Relaxed);
         }
         Ok(address)
     }
@@ -586,6 +614,8 @@ impl Inner {
                 level,
                 compiled: AtomicBool::new(false),
                 compile_us: AtomicU64::new(0),
+                tier: Default::default(),
+                tier_up_body: Mutex::default(),
             });
             let name = func.name.clone();
             self.define_body(dylib, func, version.clone(), Arc::downgrade(me))?;
@@ -605,6 +635,7 @@ impl Inner {
             // Empty: the first call compiles the new version (`Inner::resolve`).
             entry.slot.code.store(0, Relaxed);
             entry.slot.definition.store(version.number, Relaxed);
+            entry.slot.countdown.store(self.config.tiering.map_or(0, |t| t.hot_calls.max(1).into()), Relaxed);
             let Some(old) = entry.current.replace(version.clone()) else { continue };
             free.extend(self.release(ns, &old));
         }

@@ -31,6 +31,8 @@ pub struct FunctionInfo {
     /// Calls from the host (`Namespace::call`), all definitions together; calls made
     /// by Ore code are not counted.
     pub calls: u64,
+    /// Which code it runs, once compiled.
+    pub tier: Option<super::Tier>,
 }
 
 /// A function's code as it was last compiled (`Config::keep_code`).
@@ -89,11 +91,20 @@ pub struct Stats {
     pub run_us: u64,
     /// Bytes of object code produced (freed code included).
     pub code_bytes: u64,
-    /// Of the `compiled`, those whose object code came from the object cache
-    /// (`Config::cache_dir`).
+    /// Of the `compiled` and `tier_ups`, those whose object code came from the
+    /// object cache (`Config::cache_dir`).
     pub cache_hits: u64,
-    /// Of the `compiled`, those the cache did not have: compiled by LLVM, then stored.
+    /// Of the `compiled` and `tier_ups`, those the cache did not have: compiled by
+    /// LLVM, then stored.
     pub cache_misses: u64,
+    /// Of the `compiled`, those compiled at tier 0 (`Config::tiering`); their
+    /// compile times are in `irgen_us` and `compile_us` with the others'.
+    pub tier_0_compiled: u64,
+    /// Tier-0 functions recompiled at the top tier, in the background, and
+    /// published (not included in `compiled`).
+    pub tier_ups: u64,
+    /// Time the background threads took for `tier_ups`, IR generation to link.
+    pub tier_up_us: u64,
     /// Compilations by total time (IR generation to linking): `compile_buckets[i]`
     /// took at most `COMPILE_BUCKETS_US[i]`; the last entry counts the rest.
     pub compile_buckets: Vec<u64>,
@@ -114,6 +125,9 @@ pub(super) struct Counters {
     pub(super) code_bytes: AtomicU64,
     pub(super) cache_hits: AtomicU64,
     pub(super) cache_misses: AtomicU64,
+    pub(super) tier_0_compiled: AtomicU64,
+    pub(super) tier_ups: AtomicU64,
+    pub(super) tier_up_us: AtomicU64,
     pub(super) compile_buckets: [AtomicU64; COMPILE_BUCKETS_US.len() + 1],
 }
 

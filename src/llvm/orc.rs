@@ -229,13 +229,9 @@ impl Jit {
 
     /// Adds a relocatable object file to `dylib`; it is linked when one of its
     /// symbols is looked up.
-    pub fn add_object(&self, dylib: Dylib, bytes: &[u8], name: &str) -> Result<(), LlvmError> {
-        let cname = c_string(name);
-        // SAFETY: the buffer copies `bytes`; LLJIT takes the buffer.
-        check(unsafe {
-            let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
-            LLVMOrcLLJITAddObjectFile(self.lljit, dylib.0, buffer)
-        })
+    pub fn add_object(&self, dylib: Dylib, object: ObjectFile) -> Result<(), LlvmError> {
+        // SAFETY: LLJIT takes the buffer (even on failure).
+        check(unsafe { LLVMOrcLLJITAddObjectFile(self.lljit, dylib.0, object.into_raw()) })
     }
 
     /// A new, empty JITDylib. The C API cannot destroy a JITDylib (the session

@@ -62,6 +62,8 @@ pub trait RuntimeHost {
     /// The address of LLVM IR function `symbol` if a module defines it now, or why
     /// there is none.
     fn resolve_extern(&self, symbol: &str) -> Result<usize, RuntimeError>;
+    /// Tier-0 code of Ore function `name` is hot: queue its top tier's compile.
+    fn tier_up(&self, name: &str);
 }
 
 const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == abi::ctx::TRAPPED as usize);
@@ -220,6 +222,12 @@ extern "C" fn ore_rt_resolve(ctx: &CallCtx, name: *const c_char) -> usize {
 /// raising `undefined function NAME`.
 extern "C" fn ore_rt_resolve_extern(ctx: &CallCtx, name: *const c_char) -> usize {
     resolve_with(ctx, |host| host.resolve_extern(&text(name)))
+}
+
+/// Called once by tier-0 code whose call countdown reached 0; returns at once
+/// (the compile runs in the background).
+extern "C" fn ore_rt_tier_up(ctx: &CallCtx, name: *const c_char) {
+    ctx.host.tier_up(&text(name))
 }
 
 /// The address `resolve` finds, or null after raising why there is none.

@@ -53,3 +53,12 @@ pub fn resident_bytes() -> u64 {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     pages * page
 }
+
+/// Runs `f` when the process exits (C's `atexit`), before the static destructors
+/// of libraries loaded earlier, LLVM's among them; false if it cannot be
+/// registered.
+pub fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: `atexit` only records the pointer; `f` is a plain function that
+    // lives as long as the process.
+    unsafe { libc::atexit(f) == 0 }
+}

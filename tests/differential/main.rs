@@ -1,13 +1,14 @@
 //! Differential testing: seeded random programs (`gen.rs`) run through the
 //! reference interpreter (`ore::reference`) and through the JIT lazily at -O2,
-//! eagerly, at -O0 and -O3, and with deadline checks compiled in; stdout, `main`'s
-//! result and the runtime error must agree everywhere. Saved regression cases
+//! eagerly, at -O0 and -O3, with deadline checks compiled in, and tiered (each
+//! function's first call at tier 0, later ones at the top tier); stdout,
+//! `main`'s result and the runtime error must agree everywhere. Saved regression cases
 //! (`tests/differential/cases/*.ore`, written by `scripts/fuzz.sh`) run in every
 //! mode.
 //!
 //! Compiling dominates the cost, so by default each generated program runs lazily
-//! at -O2 and in one other mode, taken in turn (every mode gets a quarter of the
-//! programs); `ORE_FUZZ_ALL_MODES=1` runs each in all five. `ORE_FUZZ_PROGRAMS=N`
+//! at -O2 and in one other mode, taken in turn (every mode gets a fifth of the
+//! programs); `ORE_FUZZ_ALL_MODES=1` runs each in all six. `ORE_FUZZ_PROGRAMS=N`
 //! changes how many programs run (default 1,000); `ORE_FUZZ_SEED=S` where the
 //! seeds start; `ORE_FUZZ_SAVE=DIR` saves each mismatching program there.
 
@@ -16,7 +17,7 @@ mod common;
 mod gen;
 
 use ore::reference::{self, Outcome};
-use ore::{CallOptions, Config, Error, Namespace, OptLevel, SourceFile, Value};
+use ore::{CallOptions, Config, Error, Namespace, OptLevel, SourceFile, Tiering, Value};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,6 +25,12 @@ struct Mode {
     name: &'static str,
     config: Config,
     timeout: Option<Duration>,
+}
+
+/// Each function without loops at tier 0 for its first call, which compiles its
+/// top tier on the spot (no background thread): every later call runs that.
+fn tiered() -> Config {
+    Config { tiering: Some(Tiering { hot_calls: 1, threads: 0 }), ..Config::default() }
 }
 
 fn modes() -> Vec<Mode> {
@@ -38,6 +45,7 @@ fn modes() -> Vec<Mode> {
             config: Config { interruptible: true, ..Config::default() },
             timeout: Some(Duration::from_secs(60)),
         },
+        Mode { name: "tiered", config: tiered(), timeout: None },
     ]
 }
 
@@ -103,7 +111,7 @@ fn generated_programs_agree_with_the_reference_interpreter() {
                         let source = gen::Generator::new(seed).program();
                         let mut modes = modes();
                         if !all_modes {
-                            let other = modes.remove(1 + (seed % 4) as usize);
+                            let other = modes.remove(1 + (seed % 5) as usize);
                             modes.truncate(1);
                             modes.push(other);
                         }

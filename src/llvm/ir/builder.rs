@@ -288,6 +288,16 @@ impl IrModule {
             self.value(load)
         }
     }
+    /// A monotonic (relaxed) atomic store of `bytes` bytes.
+    pub fn store_atomic<'m>(&'m self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
+        // SAFETY: operands of this module; ordering and alignment are set on the
+        // store just built.
+        unsafe {
+            let store = LLVMBuildStore(self.builder, v.0, ptr.0);
+            LLVMSetOrdering(store, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
+            LLVMSetAlignment(store, bytes);
+        }
+    }
     pub fn alloca<'m>(&'m self, ty: Type<'m>) -> Value<'m> {
         // SAFETY: a type of this module; the builder is positioned in a function.
         self.value(unsafe { LLVMBuildAlloca(self.builder, ty.0, name_ptr()) })

@@ -54,8 +54,13 @@ impl ObjectFile {
 
     /// A copy of `bytes` (an object file read back from the object cache).
     pub fn from_bytes(bytes: &[u8]) -> ObjectFile {
+        ObjectFile::named(bytes, c"object")
+    }
+
+    /// A copy of `bytes`, which LLVM's messages about it call `name`.
+    pub fn named(bytes: &[u8], name: &std::ffi::CStr) -> ObjectFile {
         // SAFETY: LLVM copies the range into a buffer we own; the name is copied too.
-        ObjectFile(unsafe { LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), c"object".as_ptr()) })
+        ObjectFile(unsafe { LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), name.as_ptr()) })
     }
 
     /// Its bytes.

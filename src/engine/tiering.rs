@@ -1,0 +1,234 @@
+//! Tiered compilation (`Config::tiering`): the top tier of hot tier-0 functions,
+//! compiled by background threads and published into their slots.
+//!
+//! Tier 0 is a function's first compile at -O0 with a call countdown in its slot
+//! (`codegen::Options::count_calls`); the call that counts it down to 0 runs
+//! `ore.rt.tier_up`, which queues the version here and returns. A compile thread
+//! then generates the body again without the countdown, at the top level, links
+//! it into the version's own dylib as `abi::top_tier_symbol` and stores its
+//! address in the slot if the version is still current: the same check, under
+//! the same lock, as `Inner::resolve`'s, so a redefinition or unload that lands
+//! during the compile always wins. The compile counts as a running call for the
+//! namespace's reclaimer, so the dylib it links into is not freed under it; tier-0
+//! code stays in its dylib (it may still be running) and goes with it.
+//!
+//! The threads are the process's: one queue for every engine bounds the threads
+//! however many engines there are, and lets process exit wait for the compile in
+//! flight (an `atexit` handler: LLVM's static destructors run at exit too, and
+//! must not run under a compile).
+
+use super::stats::micros;
+use super::*;
+use parking_lot::Condvar;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Which code a compiled function runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Compiled at its first call at the namespace's level (no tiering, a
+    /// function with loops, or a huge one).
+    Direct,
+    /// Tier 0 (-O0, counting calls): not hot yet, or its top tier is compiling.
+    Baseline,
+    /// Recompiled at the top tier after it became hot.
+    Optimized,
+}
+
+impl Tier {
+    pub(super) fn from_u8(tier: u8) -> Tier {
+        match tier {
+            1 => Tier::Baseline,
+            2 => Tier::Optimized,
+            _ => Tier::Direct,
+        }
+    }
+}
+
+/// A version to recompile at its top tier.
+struct Job {
+    namespace: Weak<Inner>,
+    name: String,
+    version: Arc<Version>,
+    body: Arc<tir::Function>,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    /// Jobs taken by a thread and not finished.
+    running: usize,
+    threads: usize,
+    /// Set at process exit: queued jobs are dropped.
+    exiting: bool,
+}
+
+/// The process's queue of tier-up compiles and its threads.
+struct Queue {
+    state: Mutex<State>,
+    /// Signalled when a job is queued.
+    work: Condvar,
+    /// Signalled when a job finishes.
+    done: Condvar,
+}
+
+static QUEUE: Queue = Queue {
+    state: Mutex::new(State { jobs: VecDeque::new(), running: 0, threads: 0, exiting: false }),
+    work: Condvar::new(),
+    done: Condvar::new(),
+};
+
+impl Queue {
+    fn submit(&'static self, job: Job, threads: usize) {
+        let mut state = self.state.lock();
+        if state.exiting {
+            return;
+        }
+        state.jobs.push_back(job);
+        while state.threads < threads {
+            if state.threads == 0 && !runtime::process::at_exit(drain_at_exit) {
+                tracing::warn!("process exit will not wait for background compiles");
+            }
+            let spawned = std::thread::Builder::new().name("ore-tier-up".into()).spawn(move || self.serve());
+            if let Err(e) = spawned {
+                tracing::warn!("no background compile thread: {e}");
+                break;
+            }
+            state.threads += 1;
+        }
+        if state.threads == 0 {
+            // No thread to run it: the function stays at tier 0.
+            state.jobs.clear();
+        }
+        self.work.notify_one();
+    }
+
+    fn serve(&self) {
+        loop {
+            let job = {
+                let mut state = self.state.lock();
+                loop {
+                    if let Some(job) = state.jobs.pop_front() {
+                        state.running += 1;
+                        break job;
+                    }
+                    self.work.wait(&mut state);
+                }
+            };
+            if let Some(inner) = job.namespace.upgrade() {
+                // A compile runs on a thread's own stack, not deep in a recursion,
+                // but LLVM may still want more than a thread's default.
+                stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.compile_top_tier(&job.name, &job.version, &job.body));
+            }
+            drop(job);
+            let mut state = self.state.lock();
+            state.running -= 1;
+            self.done.notify_all();
+        }
+    }
+
+    /// Waits until no tier-up is queued or compiling, at most `timeout`; whether
+    /// that happened.
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        while !state.jobs.is_empty() || state.running > 0 {
+            if self.done.wait_until(&mut state, deadline).timed_out() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// At process exit: drop queued tier-ups and wait (briefly) for the one compiling.
+extern "C" fn drain_at_exit() {
+    let mut state = QUEUE.state.lock();
+    state.exiting = true;
+    state.jobs.clear();
+    drop(state);
+    QUEUE.wait_idle(Duration::from_secs(2));
+}
+
+/// Waits until every tier-up queued so far, by any engine of the process, has
+/// been compiled and published (or dropped); false if that took over `timeout`.
+pub(super) fn wait_for_tier_ups(timeout: Duration) -> bool {
+    QUEUE.wait_idle(timeout)
+}
+
+impl Inner {
+    /// Whether `func` is compiled at tier 0 at its first call, given the `level`
+    /// its code would otherwise get: with tiering, below the top tier, without a
+    /// loop.
+    pub(super) fn starts_at_tier_0(&self, func: &tir::Function, level: OptLevel) -> bool {
+        self.config.tiering.is_some() && level != OptLevel::O0 && !func.has_loops()
+    }
+
+    /// `ore.rt.tier_up` for `name`: queues its current version's top tier, once.
+    pub(super) fn queue_tier_up(&self, name: &str, me: Weak<Inner>) {
+        let Some(tiering) = self.config.tiering else { return };
+        let version = self.tables.read().functions.get(name).and_then(|f| f.current.clone());
+        let Some(version) = version else { return };
+        // Taken once: later calls reaching 0 (after a lost count) queue nothing.
+        let Some(body) = version.tier_up_body.lock().take() else { return };
+        if tiering.threads == 0 {
+            // On the stack of JIT'd code, possibly deep in a recursion.
+            return stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || self.compile_top_tier(name, &version, &body));
+        }
+        tracing::debug!(function = name, "hot: top tier queued");
+        QUEUE.submit(Job { namespace: me, name: name.to_string(), version, body }, tiering.threads);
+    }
+
+    /// Compiles `version`'s top tier and points its slot at it, if it is still
+    /// current when the code is ready.
+    fn compile_top_tier(&self, name: &str, version: &Arc<Version>, body: &tir::Function) {
+        // Counts as a running call: the dylib linked into is not freed under us.
+        let epoch = self.reclaimer.enter();
+        let start = Instant::now();
+        let still_current = || {
+            let tables = self.tables.read();
+            tables.functions.get(name).and_then(|f| f.current.as_ref()).is_some_and(|v| Arc::ptr_eq(v, version))
+        };
+        if still_current() {
+            match self.link_top_tier(name, version, body) {
+                Ok(address) => {
+                    let us = micros(start);
+                    let tables = self.tables.read();
+                    let entry = tables.functions.get(name).filter(|f| f.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)));
+                    if let Some(entry) = entry {
+                        // Release: whoever loads the address also sees the linked code.
+                        entry.slot.code.store(address, std::sync::atomic::Ordering::Release);
+                        version.tier.store(Tier::Optimized as u8, Relaxed);
+                        self.counters.tier_ups.fetch_add(1, Relaxed);
+                        self.counters.tier_up_us.fetch_add(us, Relaxed);
+                        tracing::info!(function = name, us, level = version.level.level(), "tier-up");
+                    }
+                }
+                Err(e) => tracing::error!("compiling the top tier of `{name}`: {e}"),
+            }
+        }
+        self.free(self.reclaimer.exit(epoch));
+    }
+
+    /// Generates, compiles and links `body` as `version`'s top tier in its dylib;
+    /// the code's address.
+    fn link_top_tier(&self, name: &str, version: &Version, body: &tir::Function) -> Result<usize, String> {
+        let callees = self.callees(body, version);
+        self.define_link_symbols(version, &callees.links).map_err(|e| e.to_string())?;
+        let symbol = crate::abi::top_tier_symbol(name);
+        let options = codegen::Options { hot: true, ..self.code_options() };
+        let module = codegen::generate_function(body, &symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
+        let code = self.object_code(name, &module, version.level, &mut Default::default())?;
+        drop(module);
+        self.counters.code_bytes.fetch_add(code.len() as u64, Relaxed);
+        let dylib = version.link_symbols.0;
+        let profiled = runtime::perf::enabled().then(|| code.code());
+        self.jit().add_object(dylib, code).map_err(|e| e.to_string())?;
+        let address = self.jit().lookup_all(dylib, std::slice::from_ref(&symbol)).map_err(|e| e.to_string())?[0];
+        if let Some(code) = profiled {
+            self.tell_profiler(code, std::slice::from_ref(&symbol), dylib);
+        }
+        Ok(address)
+    }
+}
