@@ -11,6 +11,8 @@
 mod cache;
 #[path = "suite/code_memory.rs"]
 mod code_memory;
+#[path = "suite/tiers.rs"]
+mod tiers;
 
 use ore::{Config, Namespace, OptLevel, Value};
 use plotters::prelude::*;
@@ -36,6 +38,7 @@ fn main() {
         ("namespaces", namespaces),
         ("python", python_package),
         ("cache", cache::object_cache),
+        ("tiers", tiers::tiers),
     ];
     // `-- --only NAME`: one section, printed instead of written (to try a change).
     let args: Vec<String> = std::env::args().collect();
@@ -499,6 +502,11 @@ const PROGRAMS: &[Program] = &[
     Program { name: "mandelbrot", args: &["1200", "800", "200"], python_args: &["300", "200", "200"], python_scale: 16.0, float: false },
     Program { name: "nbody", args: &["1000000"], python_args: &["100000"], python_scale: 10.0, float: true },
     Program { name: "spectralnorm", args: &["1000"], python_args: &["250"], python_scale: 16.0, float: true },
+    Program { name: "fannkuch", args: &["10"], python_args: &["9"], python_scale: 10.0, float: false },
+    // Nodes built: 14,592,688 / 649,904.
+    Program { name: "trees", args: &["16"], python_args: &["12"], python_scale: 14592688.0 / 649904.0, float: false },
+    // Calls of tak(30, 20, 10) / tak(21, 14, 7).
+    Program { name: "tak", args: &["10"], python_args: &["7"], python_scale: 101203161.0 / 395757.0, float: false },
 ];
 
 /// Ore variants measured for the cost of each check: (label, extra `ore run` flags).

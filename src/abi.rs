@@ -37,9 +37,27 @@ pub mod slot {
     pub const CODE: usize = 0;
     /// The number of the definition the slot stands for (inlined copies check it).
     pub const DEFINITION: usize = 8;
-    /// `i64`, counted down by each call of tier-0 code; the call that brings it
-    /// to 0 asks for the top tier (`ore.rt.tier_up`). A new definition resets it.
+    /// `i64`, counted down by each call of tier-0 code and each iteration of its
+    /// loops; what brings it to 0 asks for the top tier (`ore.rt.tier_up`). A new
+    /// definition resets it.
     pub const COUNTDOWN: usize = 24;
+    /// The address of the top tier's table of loop entries (`osr_table_symbol`),
+    /// once it is linked; 0 before, and for every new definition.
+    pub const OSR_TABLE: usize = 32;
+}
+
+/// The top tier's table of loop entries (on-stack replacement): pointer-sized
+/// words, the first the address of the definition's `definition_symbol` (tier-0
+/// code of another definition must not enter it), then one word per loop of
+/// `tir::Function::osr_loops`, in its order: the entry at that loop
+/// (`osr_entry_symbol`), or null. The top tier has an entry at the loop whose
+/// iterations made the function hot.
+/// An entry takes the call's context and a buffer holding each local of the
+/// function (8 bytes each, in `tir::Function::locals` order), and runs the rest
+/// of the call from the loop's header.
+pub mod osr_table {
+    /// Bytes from the table's start to the first entry.
+    pub const FIRST_ENTRY: i64 = 8;
 }
 
 /// Codes generated code passes to `ore.rt.trap`.
@@ -120,6 +138,17 @@ pub fn top_tier_symbol(name: &str) -> String {
     format!("{RESERVED_PREFIX}top.{name}")
 }
 
+/// The symbol of the top tier's table of loop entries of `name` (`osr_table`).
+pub fn osr_table_symbol(name: &str) -> String {
+    format!("{RESERVED_PREFIX}osr.{name}")
+}
+
+/// The symbol of the top tier's entry of `name` at its `index`th loop
+/// (`osr_table`).
+pub fn osr_entry_symbol(name: &str, index: usize) -> String {
+    format!("{RESERVED_PREFIX}entry.{index}.{name}")
+}
+
 /// The symbol of a caller's inlined copy of Ore function `name` (internal to the
 /// caller's module).
 pub fn copy_symbol(name: &str) -> String {
@@ -146,7 +175,7 @@ pub fn extern_slot_key(symbol: &str) -> String {
 
 /// How profilers name a symbol Ore generated: `NAME` for a definition of Ore
 /// function `NAME` (either tier), `NAME (copy)` for a copy of it a caller
-/// carries; other symbols (trampolines, thunks, IR functions) as they are.
+/// carries, `NAME (loop entry)` for a top tier's entry at a loop; other symbols (trampolines, thunks, IR functions) as they are.
 pub fn display_name(symbol: &str) -> String {
     let Some(rest) = symbol.strip_prefix(RESERVED_PREFIX) else { return symbol.to_string() };
     if let Some(name) = rest.strip_prefix("copy.") {
@@ -154,6 +183,9 @@ pub fn display_name(symbol: &str) -> String {
     }
     if let Some(name) = rest.strip_prefix("top.") {
         return name.to_string();
+    }
+    if let Some((_, name)) = rest.strip_prefix("entry.").and_then(|r| r.split_once('.')) {
+        return format!("{name} (loop entry)");
     }
     if rest.contains('.') {
         symbol.to_string()
@@ -222,8 +254,12 @@ macro_rules! for_each_runtime_function {
             /// slot was empty (its module was removed); null after raising an error.
             ResolveExtern ore_rt_resolve_extern "ore.rt.resolve_extern" (Ctx, Str) -> Code;
             /// Tier-0 code of the function named by the literal is hot: compile
-            /// its top tier in the background.
-            TierUp ore_rt_tier_up "ore.rt.tier_up" (Ctx, Str) -> Void;
+            /// its top tier in the background, with an entry at the loop of
+            /// `osr_table` index given if it is not -1 (the count ran out there).
+            TierUp ore_rt_tier_up "ore.rt.tier_up" (Ctx, Str, I64) -> Void;
+            /// Tier-0 code of the function named by the literal moves its call into
+            /// the top tier at a loop (`osr_table`); counts it.
+            OsrEntered ore_rt_osr_entered "ore.rt.osr_entered" (Ctx, Str) -> Void;
             /// `load(src)`: 1 if the module compiled.
             Load ore_rt_load "ore.rt.load" (Ctx, Str) -> I64;
             PyExec ore_rt_py_exec "ore.rt.py_exec" (Ctx, Str) -> Void;

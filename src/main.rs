@@ -182,6 +182,10 @@ struct BenchArgs {
     /// Run in this many fresh engines and report min, median and p99.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     repeat: u64,
+    /// Call `main` this many times in each engine, and report the steady run
+    /// time (the median of the later half) and when runs reached it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    runs: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -564,7 +568,14 @@ fn bench(args: BenchArgs) -> u8 {
         Ok(values) => values,
         Err(code) => return code,
     };
-    let options = bench::BenchOptions { opt: program.opt, repeat: args.repeat as usize, json: args.json, call: program.call_options() };
+    let options = bench::BenchOptions {
+        opt: program.opt,
+        tiered: program.tier == TierArg::Auto,
+        repeat: args.repeat as usize,
+        runs: args.runs as usize,
+        json: args.json,
+        call: program.call_options(),
+    };
     match bench::run(&file, &values, &options, fresh) {
         Ok(()) => 0,
         Err((code, message)) => {

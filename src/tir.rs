@@ -59,14 +59,44 @@ impl Function {
         (ore.into_iter().collect(), c.into_iter().collect())
     }
 
-    /// Whether the body has a `while` loop.
-    pub fn has_loops(&self) -> bool {
-        fn walk(e: &Expr) -> bool {
-            let mut found = matches!(e.kind, ExprKind::While(..));
-            e.for_each_child(|c| found = found || walk(c));
-            found
+    /// The loops where tier-0 code may move a running call into the top tier
+    /// (on-stack replacement), by the start of their span, in evaluation order:
+    /// those in statement position all the way up to the body (loop bodies,
+    /// blocks' statements and tails, `if` branches), where no partly evaluated
+    /// expression is live, so the locals are the whole state of the call.
+    pub fn osr_loops(&self) -> Vec<usize> {
+        fn walk(e: &Expr, statement: bool, found: &mut Vec<usize>) {
+            match &e.kind {
+                ExprKind::While(cond, body) => {
+                    if statement {
+                        found.push(e.span.start);
+                    }
+                    walk(cond, false, found);
+                    walk(body, statement, found);
+                }
+                ExprKind::Block(stmts, tail) => {
+                    for s in stmts {
+                        match s {
+                            Stmt::Expr(e) => walk(e, statement, found),
+                            Stmt::Let(_, e) | Stmt::Assign(_, e) => walk(e, false, found),
+                            Stmt::AssignIndex { array, index, value } => {
+                                [value, array, index].into_iter().for_each(|e| walk(e, false, found))
+                            }
+                        }
+                    }
+                    tail.iter().for_each(|t| walk(t, statement, found));
+                }
+                ExprKind::If(cond, then, els) => {
+                    walk(cond, false, found);
+                    walk(then, statement, found);
+                    els.iter().for_each(|e| walk(e, statement, found));
+                }
+                _ => e.for_each_child(|c| walk(c, false, found)),
+            }
         }
-        walk(&self.body)
+        let mut found = Vec::new();
+        walk(&self.body, true, &mut found);
+        found
     }
 
     /// Whether the function is over `HUGE_FUNCTION_NODES`.

@@ -40,28 +40,72 @@ fn a_function_turns_hot_after_its_calls_and_runs_its_top_tier() {
 }
 
 #[test]
-fn functions_with_loops_start_at_the_top_tier_and_the_rest_count_calls_from_ore_code_too() {
+fn calls_from_ore_code_count_as_much_as_calls_from_the_host() {
     let ns = tiered(100, 1);
-    let source = "fn leaf(x: i64) -> i64 { x * 2 }
-fn looped(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + leaf(i); i = i + 1; } s }
-fn lazy() -> i64 { 1 }";
-    ns.add_module("m", source).unwrap();
-    assert_eq!(ns.call("looped", &[Value::I64(10)]).unwrap(), Value::I64(90));
-    settle(&ns);
-    assert_eq!(tier(&ns, "looped"), Some(Tier::Direct), "a loop: the top tier at once");
-    assert_eq!(tier(&ns, "lazy"), None, "never called, never compiled");
-    // `leaf` was called through a guarded copy in the loop, or through its slot.
-    assert_eq!(ns.call("looped", &[Value::I64(200)]).unwrap(), Value::I64(39800));
-    assert_eq!(ns.call("leaf", &[Value::I64(4)]).unwrap(), Value::I64(8));
-    settle(&ns);
-    // Calls from Ore code count as much as calls from the host.
-    let ns = tiered(100, 1);
-    ns.add_module("m", "fn leaf(x: i64) -> i64 { x * 2 }\nfn twice(x: i64) -> i64 { leaf(leaf(x)) }").unwrap();
+    ns.add_module("m", "fn leaf(x: i64) -> i64 { x * 2 }\nfn twice(x: i64) -> i64 { leaf(leaf(x)) }\nfn lazy() -> i64 { 1 }").unwrap();
     for _ in 0..50 {
         assert_eq!(ns.call("twice", &[Value::I64(1)]).unwrap(), Value::I64(4));
     }
     settle(&ns);
     assert_eq!((tier(&ns, "leaf"), tier(&ns, "twice")), (Some(Tier::Optimized), Some(Tier::Baseline)));
+    assert_eq!(tier(&ns, "lazy"), None, "never called, never compiled");
+}
+
+#[test]
+fn a_long_call_moves_into_the_top_tier_at_its_loop() {
+    let ns = tiered(100, 0);
+    let source = "fn spin(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + i; i = i + 1; } s }
+fn nested(n: i64) -> i64 { 1 + { var i = 0; while i < n { i = i + 1; } i } }";
+    ns.add_module("m", source).unwrap();
+    // The 100th iteration compiles the top tier with an entry at the loop; the
+    // next iteration's header enters it with the locals as they are.
+    assert_eq!(ns.call("spin", &[Value::I64(1000)]).unwrap(), Value::I64(499500));
+    let stats = ns.stats();
+    assert_eq!((stats.tier_ups, stats.loop_entries), (1, 1), "{stats:?}");
+    assert_eq!(tier(&ns, "spin"), Some(Tier::Optimized));
+    // A loop inside an expression has no entry: the call ends at tier 0, the
+    // next runs the top tier.
+    assert_eq!(ns.call("nested", &[Value::I64(1000)]).unwrap(), Value::I64(1001));
+    assert_eq!(ns.call("nested", &[Value::I64(7)]).unwrap(), Value::I64(8));
+    let stats = ns.stats();
+    assert_eq!((stats.tier_ups, stats.loop_entries), (2, 1), "{stats:?}");
+
+    // In the background: the loop runs at tier 0 until its top tier is ready,
+    // then in it (`moved` stops the loop once the call has moved).
+    let config = Config { tiering: Some(Tiering { hot_calls: 1000, threads: 1 }), interruptible: true, ..Config::default() };
+    let ns = Namespace::new(config).unwrap();
+    let probe = ns.clone();
+    ns.register("moved", move || -> i64 { i64::from(probe.stats().loop_entries > 0) }).unwrap();
+    let source = "extern fn moved() -> i64;
+fn run() -> i64 { var i = 0; var stop = 0; while stop == 0 { i = i + 1; if i % 1000 == 0 { stop = moved(); } } i % 1000 }";
+    ns.add_module("m", source).unwrap();
+    let options = CallOptions { timeout: Some(Duration::from_secs(60)), ..CallOptions::default() };
+    assert_eq!(ns.call_with("run", &[], &options).result.unwrap(), Value::I64(0));
+    assert_eq!(ns.stats().loop_entries, 1);
+}
+
+#[test]
+fn tier_0_code_of_a_replaced_definition_never_enters_the_new_ones_top_tier() {
+    let ns = tiered(20, 0);
+    // At i == 5 the running `f` replaces itself and calls the new one once (at
+    // tier 0); its own loop then counts the new definition hot, whose top tier
+    // gets an entry at loop 0: the old code must go on in its own body.
+    let source = r#"fn f(n: i64) -> i64 {
+    var s = 0; var i = 0;
+    while i < n {
+        if i == 5 {
+            load("fn f(n: i64) -> i64 { var t = 1000; var j = 0; while j < n { t = t + 1; j = j + 1; } t }");
+            s = s + f(1) - 1001;
+        }
+        s = s + i; i = i + 1;
+    }
+    s
+}"#;
+    ns.add_module("m", source).unwrap();
+    assert_eq!(ns.call("f", &[Value::I64(200)]).unwrap(), Value::I64(19900));
+    let stats = ns.stats();
+    assert_eq!((stats.tier_ups, stats.loop_entries), (1, 0), "the new definition's top tier, not entered: {stats:?}");
+    assert_eq!(ns.call("f", &[Value::I64(10)]).unwrap(), Value::I64(1010));
 }
 
 #[test]

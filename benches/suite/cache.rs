@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// `n` functions, each called once by `main` (so all are compiled).
-fn all_called(n: usize) -> String {
+pub(super) fn all_called(n: usize) -> String {
     let mut s: String = (0..n).map(|i| format!("fn f{i}(x: i64) -> i64 {{ x * {} + {} }}\n", i % 17 + 1, i % 5)).collect();
     s.push_str("fn main() -> i64 {\n    var s = 0;\n");
     s.extend((0..n).map(|i| format!("    s = s + f{i}({i});\n")));

@@ -1,7 +1,7 @@
 //! Calls: Ore functions through their slots (or a guarded copy, or directly with
 //! `Unchecked::direct_calls`), `extern fn`s with the C convention, and Python.
 
-use super::function::FnCodegen;
+use super::function::{Body, FnCodegen};
 use super::{c_type, inline, ore_fn_type, value, value_type, InlineCopy};
 use crate::abi::{self, py_arg, py_conversion, RuntimeFn};
 use crate::llvm::ir::{Function, IntPredicate, Type, Value};
@@ -140,7 +140,8 @@ impl<'m> FnCodegen<'m, '_> {
         let here = m.current_block();
         // Copies call no Ore function, so they carry no copies themselves.
         let debug = self.debug.map(|(d, _)| d);
-        let f = FnCodegen::emit(m, &copy.func, &abi::copy_symbol(name), true, self.callees, inline::Budget::none(), self.options, debug);
+        let f =
+            FnCodegen::emit(m, &copy.func, &abi::copy_symbol(name), Body::Copy, self.callees, inline::Budget::none(), self.options, debug);
         m.position_at_end(here);
         // The builder's location was the copy's.
         self.reapply_location();

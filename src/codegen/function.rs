@@ -23,6 +23,12 @@ pub(super) struct FnCodegen<'m, 'f> {
     pub(super) locals: Vec<Option<Value<'m>>>,
     /// (continue target, break target) of each enclosing loop.
     pub(super) loops: Vec<(Block<'m>, Block<'m>)>,
+    /// Tier 0 (`Options::count_calls`, not a copy): the loops where the call
+    /// may move into the top tier (`tir::Function::osr_loops`).
+    pub(super) counting: Option<Vec<usize>>,
+    /// A loop entry: the loop to enter (by span start) and the block that
+    /// jumps to its header once it is emitted.
+    enter_at: Option<(usize, Block<'m>)>,
     /// Created on first use.
     pub(super) unwind: Option<Unwind<'m>>,
     pub(super) llvm_fn: Function<'m>,
@@ -32,20 +38,37 @@ pub(super) struct FnCodegen<'m, 'f> {
     location: (u32, u32),
 }
 
+/// What code for a function's body is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Body {
+    /// The function, called with its parameters.
+    Function,
+    /// A caller's inlined copy (internal linkage).
+    Copy,
+    /// The top tier's entry at the loop whose span starts here, called by tier-0
+    /// code with the locals in a buffer (`abi::osr_table`): it runs the rest of
+    /// the call from the loop's header.
+    LoopEntry(usize),
+}
+
 impl<'m, 'f> FnCodegen<'m, 'f> {
-    /// Defines `func` as `symbol` (with internal linkage for an inlined copy).
+    /// Defines `func`'s `body` as `symbol`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         m: &'m IrModule,
         func: &'f tir::Function,
         symbol: &str,
-        internal: bool,
+        body: Body,
         callees: &'f dyn Callees,
         budget: inline::Budget,
         options: Options,
         debug: Option<&'f DebugInfo<'m>>,
     ) -> Function<'m> {
-        let llvm_fn = m.add_function(symbol, ore_fn_type(m, &func.sig), internal);
+        let ty = match body {
+            Body::LoopEntry(_) => m.fn_type(value_type(m, func.sig.ret).unwrap_or_else(|| m.void()), &[m.ptr(), m.ptr()]),
+            _ => ore_fn_type(m, &func.sig),
+        };
+        let llvm_fn = m.add_function(symbol, ty, body == Body::Copy);
         m.add_fn_attribute(llvm_fn, "nounwind");
         let line = |span: Span| func.source.location(span.start).0 as u32;
         let debug = debug.map(|d| {
@@ -78,6 +101,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             ctx,
             locals,
             loops: Vec::new(),
+            counting: (options.count_calls && body == Body::Function).then(|| func.osr_loops()),
+            enter_at: None,
             unwind: None,
             llvm_fn,
             debug,
@@ -85,16 +110,29 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         };
         // The parameters' stores have no location, so they are part of the prologue
         // a debugger's breakpoint on the function skips: it then sees them.
-        for i in 0..func.sig.params.len() {
-            if let Some(slot) = cg.locals[i] {
-                m.store(m.param(llvm_fn, i as u32 + 1), slot);
+        match body {
+            Body::LoopEntry(_) => cg.load_locals(m.param(llvm_fn, 1)),
+            _ => {
+                for i in 0..func.sig.params.len() {
+                    if let Some(slot) = cg.locals[i] {
+                        m.store(m.param(llvm_fn, i as u32 + 1), slot);
+                    }
+                }
             }
         }
         cg.locate(func.span);
         cg.stack_check();
         cg.interrupt_check(func.span);
-        if options.count_calls && !internal {
+        if cg.counting.is_some() {
             cg.count_call();
+        }
+        if let Body::LoopEntry(at) = body {
+            // The code before the loop is emitted as usual, but nothing reaches
+            // it: LLVM deletes it.
+            let enter = m.append_block(llvm_fn, "enter");
+            m.br(enter);
+            cg.enter_at = Some((at, enter));
+            cg.start_dead_block();
         }
         let result = cg.expr(&func.body);
         if !m.is_terminated() {
@@ -103,6 +141,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 (_, None) => m.ret_void(),
                 (None, Some(_)) => m.unreachable(),
             }
+        }
+        if let Some((_, enter)) = cg.enter_at {
+            // The loop was dead code, so tier 0 has no way to reach this entry.
+            m.position_at_end(enter);
+            m.unreachable();
         }
         llvm_fn
     }
@@ -247,9 +290,14 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 let body_bb = m.append_block(self.llvm_fn, "while.body");
                 let exit = m.append_block(self.llvm_fn, "while.end");
                 m.br(header);
+                if let Some((_, enter)) = self.enter_at.take_if(|(at, _)| *at == e.span.start) {
+                    m.position_at_end(enter);
+                    m.br(header);
+                }
                 m.position_at_end(header);
                 // Every iteration, `continue` included, passes here.
                 self.interrupt_check(e.span);
+                self.count_iteration(e.span);
                 match self.expr(cond) {
                     Some(c) => m.cond_br(c, body_bb, exit),
                     None => m.unreachable(),

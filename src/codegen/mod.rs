@@ -31,7 +31,7 @@ use crate::abi::{AbiType, RuntimeFn};
 use crate::llvm::ir::{Function, IrModule, Type};
 use crate::tir;
 use crate::types::{CType, FnSig, Ty};
-use function::FnCodegen;
+use function::{Body, FnCodegen};
 use std::ffi::CStr;
 
 /// What the code generator asks about the functions a body calls: the engine
@@ -134,10 +134,41 @@ pub fn generate_function(
     {
         // Finalised at the end of this block, before the module is verified.
         let debug = options.debug_info.then(|| module.debug_info(func.source.name()));
-        FnCodegen::emit(&module, func, symbol, false, callees, inline::Budget::per_function(), options, debug.as_ref());
+        FnCodegen::emit(&module, func, symbol, Body::Function, callees, inline::Budget::per_function(), options, debug.as_ref());
     }
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for `{}`:\n{}", func.name, module.print());
     module
+}
+
+/// Generates the top tier of hot `func`: the function as `abi::top_tier_symbol`
+/// and, if it turned hot at loop `at_loop` of `tir::Function::osr_loops`, an
+/// entry there and the table of entries (`abi::osr_table`); `true` with the table.
+pub fn generate_top_tier(
+    func: &tir::Function,
+    at_loop: Option<usize>,
+    callees: &dyn Callees,
+    options: Options,
+    triple: &CStr,
+    data_layout: &CStr,
+) -> (IrModule, bool) {
+    let symbol = crate::abi::top_tier_symbol(&func.name);
+    let module = IrModule::new(&symbol, triple, data_layout);
+    let loops = func.osr_loops();
+    {
+        let debug = options.debug_info.then(|| module.debug_info(func.source.name()));
+        let emit = |symbol: &str, body| {
+            FnCodegen::emit(&module, func, symbol, body, callees, inline::Budget::per_function(), options, debug.as_ref())
+        };
+        emit(&symbol, Body::Function);
+        if let Some((index, &at)) = at_loop.and_then(|i| Some((i, loops.get(i)?))) {
+            let mut table = vec![module.external_global(&crate::abi::definition_symbol(&func.name))];
+            table.extend(loops.iter().map(|_| module.const_null(module.ptr())));
+            table[1 + index] = emit(&crate::abi::osr_entry_symbol(&func.name, index), Body::LoopEntry(at)).value;
+            module.address_table(&crate::abi::osr_table_symbol(&func.name), &table);
+        }
+    }
+    debug_assert_eq!(module.verify(), Ok(()), "invalid IR for the top tier of `{}`:\n{}", func.name, module.print());
+    (module, at_loop.is_some_and(|i| i < loops.len()))
 }
 
 /// Declares a runtime function with the signature `abi`'s table gives it.

@@ -37,15 +37,16 @@ impl Default for OptLevel {
     }
 }
 
-/// Tiered compilation (`Config::tiering`, `ore run --tier auto`): a function
-/// without loops is first compiled at -O0 (tier 0, which counts its calls), and
-/// recompiled at `Config::opt_level` (the top tier) by a background thread once
-/// it has been called `hot_calls` times; its slot then points at the new code.
-/// A function with a loop is compiled at the top tier at once, since one long
-/// call would otherwise run at -O0 to its end (docs/ARCHITECTURE.md, "Tiers").
+/// Tiered compilation (`Config::tiering`, `ore run --tier auto`): a function is
+/// first compiled at -O0 (tier 0, which counts its calls and loop iterations),
+/// and recompiled at `Config::opt_level` (the top tier) by a background thread
+/// once the count reaches `hot_calls`; its slot then points at the new code, and
+/// a call still running at tier 0 in a loop moves into it at the loop's header
+/// (docs/ARCHITECTURE.md, "Tiers").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tiering {
-    /// Calls of a tier-0 function that make it hot (at least 1).
+    /// Calls and loop iterations of a tier-0 function that make it hot (at
+    /// least 1).
     pub hot_calls: u32,
     /// Background compile threads the namespace asks for. The threads are the
     /// process's, shared by every engine: there are as many as the most any
@@ -81,8 +82,8 @@ pub struct Config {
     /// The default for modules that do not choose their own (`add_module_at`);
     /// with `tiering`, the top tier.
     pub opt_level: OptLevel,
-    /// Compile functions without loops at -O0 first, and at `opt_level` once hot
-    /// (`None`: every function at `opt_level` at its first call).
+    /// Compile functions at -O0 first, and at `opt_level` once hot (`None`: every
+    /// function at `opt_level` at its first call).
     pub tiering: Option<Tiering>,
     /// Compile every function when its module is added instead of at first call.
     pub eager: bool,

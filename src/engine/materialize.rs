@@ -85,12 +85,14 @@ impl Inner {
         let _span = tracing::debug_span!("materialize", function = %func.name).entered();
         let start = Instant::now();
         let level = if func.is_huge() { OptLevel::O0 } else { version.level };
-        let tier_0 = self.starts_at_tier_0(func, level);
+        let tier_0 = self.starts_at_tier_0(level);
         let mut callees = self.callees(func, version);
         if tier_0 {
-            // The countdown is in the function's own slot.
+            // The countdown and the table of loop entries are in the function's
+            // own slot, and the table is checked against its definition number.
             let own = &func.name;
             callees.links.push((crate::abi::slot_symbol(own), Arc::as_ptr(&self.slot(own)) as usize));
+            callees.links.push(self.own_definition_link(own, version));
         }
         if let Err(e) = self.define_link_symbols(version, &callees.links) {
             tracing::error!("compiling `{}`: {e}", func.name);

@@ -42,11 +42,26 @@ pub(super) struct Slot {
     /// Tier-0 code counts its calls down here (`Config::tiering`); set to the
     /// namespace's `hot_calls` with each new definition.
     pub(super) countdown: std::sync::atomic::AtomicI64,
+    /// The address of the current definition's table of loop entries, once its
+    /// top tier is linked (`abi::osr_table`); 0 before.
+    pub(super) osr_table: AtomicUsize,
 }
 
 const _: () = assert!(std::mem::offset_of!(Slot, code) == crate::abi::slot::CODE);
 const _: () = assert!(std::mem::offset_of!(Slot, definition) == crate::abi::slot::DEFINITION);
 const _: () = assert!(std::mem::offset_of!(Slot, countdown) == crate::abi::slot::COUNTDOWN);
+const _: () = assert!(std::mem::offset_of!(Slot, osr_table) == crate::abi::slot::OSR_TABLE);
+
+impl Slot {
+    /// Makes the slot stand for definition `number` (0: none), not compiled
+    /// yet, with a fresh countdown. Under the namespace write lock.
+    pub(super) fn redefine(&self, number: u64, hot_calls: i64) {
+        self.code.store(0, Relaxed);
+        self.osr_table.store(0, Relaxed);
+        self.definition.store(number, Relaxed);
+        self.countdown.store(hot_calls, Relaxed);
+    }
+}
 
 /// One definition of a function, by one module.
 pub(super) struct Version {
@@ -329,8 +344,7 @@ impl Namespace {
             if let Some(entry) = ns.functions.get_mut(name) {
                 if entry.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)) {
                     entry.current = None;
-                    entry.slot.code.store(0, Relaxed);
-                    entry.slot.definition.store(0, Relaxed);
+                    entry.slot.redefine(0, 0);
                 }
             }
         }
@@ -349,8 +363,7 @@ impl Namespace {
         let mut ns = inner.tables.write();
         let entry = ns.functions.get_mut(name).ok_or_else(|| Error::UnknownFunction(name.to_string()))?;
         let Some(old) = entry.current.take() else { return Ok(()) };
-        entry.slot.code.store(0, Relaxed);
-        entry.slot.definition.store(0, Relaxed);
+        entry.slot.redefine(0, 0);
         let free = inner.release(&mut ns, &old);
         drop(ns);
         inner.free(free);
@@ -415,6 +428,7 @@ impl Namespace {
             tier_0_compiled: c.tier_0_compiled.load(Relaxed),
             tier_ups: c.tier_ups.load(Relaxed),
             tier_up_us: c.tier_up_us.load(Relaxed),
+            loop_entries: c.loop_entries.load(Relaxed),
             compile_buckets: c.compile_buckets.iter().map(|b| b.load(Relaxed)).collect(),
         }
     }
@@ -454,8 +468,13 @@ impl RuntimeHost for Namespace {
         hosts.get(symbol).filter(|h| h.ir.is_some()).map(|h| h.address).ok_or_else(|| RuntimeError::UndefinedFunction(symbol.to_string()))
     }
 
-    fn tier_up(&self, name: &str) {
-        self.inner.queue_tier_up(name, Arc::downgrade(&self.inner));
+    fn tier_up(&self, name: &str, at_loop: Option<usize>) {
+        self.inner.queue_tier_up(name, at_loop, Arc::downgrade(&self.inner));
+    }
+
+    fn osr_entered(&self, name: &str) {
+        self.inner.counters.loop_entries.fetch_add(1, Relaxed);
+        tracing::debug!(function = name, "call moved into the top tier at a loop");
     }
 
     fn load(&self, source: &str) -> bool {
@@ -633,9 +652,7 @@ impl Inner {
         for (name, version) in &record.versions {
             let entry = ns.functions.get_mut(name).expect("signatures were entered first");
             // Empty: the first call compiles the new version (`Inner::resolve`).
-            entry.slot.code.store(0, Relaxed);
-            entry.slot.definition.store(version.number, Relaxed);
-            entry.slot.countdown.store(self.config.tiering.map_or(0, |t| t.hot_calls.max(1).into()), Relaxed);
+            entry.slot.redefine(version.number, self.config.tiering.map_or(0, |t| t.hot_calls.max(1).into()));
             let Some(old) = entry.current.replace(version.clone()) else { continue };
             free.extend(self.release(ns, &old));
         }

@@ -105,6 +105,9 @@ pub struct Stats {
     pub tier_ups: u64,
     /// Time the background threads took for `tier_ups`, IR generation to link.
     pub tier_up_us: u64,
+    /// Calls that moved from tier 0 into the top tier at a loop header
+    /// (on-stack replacement), because the top tier was ready while they ran.
+    pub loop_entries: u64,
     /// Compilations by total time (IR generation to linking): `compile_buckets[i]`
     /// took at most `COMPILE_BUCKETS_US[i]`; the last entry counts the rest.
     pub compile_buckets: Vec<u64>,
@@ -128,6 +131,7 @@ pub(super) struct Counters {
     pub(super) tier_0_compiled: AtomicU64,
     pub(super) tier_ups: AtomicU64,
     pub(super) tier_up_us: AtomicU64,
+    pub(super) loop_entries: AtomicU64,
     pub(super) compile_buckets: [AtomicU64; COMPILE_BUCKETS_US.len() + 1],
 }
 

@@ -1,16 +1,18 @@
 //! Tiered compilation (`Config::tiering`): the top tier of hot tier-0 functions,
 //! compiled by background threads and published into their slots.
 //!
-//! Tier 0 is a function's first compile at -O0 with a call countdown in its slot
-//! (`codegen::Options::count_calls`); the call that counts it down to 0 runs
-//! `ore.rt.tier_up`, which queues the version here and returns. A compile thread
-//! then generates the body again without the countdown, at the top level, links
-//! it into the version's own dylib as `abi::top_tier_symbol` and stores its
-//! address in the slot if the version is still current: the same check, under
-//! the same lock, as `Inner::resolve`'s, so a redefinition or unload that lands
-//! during the compile always wins. The compile counts as a running call for the
-//! namespace's reclaimer, so the dylib it links into is not freed under it; tier-0
-//! code stays in its dylib (it may still be running) and goes with it.
+//! Tier 0 is a function's first compile at -O0 with a countdown in its slot
+//! (`codegen::Options::count_calls`) of calls and loop iterations; what counts it
+//! down to 0 runs `ore.rt.tier_up`, which queues the version here and returns. A
+//! compile thread then generates the body again without the countdown, at the
+//! top level (with an entry at the loop that made it hot, if tier 0 can leave
+//! there: `abi::osr_table`), links it into the version's own dylib as
+//! `abi::top_tier_symbol` and stores its addresses in the slot if the version is
+//! still current: the same check, under the same lock, as `Inner::resolve`'s, so
+//! a redefinition or unload that lands during the compile always wins. The
+//! compile counts as a running call for the namespace's reclaimer, so the dylib
+//! it links into is not freed under it; tier-0 code stays in its dylib (it may
+//! still be running) and goes with it.
 //!
 //! The threads are the process's: one queue for every engine bounds the threads
 //! however many engines there are, and lets process exit wait for the compile in
@@ -27,10 +29,10 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
-    /// Compiled at its first call at the namespace's level (no tiering, a
-    /// function with loops, or a huge one).
+    /// Compiled at its first call at the namespace's level: no tiering, -O0, or a
+    /// function over `tir::HUGE_FUNCTION_NODES` (always -O0).
     Direct,
-    /// Tier 0 (-O0, counting calls): not hot yet, or its top tier is compiling.
+    /// Tier 0 (-O0, counting): not hot yet, or its top tier is compiling.
     Baseline,
     /// Recompiled at the top tier after it became hot.
     Optimized,
@@ -52,6 +54,8 @@ struct Job {
     name: String,
     version: Arc<Version>,
     body: Arc<tir::Function>,
+    /// The loop whose iterations made it hot, which gets an entry.
+    at_loop: Option<usize>,
 }
 
 #[derive(Default)]
@@ -119,7 +123,7 @@ impl Queue {
             if let Some(inner) = job.namespace.upgrade() {
                 // A compile runs on a thread's own stack, not deep in a recursion,
                 // but LLVM may still want more than a thread's default.
-                stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.compile_top_tier(&job.name, &job.version, &job.body));
+                stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.compile_top_tier(&job));
             }
             drop(job);
             let mut state = self.state.lock();
@@ -158,31 +162,32 @@ pub(super) fn wait_for_tier_ups(timeout: Duration) -> bool {
 }
 
 impl Inner {
-    /// Whether `func` is compiled at tier 0 at its first call, given the `level`
-    /// its code would otherwise get: with tiering, below the top tier, without a
-    /// loop.
-    pub(super) fn starts_at_tier_0(&self, func: &tir::Function, level: OptLevel) -> bool {
-        self.config.tiering.is_some() && level != OptLevel::O0 && !func.has_loops()
+    /// Whether a function is compiled at tier 0 at its first call, given the
+    /// `level` its code would otherwise get: with tiering, if that is above -O0.
+    pub(super) fn starts_at_tier_0(&self, level: OptLevel) -> bool {
+        self.config.tiering.is_some() && level != OptLevel::O0
     }
 
     /// `ore.rt.tier_up` for `name`: queues its current version's top tier, once.
-    pub(super) fn queue_tier_up(&self, name: &str, me: Weak<Inner>) {
+    pub(super) fn queue_tier_up(&self, name: &str, at_loop: Option<usize>, me: Weak<Inner>) {
         let Some(tiering) = self.config.tiering else { return };
         let version = self.tables.read().functions.get(name).and_then(|f| f.current.clone());
         let Some(version) = version else { return };
         // Taken once: later calls reaching 0 (after a lost count) queue nothing.
         let Some(body) = version.tier_up_body.lock().take() else { return };
+        let job = Job { namespace: me, name: name.to_string(), version, body, at_loop };
         if tiering.threads == 0 {
             // On the stack of JIT'd code, possibly deep in a recursion.
-            return stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || self.compile_top_tier(name, &version, &body));
+            return stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || self.compile_top_tier(&job));
         }
-        tracing::debug!(function = name, "hot: top tier queued");
-        QUEUE.submit(Job { namespace: me, name: name.to_string(), version, body }, tiering.threads);
+        tracing::debug!(function = name, at_loop, "hot: top tier queued");
+        QUEUE.submit(job, tiering.threads);
     }
 
-    /// Compiles `version`'s top tier and points its slot at it, if it is still
-    /// current when the code is ready.
-    fn compile_top_tier(&self, name: &str, version: &Arc<Version>, body: &tir::Function) {
+    /// Compiles the job's top tier and points its slot at it, if its version is
+    /// still current when the code is ready.
+    fn compile_top_tier(&self, job: &Job) {
+        let (name, version) = (job.name.as_str(), &job.version);
         // Counts as a running call: the dylib linked into is not freed under us.
         let epoch = self.reclaimer.enter();
         let start = Instant::now();
@@ -191,14 +196,15 @@ impl Inner {
             tables.functions.get(name).and_then(|f| f.current.as_ref()).is_some_and(|v| Arc::ptr_eq(v, version))
         };
         if still_current() {
-            match self.link_top_tier(name, version, body) {
-                Ok(address) => {
+            match self.link_top_tier(job) {
+                Ok((address, table)) => {
                     let us = micros(start);
                     let tables = self.tables.read();
                     let entry = tables.functions.get(name).filter(|f| f.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)));
                     if let Some(entry) = entry {
-                        // Release: whoever loads the address also sees the linked code.
+                        // Release: whoever loads an address also sees the linked code.
                         entry.slot.code.store(address, std::sync::atomic::Ordering::Release);
+                        entry.slot.osr_table.store(table, std::sync::atomic::Ordering::Release);
                         version.tier.store(Tier::Optimized as u8, Relaxed);
                         self.counters.tier_ups.fetch_add(1, Relaxed);
                         self.counters.tier_up_us.fetch_add(us, Relaxed);
@@ -211,24 +217,36 @@ impl Inner {
         self.free(self.reclaimer.exit(epoch));
     }
 
-    /// Generates, compiles and links `body` as `version`'s top tier in its dylib;
-    /// the code's address.
-    fn link_top_tier(&self, name: &str, version: &Version, body: &tir::Function) -> Result<usize, String> {
-        let callees = self.callees(body, version);
+    /// Generates, compiles and links the job's top tier in its version's dylib;
+    /// the addresses of its code and of its table of loop entries (0: none).
+    fn link_top_tier(&self, job: &Job) -> Result<(usize, usize), String> {
+        let (name, version, body) = (job.name.as_str(), &job.version, &job.body);
+        let mut callees = self.callees(body, version);
+        callees.links.push(self.own_definition_link(name, version));
         self.define_link_symbols(version, &callees.links).map_err(|e| e.to_string())?;
-        let symbol = crate::abi::top_tier_symbol(name);
         let options = codegen::Options { hot: true, ..self.code_options() };
-        let module = codegen::generate_function(body, &symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
+        let (module, has_table) =
+            codegen::generate_top_tier(body, job.at_loop, &callees, options, self.jit().triple(), self.jit().data_layout());
         let code = self.object_code(name, &module, version.level, &mut Default::default())?;
         drop(module);
         self.counters.code_bytes.fetch_add(code.len() as u64, Relaxed);
         let dylib = version.link_symbols.0;
         let profiled = runtime::perf::enabled().then(|| code.code());
         self.jit().add_object(dylib, code).map_err(|e| e.to_string())?;
-        let address = self.jit().lookup_all(dylib, std::slice::from_ref(&symbol)).map_err(|e| e.to_string())?[0];
-        if let Some(code) = profiled {
-            self.tell_profiler(code, std::slice::from_ref(&symbol), dylib);
+        let mut symbols = vec![crate::abi::top_tier_symbol(name)];
+        if has_table {
+            symbols.push(crate::abi::osr_table_symbol(name));
         }
-        Ok(address)
+        let addresses = self.jit().lookup_all(dylib, &symbols).map_err(|e| e.to_string())?;
+        if let Some(code) = profiled {
+            self.tell_profiler(code, &symbols[..1], dylib);
+        }
+        Ok((addresses[0], addresses.get(1).copied().unwrap_or(0)))
+    }
+
+    /// The link-time symbol of `version`'s own definition number, which tier 0
+    /// compares with a loop entry table's (`abi::osr_table`).
+    pub(super) fn own_definition_link(&self, name: &str, version: &Version) -> (String, usize) {
+        (crate::abi::definition_symbol(name), version.number as usize)
     }
 }

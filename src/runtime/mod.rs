@@ -62,8 +62,11 @@ pub trait RuntimeHost {
     /// The address of LLVM IR function `symbol` if a module defines it now, or why
     /// there is none.
     fn resolve_extern(&self, symbol: &str) -> Result<usize, RuntimeError>;
-    /// Tier-0 code of Ore function `name` is hot: queue its top tier's compile.
-    fn tier_up(&self, name: &str);
+    /// Tier-0 code of Ore function `name` is hot, at the loop of index `at_loop`
+    /// if any (`abi::osr_table`): queue its top tier's compile.
+    fn tier_up(&self, name: &str, at_loop: Option<usize>);
+    /// A call of Ore function `name` moved from tier 0 into its top tier at a loop.
+    fn osr_entered(&self, name: &str);
 }
 
 const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == abi::ctx::TRAPPED as usize);
@@ -226,8 +229,13 @@ extern "C" fn ore_rt_resolve_extern(ctx: &CallCtx, name: *const c_char) -> usize
 
 /// Called once by tier-0 code whose call countdown reached 0; returns at once
 /// (the compile runs in the background).
-extern "C" fn ore_rt_tier_up(ctx: &CallCtx, name: *const c_char) {
-    ctx.host.tier_up(&text(name))
+extern "C" fn ore_rt_tier_up(ctx: &CallCtx, name: *const c_char, at_loop: i64) {
+    ctx.host.tier_up(&text(name), usize::try_from(at_loop).ok())
+}
+
+/// Called by tier-0 code as it moves its call into the top tier at a loop.
+extern "C" fn ore_rt_osr_entered(ctx: &CallCtx, name: *const c_char) {
+    ctx.host.osr_entered(&text(name))
 }
 
 /// The address `resolve` finds, or null after raising why there is none.

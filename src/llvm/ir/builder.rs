@@ -153,6 +153,21 @@ impl IrModule {
         }
     }
 
+    /// An exported constant array of addresses named `name` (`values` are
+    /// globals or functions); returns its address.
+    pub fn address_table<'m>(&'m self, name: &str, values: &[Value<'m>]) -> Value<'m> {
+        let cname = c_string(name);
+        let mut elements: Vec<LLVMValueRef> = values.iter().map(|v| v.0).collect();
+        // SAFETY: the elements are constants of this module; LLVM copies the array.
+        unsafe {
+            let init = LLVMConstArray2(self.ptr().0, elements.as_mut_ptr(), elements.len() as u64);
+            let global = LLVMAddGlobal(self.module, LLVMTypeOf(init), cname.as_ptr());
+            LLVMSetInitializer(global, init);
+            LLVMSetGlobalConstant(global, 1);
+            self.value(global)
+        }
+    }
+
     /// The address of `name`, a symbol the linker resolves (such as a slot,
     /// `abi::slot_symbol`), declared on first use. Not `dso_local`: under the small
     /// code model the code reaches it through the GOT, wherever it lies.
@@ -279,11 +294,19 @@ impl IrModule {
     /// a value other threads may replace at any time, without ever being torn or
     /// hoisted out of a loop.
     pub fn load_atomic<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
+        self.ordered_load(ty, bytes, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic)
+    }
+    /// An acquire load of a pointer: what it points to was written before the
+    /// pointer was stored with release.
+    pub fn load_acquire<'m>(&'m self, ptr: Value<'m>) -> Value<'m> {
+        self.ordered_load(self.ptr(), 8, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingAcquire)
+    }
+    fn ordered_load<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>, ordering: llvm_sys::LLVMAtomicOrdering) -> Value<'m> {
         // SAFETY: operands of this module; ordering and alignment are set on the
         // load just built.
         unsafe {
             let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
-            LLVMSetOrdering(load, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
+            LLVMSetOrdering(load, ordering);
             LLVMSetAlignment(load, bytes);
             self.value(load)
         }
