@@ -114,9 +114,12 @@ struct ServeArgs {
     /// Allow modules in LLVM IR (trusted code: it can do anything the process can).
     #[arg(long)]
     allow_llvm_ir: bool,
-    /// Default optimisation level of modules, 0 to 3.
+    /// Default optimisation level of modules, 0 to 3 (with `--tier auto`, the
+    /// top tier's).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
     opt: u8,
+    #[command(flatten)]
+    tiers: TierArgs,
     /// Keep modules in this SQLite file and load them again at start.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
@@ -211,18 +214,8 @@ struct ProgramArgs {
     /// Optimisation level, 0 to 3 (`-O0` .. `-O3`).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
     opt: u8,
-    /// `auto`: compile each function without loops at -O0 first, and again at
-    /// the -O level in the background once it is hot; `fixed`: every function at
-    /// the -O level at its first call.
-    #[arg(long, value_enum, value_name = "POLICY", default_value = "fixed")]
-    tier: TierArg,
-    /// With `--tier auto`: the calls that make a function hot [default: 1000].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    hot_calls: Option<u32>,
-    /// With `--tier auto`: background compile threads; 0 compiles a hot
-    /// function's top tier on the thread that made it hot, at once.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    compile_threads: usize,
+    #[command(flatten)]
+    tiers: TierArgs,
     /// Compile every function before `main` runs (for comparison with lazy mode).
     #[arg(long)]
     eager: bool,
@@ -259,6 +252,29 @@ struct ProgramArgs {
     /// Arguments for `main` (integers).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
+}
+
+/// How functions move between tiers (`run`, `bench`, `serve`).
+#[derive(Args)]
+struct TierArgs {
+    /// `auto`: compile each function at -O0 first, and again at the -O level in
+    /// the background once it is hot (a call in a loop moves to the new code);
+    /// `fixed`: every function at the -O level at its first call.
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "fixed")]
+    tier: TierArg,
+    /// With `--tier auto`: the calls and loop iterations that make a function hot.
+    #[arg(long, value_name = "N", default_value_t = ore::Tiering::DEFAULT_HOT_CALLS, value_parser = clap::value_parser!(u32).range(1..))]
+    hot_calls: u32,
+    /// With `--tier auto`: background compile threads; 0 compiles a hot
+    /// function's top tier on the thread that made it hot, at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    compile_threads: usize,
+}
+
+impl TierArgs {
+    fn tiering(&self) -> Option<ore::Tiering> {
+        (self.tier == TierArg::Auto).then_some(ore::Tiering { hot_calls: self.hot_calls, threads: self.compile_threads })
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -431,10 +447,7 @@ impl ProgramArgs {
     fn config(&self) -> Config {
         Config {
             opt_level: OptLevel::new(self.opt).expect("clap checks the range"),
-            tiering: (self.tier == TierArg::Auto).then(|| ore::Tiering {
-                hot_calls: self.hot_calls.unwrap_or(ore::Tiering::DEFAULT_HOT_CALLS),
-                threads: self.compile_threads,
-            }),
+            tiering: self.tiers.tiering(),
             eager: self.eager,
             debug_info: self.debug,
             interruptible: self.timeout.is_some(),
@@ -570,7 +583,7 @@ fn bench(args: BenchArgs) -> u8 {
     };
     let options = bench::BenchOptions {
         opt: program.opt,
-        tiered: program.tier == TierArg::Auto,
+        tiered: program.tiers.tier == TierArg::Auto,
         repeat: args.repeat as usize,
         runs: args.runs as usize,
         json: args.json,
@@ -616,6 +629,7 @@ fn serve(args: ServeArgs) -> u8 {
     };
     let settings = Settings {
         opt_level: OptLevel::new(args.opt).expect("clap checks the range"),
+        tiering: args.tiers.tiering(),
         policy: ore::Policy { extern_allow_list: Some(allowed), python: args.allow_python },
         limits: ore::Limits { max_source_bytes: args.max_source_bytes, max_nesting: args.max_nesting, max_functions: args.max_functions },
         allow_llvm_ir: args.allow_llvm_ir,

@@ -439,6 +439,22 @@ fn metrics_are_prometheus_text() {
 }
 
 #[test]
+fn a_tiered_server_recompiles_hot_functions_and_counts_them() {
+    // Tier-ups compile on the calling thread here, so each call knows its tier.
+    let server = Server::start(&["--tier", "auto", "--hot-calls", "3", "--compile-threads", "0"]);
+    server.load("m", "arith", ARITH);
+    for i in 0..5 {
+        let (status, body) = server.call("m", "total", json!([[i, 2, 3]]));
+        assert_eq!((status, body["result"].clone()), (200, json!(i + 5)), "{body}");
+    }
+    // The first call turned it hot (a call and two loop iterations): one tier-up.
+    let (_, body) = server.request("GET", "/metrics", None);
+    let text = body.as_str().unwrap();
+    assert!(text.lines().any(|l| l == "ore_tier_ups_total 1"), "{text}");
+    assert!(text.lines().any(|l| l == "ore_functions_compiled_total 1"), "{text}");
+}
+
+#[test]
 fn load_from_ore_code_grows_the_namespace_and_reports_diagnostics() {
     let server = Server::start(&[]);
     let source = "

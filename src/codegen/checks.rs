@@ -48,6 +48,12 @@ impl<'m> FnCodegen<'m, '_> {
         (unwind.block, unwind.names, m.const_int(m.i64(), abi::site::pack(line, column)))
     }
 
+    /// The function's name as a C string: its frame names, which start with it
+    /// and a NUL (one constant fewer for the object file).
+    fn name_string(&mut self) -> Value<'m> {
+        self.frame(self.func.span).1
+    }
+
     /// A block to branch to when leaving from `at` after an error raised
     /// elsewhere: it records the function's frame, then returns a dummy value.
     pub(super) fn unwind_from(&mut self, at: Span) -> Block<'m> {
@@ -146,7 +152,7 @@ impl<'m> FnCodegen<'m, '_> {
         let tier_up = m.append_block(self.llvm_fn, "tier_up");
         m.cond_br(self.unlikely(hot), tier_up, next);
         m.position_at_end(tier_up);
-        let name = m.const_c_string(self.func.name.as_bytes());
+        let name = self.name_string();
         let at_loop = m.const_int(m.i64(), at_loop.map_or(-1, |i| i as i64));
         m.call(self.runtime(RuntimeFn::TierUp), &[self.ctx, name, at_loop]);
         m.br(next);
@@ -216,7 +222,7 @@ impl<'m> FnCodegen<'m, '_> {
                 m.store(m.load(ty, slot), m.gep(m.i8(), buffer, m.const_int(m.i64(), 8 * i as i64)));
             }
         }
-        let name = m.const_c_string(self.func.name.as_bytes());
+        let name = self.name_string();
         m.call(self.runtime(RuntimeFn::OsrEntered), &[self.ctx, name]);
         let ret = value_type(m, self.func.sig.ret);
         let result = m.call_indirect(m.fn_type(ret.unwrap_or_else(|| m.void()), &[m.ptr(), m.ptr()]), entry, &[self.ctx, buffer]);

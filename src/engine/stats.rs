@@ -113,6 +113,47 @@ pub struct Stats {
     pub compile_buckets: Vec<u64>,
 }
 
+impl Stats {
+    /// Adds `other`'s counters to these (a server's total over its namespaces).
+    pub fn add(&mut self, other: &Stats) {
+        let Stats {
+            functions,
+            compiled,
+            parse_us,
+            check_us,
+            irgen_us,
+            compile_us,
+            run_us,
+            code_bytes,
+            cache_hits,
+            cache_misses,
+            tier_0_compiled,
+            tier_ups,
+            tier_up_us,
+            loop_entries,
+            compile_buckets,
+        } = other;
+        self.functions += functions;
+        self.compiled += compiled;
+        self.parse_us += parse_us;
+        self.check_us += check_us;
+        self.irgen_us += irgen_us;
+        self.compile_us += compile_us;
+        self.run_us += run_us;
+        self.code_bytes += code_bytes;
+        self.cache_hits += cache_hits;
+        self.cache_misses += cache_misses;
+        self.tier_0_compiled += tier_0_compiled;
+        self.tier_ups += tier_ups;
+        self.tier_up_us += tier_up_us;
+        self.loop_entries += loop_entries;
+        self.compile_buckets.resize(compile_buckets.len().max(self.compile_buckets.len()), 0);
+        for (t, b) in self.compile_buckets.iter_mut().zip(compile_buckets) {
+            *t += b;
+        }
+    }
+}
+
 /// Upper bounds of the compile-time histogram's buckets, in microseconds.
 pub const COMPILE_BUCKETS_US: [u64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000];
 

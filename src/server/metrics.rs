@@ -39,6 +39,12 @@ impl Metrics {
         let cache =
             vec![("{result=\"hit\"}".to_string(), stats.cache_hits as f64), ("{result=\"miss\"}".to_string(), stats.cache_misses as f64)];
         metric("ore_object_cache_lookups_total", "counter", "Compiled functions looked up in the object cache, by result.", &cache);
+        metric(
+            "ore_tier_ups_total",
+            "counter",
+            "Functions recompiled at the top tier once hot (--tier auto).",
+            &one(stats.tier_ups as f64),
+        );
         metric("ore_functions_defined_total", "counter", "Function definitions added.", &one(stats.functions as f64));
         metric(
             "ore_jit_code_bytes_total",

@@ -24,6 +24,8 @@ use std::time::Duration;
 pub struct Settings {
     /// The optimisation level of modules that do not ask for one.
     pub opt_level: OptLevel,
+    /// Tiered compilation for every namespace (`engine::Config::tiering`).
+    pub tiering: Option<engine::Tiering>,
     /// What modules may call.
     pub policy: engine::Policy,
     /// Bounds on what modules may add.
@@ -396,6 +398,7 @@ impl Registry {
         }
         let config = engine::Config {
             opt_level: self.settings.opt_level,
+            tiering: self.settings.tiering,
             interruptible: true,
             policy: self.settings.policy.clone(),
             limits: self.settings.limits.clone(),
@@ -531,7 +534,7 @@ impl Registry {
         }
         self.forget(ns, &namespace, &mut modules);
         drop(modules);
-        add_stats(&mut self.retired.lock(), &namespace.code.stats());
+        self.retired.lock().add(&namespace.code.stats());
         Ok(())
     }
 
@@ -622,7 +625,7 @@ impl Registry {
         let mut total = self.retired.lock().clone();
         let all = self.namespaces.read();
         for ns in all.values() {
-            add_stats(&mut total, &ns.code.stats());
+            total.add(&ns.code.stats());
         }
         (total, all.len())
     }
@@ -637,21 +640,4 @@ fn names(code: &engine::Namespace) -> Vec<StoredName> {
     });
     let externs = code.externs().into_iter().map(|(name, sig)| StoredName { declaration: sig.declaration(&name), defined: true, name });
     functions.chain(externs).collect()
-}
-
-fn add_stats(total: &mut Stats, s: &Stats) {
-    total.functions += s.functions;
-    total.compiled += s.compiled;
-    total.parse_us += s.parse_us;
-    total.check_us += s.check_us;
-    total.irgen_us += s.irgen_us;
-    total.compile_us += s.compile_us;
-    total.run_us += s.run_us;
-    total.code_bytes += s.code_bytes;
-    total.cache_hits += s.cache_hits;
-    total.cache_misses += s.cache_misses;
-    total.compile_buckets.resize(s.compile_buckets.len().max(total.compile_buckets.len()), 0);
-    for (t, b) in total.compile_buckets.iter_mut().zip(&s.compile_buckets) {
-        *t += b;
-    }
 }
