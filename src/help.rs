@@ -7,9 +7,9 @@ Exit status:
   64 usage error (wrong ARGs, unreadable FILE), 70 internal error
 
 Environment:
-  ORE_LOG       log filter for standard error, as `tracing` reads it: `debug` logs
-                every phase and compiled function with timings; LLVM's remarks are
-                under `ore::llvm::remarks=trace`
+  ORE_LOG       log filter for standard error, as `tracing` reads it: `info` logs
+                tier-ups, `debug` every phase and compiled function with timings;
+                LLVM's remarks are under `ore::llvm::remarks=trace`
   ORE_PERF      `map` or `jitdump`: tell perf each compiled function's name and
                 address (docs/PROFILING.md); ORE_PERF_DIR says where the jitdump goes
   ORE_DEBUG     `1`: as -g
@@ -20,6 +20,7 @@ Examples:
   ore run --cache-dir ~/.cache/ore --stats prog.ore   # a second run links, not compiles
   gdb --args ore run -g -O0 prog.ore
   ore run -O0 --stats prog.ore 10 20
+  ore run --tier auto --stats prog.ore                # -O0 first, -O2 once hot
   echo 'fn main() -> i64 { 6 * 7 }' | ore run -";
 
 pub const CHECK: &str = "\
@@ -42,6 +43,7 @@ Environment:
 
 Examples:
   ore bench --repeat 41 -O0 examples/demo.ore
+  ore bench --repeat 3 --runs 10 --tier auto benches/programs/fib.ore 30
   ore bench --json --link helpers.ll prog.ore 1000 | jq .time_to_result_us";
 
 pub const SERVE: &str = "\
