@@ -8,9 +8,9 @@ before=$(realpath "$1")
 after=$(realpath "$2")
 runs=${3:-9}
 programs=("${@:4}")
-[ ${#programs[@]} -eq 0 ] && programs=(fib sieve mandelbrot nbody spectralnorm)
+[ ${#programs[@]} -eq 0 ] && programs=(fib sieve mandelbrot nbody spectralnorm fannkuch trees tak)
 cd "$(dirname "$0")/../benches/programs"
-declare -A args=([fib]="35" [sieve]="10000000" [mandelbrot]="1200 800 200" [nbody]="1000000" [spectralnorm]="1000")
+declare -A args=([fib]="35" [sieve]="10000000" [mandelbrot]="1200 800 200" [nbody]="1000000" [spectralnorm]="1000" [fannkuch]="10" [trees]="16" [tak]="10")
 run_us() {
     "$@" 2>&1 >/dev/null | python3 -c 'import json, sys; print(json.loads(sys.stdin.read().splitlines()[-1])["run_us"])'
 }
