@@ -232,11 +232,12 @@ pub enum Stmt {
     /// Initialises a `let`/`var` slot.
     Let(LocalId, Expr),
     Assign(LocalId, Expr),
-    /// `array[index] = value`; `value` is evaluated first.
+    /// `array[index] = value`; `value` is evaluated first. Boxed, so that a
+    /// statement is one expression's size, not three.
     AssignIndex {
-        array: Expr,
-        index: Expr,
-        value: Expr,
+        array: Box<Expr>,
+        index: Box<Expr>,
+        value: Box<Expr>,
     },
     Expr(Expr),
 }

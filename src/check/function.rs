@@ -214,7 +214,7 @@ impl FnChecker<'_, '_> {
                         self.error(array.span, format!("cannot index a value of type `{}`", array.ty));
                     }
                 }
-                tir::Stmt::AssignIndex { array, index, value }
+                tir::Stmt::AssignIndex { array: Box::new(array), index: Box::new(index), value: Box::new(value) }
             }
             _ => tir::Stmt::Expr(self.error(target.span, "invalid assignment target")),
         }

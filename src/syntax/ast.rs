@@ -153,22 +153,24 @@ pub struct Block {
     pub span: Span,
 }
 
+/// Expressions are boxed: a block's statements are a `Vec`, whose every element
+/// would otherwise be as large as the largest statement (two expressions).
 #[derive(Clone, Debug)]
 pub enum Stmt {
     Let {
         mutable: bool,
         name: Ident,
         ty: Option<TypeExpr>,
-        init: Expr,
+        init: Box<Expr>,
     },
     /// `target = value;` where target is a name or an index expression.
     Assign {
-        target: Expr,
-        value: Expr,
+        target: Box<Expr>,
+        value: Box<Expr>,
     },
     /// An expression statement; `semi` tells whether it ended with `;`.
     Expr {
-        expr: Expr,
+        expr: Box<Expr>,
         semi: bool,
     },
 }
@@ -186,7 +188,7 @@ impl Block {
     /// The statement's or tail's expression that gives the block its depth.
     pub fn deepest(&self) -> Option<&Expr> {
         let exprs = self.stmts.iter().map(|s| match s {
-            Stmt::Let { init, .. } => init,
+            Stmt::Let { init, .. } => &**init,
             Stmt::Assign { target, value } => {
                 if target.depth >= value.depth {
                     target

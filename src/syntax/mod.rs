@@ -72,7 +72,7 @@ pub fn negate(operand: Box<Expr>, l: usize, r: usize) -> ActionResult<Box<Expr>>
     }
 }
 
-pub fn assign(target: Expr, value: Expr) -> ActionResult<Stmt> {
+pub fn assign(target: Box<Expr>, value: Box<Expr>) -> ActionResult<Stmt> {
     match target.kind {
         ExprKind::Name(_) | ExprKind::Index(..) => Ok(Stmt::Assign { target, value }),
         _ => user_error(target.span, "invalid assignment target: expected a variable or an array element"),
@@ -84,7 +84,7 @@ pub fn block(mut stmts: Vec<Stmt>, mut tail: Option<Box<Expr>>, l: usize, r: usi
     if tail.is_none() {
         if let Some(Stmt::Expr { semi: false, .. }) = stmts.last() {
             if let Some(Stmt::Expr { expr, .. }) = stmts.pop() {
-                tail = Some(Box::new(expr));
+                tail = Some(expr);
             }
         }
     }
