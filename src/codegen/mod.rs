@@ -16,13 +16,15 @@
 //! `checks.rs` (runtime-error paths: traps, the trapped test, stack and interrupt
 //! checks), `calls.rs` (calls through slots, guarded inline copies, `extern fn`,
 //! Python), `inline.rs` (the whole policy for copying callees into callers),
-//! `glue.rs` (host-entry trampolines and closure thunks).
+//! `tier0.rs` (tier 0's counting and its moves into the top tier), `glue.rs`
+//! (host-entry trampolines and closure thunks).
 
 mod calls;
 mod checks;
 mod function;
 mod glue;
 pub mod inline;
+mod tier0;
 
 pub use glue::{c_trampoline_symbol, generate_c_trampoline, generate_closure_thunk, generate_trampoline, trampoline_symbol};
 pub use inline::InlineCopy;

@@ -187,34 +187,43 @@ impl Inner {
     /// Compiles the job's top tier and points its slot at it, if its version is
     /// still current when the code is ready.
     fn compile_top_tier(&self, job: &Job) {
-        let (name, version) = (job.name.as_str(), &job.version);
         // Counts as a running call: the dylib linked into is not freed under us.
         let epoch = self.reclaimer.enter();
-        let start = Instant::now();
-        let still_current = || {
-            let tables = self.tables.read();
-            tables.functions.get(name).and_then(|f| f.current.as_ref()).is_some_and(|v| Arc::ptr_eq(v, version))
-        };
-        if still_current() {
-            match self.link_top_tier(job) {
-                Ok((address, table)) => {
-                    let us = micros(start);
-                    let tables = self.tables.read();
-                    let entry = tables.functions.get(name).filter(|f| f.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)));
-                    if let Some(entry) = entry {
-                        // Release: whoever loads an address also sees the linked code.
-                        entry.slot.code.store(address, std::sync::atomic::Ordering::Release);
-                        entry.slot.osr_table.store(table, std::sync::atomic::Ordering::Release);
-                        version.tier.store(Tier::Optimized as u8, Relaxed);
-                        self.counters.tier_ups.fetch_add(1, Relaxed);
-                        self.counters.tier_up_us.fetch_add(us, Relaxed);
-                        tracing::info!(function = name, us, level = version.level.level(), "tier-up");
-                    }
-                }
-                Err(e) => tracing::error!("compiling the top tier of `{name}`: {e}"),
-            }
-        }
+        // A panic (a bug) costs this tier-up, not the epoch or the compile thread.
+        let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.publish_top_tier(job)));
         self.free(self.reclaimer.exit(epoch));
+        if published.is_err() {
+            tracing::error!("compiling the top tier of `{}` panicked", job.name);
+        }
+    }
+
+    fn publish_top_tier(&self, job: &Job) {
+        let (name, version) = (job.name.as_str(), &job.version);
+        let start = Instant::now();
+        let current = |tables: &Tables| {
+            let entry = tables.functions.get(name)?;
+            entry.current.as_ref().is_some_and(|v| Arc::ptr_eq(v, version)).then(|| entry.slot.clone())
+        };
+        if current(&self.tables.read()).is_none() {
+            return;
+        }
+        let (address, table) = match self.link_top_tier(job) {
+            Ok(linked) => linked,
+            Err(e) => {
+                tracing::error!("compiling the top tier of `{name}`: {e}");
+                return;
+            }
+        };
+        let us = micros(start);
+        let tables = self.tables.read();
+        let Some(slot) = current(&tables) else { return };
+        // Release: whoever loads an address also sees the linked code.
+        slot.code.store(address, std::sync::atomic::Ordering::Release);
+        slot.osr_table.store(table, std::sync::atomic::Ordering::Release);
+        version.tier.store(Tier::Optimized as u8, Relaxed);
+        self.counters.tier_ups.fetch_add(1, Relaxed);
+        self.counters.tier_up_us.fetch_add(us, Relaxed);
+        tracing::info!(function = name, us, level = version.level.level(), "tier-up");
     }
 
     /// Generates, compiles and links the job's top tier in its version's dylib;
