@@ -42,10 +42,11 @@ pub use codegen::inline::NODES_PER_FUNCTION as INLINE_NODES_PER_FUNCTION;
 pub use codegen::Unchecked;
 pub use diagnostics::{CompileError, LocatedDiagnostic, SourceFile};
 pub use engine::{
-    allow_list, known_signature, parse_signature, Arg, CAbi, CParam, CResult, CallOptions, CallReport, Caller, Closure, CompileRecord,
-    CompiledCode, Config, Emit, Engine, Error, Evaluation, Func, FunctionInfo, FunctionState, HostImpl, HostOwner, HostParam, HostResult,
-    IntoHostFunction, IrModuleInfo, Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params, Policy, Results, Stats,
-    Tier, Tiering, TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, EVALUATION_PREFIX, KNOWN_C_FUNCTIONS,
+    allow_list, known_signature, parse_signature, stop_background_compiles, Arg, CAbi, CParam, CResult, CallOptions, CallReport, Caller,
+    Closure, CompileRecord, CompiledCode, Config, Emit, Engine, Error, Evaluation, Func, FunctionInfo, FunctionState, HostImpl, HostOwner,
+    HostParam, HostResult, IntoHostFunction, IrModuleInfo, Limit, Limits, ModuleId, ModuleInfo, Namespace, OptLevel, OreType, Params,
+    Policy, Results, Stats, Tier, Tiering, TypedFunc, Value, WithCaller, COMPILE_BUCKETS_US, DEFAULT_EXTERN_ALLOW_LIST, EVALUATION_PREFIX,
+    KNOWN_C_FUNCTIONS,
 };
 pub use runtime::deadline::Interrupt;
 pub use runtime::trace::{Frame, Location, Trace, MAX_FRAMES as MAX_TRACE_FRAMES};

@@ -325,6 +325,8 @@ fn main() -> ExitCode {
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
     output::flush();
+    // Exit destroys LLVM's statics: no tier-up may still be compiling then.
+    ore::stop_background_compiles();
     ExitCode::from(status)
 }
 

@@ -82,6 +82,7 @@ fn run() -> i64 { var i = 0; var stop = 0; while stop == 0 { i = i + 1; if i % 1
     let options = CallOptions { timeout: Some(Duration::from_secs(60)), ..CallOptions::default() };
     assert_eq!(ns.call_with("run", &[], &options).result.unwrap(), Value::I64(0));
     assert_eq!(ns.stats().loop_entries, 1);
+    settle(&ns);
 }
 
 #[test]
@@ -141,6 +142,8 @@ fn redefinitions_and_unloads_during_a_tier_up_always_win() {
     }
     let stats = ns.stats();
     assert!(stats.tier_ups <= 300, "at most one per definition made hot: {stats:?}");
+    // The last calls queued more; a test process must not exit under a compile.
+    settle(&ns);
 }
 
 #[test]
@@ -223,4 +226,26 @@ fn the_top_tier_carries_guarded_copies_of_small_callees_and_a_redefinition_still
     assert_eq!(ns.call("caller", &[Value::I64(3)]).unwrap(), Value::I64(7));
     ns.add_module("n", "fn leaf(x: i64) -> i64 { x * 10 }").unwrap();
     assert_eq!(ns.call("caller", &[Value::I64(3)]).unwrap(), Value::I64(31), "the copy's guard sends the call to the new leaf");
+}
+
+#[test]
+fn a_process_ends_cleanly_with_a_tier_up_compiling() {
+    // `main` turns every function hot at once, and returns while the background
+    // thread compiles their top tiers: exit must wait for that compile, since it
+    // destroys LLVM's statics (this crashed one run in three before it did).
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("p.ore");
+    let source = "fn fib(n: i64) -> i64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
+fn depth(n: i64) -> i64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+fn fact(n: i64) -> i64 { if n <= 1 { return 1; } n * fact(n - 1) }
+fn main() -> i64 { fib(20) + depth(20000) + fact(5) }";
+    std::fs::write(&program, source).unwrap();
+    for _ in 0..30 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ore"))
+            .args(["run", "--tier", "auto", "--hot-calls", "1"])
+            .arg(&program)
+            .output()
+            .unwrap();
+        assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "26885"), "{out:?}");
+    }
 }

@@ -447,10 +447,19 @@ fn finish_call(py: Python<'_>, result: Result<Value, ore::Error>) -> PyResult<Py
 }
 
 /// The native part of the `ore` package.
+/// Registered with Python's `atexit`: the interpreter's exit is followed by the
+/// process's, which destroys LLVM's statics, so no tier-up may still compile.
+#[pyfunction]
+fn _stop_background_compiles(py: Python<'_>) {
+    py.detach(ore::stop_background_compiles);
+}
+
 #[pymodule]
 fn _ore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Jit>()?;
     m.add_class::<Module>()?;
     m.add_class::<Function>()?;
+    let stop = wrap_pyfunction!(_stop_background_compiles, m)?;
+    m.py().import("atexit")?.call_method1("register", (stop,))?;
     Ok(())
 }

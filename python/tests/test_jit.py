@@ -441,3 +441,18 @@ def test_tier_auto_starts_at_tier_0_and_recompiles_hot_functions():
         ore.Jit(tier="fast")
     with pytest.raises(ValueError, match="hot_calls"):
         ore.Jit(tier="auto", hot_calls=0)
+
+
+def test_the_interpreter_exits_cleanly_with_a_tier_up_compiling():
+    import subprocess
+    import sys
+
+    script = (
+        "import ore\n"
+        "jit = ore.Jit(tier='auto', hot_calls=1)\n"
+        "jit.add_source('m', 'fn depth(n: i64) -> i64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }')\n"
+        "print(jit.call('depth', 5000))\n"
+    )
+    for _ in range(10):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert (done.returncode, done.stdout) == (0, "5000\n"), done.stderr

@@ -3,7 +3,7 @@
 use super::checks::Unwind;
 use super::{inline, ore_fn_type, value, value_type, Callees, Options};
 use crate::abi::{self, RuntimeFn};
-use crate::llvm::ir::{Block, DebugInfo, DebugType, Function, IntPredicate, IrModule, RealPredicate, Scope, Value};
+use crate::llvm::ir::{Block, DebugInfo, DebugType, Function, IntPredicate, IrModule, RealPredicate, Scope, Type, Value};
 use crate::syntax::ast::{BinOp, Span};
 use crate::tir::{self, ExprKind, Stmt};
 use crate::types::Ty;
@@ -29,6 +29,9 @@ pub(super) struct FnCodegen<'m, 'f> {
     /// A loop entry: the loop to enter (by span start) and the block that
     /// jumps to its header once it is emitted.
     enter_at: Option<(usize, Block<'m>)>,
+    /// Tier 0 with loops it can leave at: the buffer the locals go to, a static
+    /// stack slot (FastISel cannot select an alloca outside the entry block).
+    pub(super) locals_buffer: Option<Value<'m>>,
     /// Created on first use.
     pub(super) unwind: Option<Unwind<'m>>,
     pub(super) llvm_fn: Function<'m>,
@@ -103,11 +106,15 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             loops: Vec::new(),
             counting: (options.count_calls && body == Body::Function).then(|| func.osr_loops()),
             enter_at: None,
+            locals_buffer: None,
             unwind: None,
             llvm_fn,
             debug,
             location: (0, 0),
         };
+        if cg.counting.as_ref().is_some_and(|loops| !loops.is_empty()) {
+            cg.locals_buffer = Some(m.alloca(m.array_type(m.i64(), cg.locals.len() as u32)));
+        }
         // The parameters' stores have no location, so they are part of the prologue
         // a debugger's breakpoint on the function skips: it then sees them.
         match body {
@@ -148,6 +155,29 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             m.unreachable();
         }
         llvm_fn
+    }
+
+    /// A load of a word other threads store to (a slot, the interrupt word):
+    /// atomic, relaxed or (`acquire`) acquire. Under FastISel a volatile load
+    /// instead: FastISel cannot select atomics and would hand the rest of the
+    /// block to SelectionDAG, and it emits a volatile load as the one aligned
+    /// `mov` that both atomic orderings are on x86-64 (no pass runs at -O0 that
+    /// could tell the difference).
+    pub(super) fn shared_load(&self, ty: Type<'m>, bytes: u32, ptr: Value<'m>, acquire: bool) -> Value<'m> {
+        match (self.options.fast_isel, acquire) {
+            (true, _) => self.m.load_volatile(ty, bytes, ptr),
+            (false, false) => self.m.load_atomic(ty, bytes, ptr),
+            (false, true) => self.m.load_acquire(ptr),
+        }
+    }
+
+    /// A relaxed store to a word other threads load, as `shared_load`.
+    pub(super) fn shared_store(&self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
+        if self.options.fast_isel {
+            self.m.store_volatile(v, bytes, ptr)
+        } else {
+            self.m.store_atomic(v, bytes, ptr)
+        }
     }
 
     /// Continues code generation in a fresh block with no predecessors, after a

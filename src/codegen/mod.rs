@@ -105,6 +105,9 @@ pub struct Options {
     /// The top tier of a hot function: calls of small callees get copies at
     /// every call site, not only in loops (`inline`, rule 3).
     pub hot: bool,
+    /// The code will be compiled at -O0, by FastISel: use only what it selects
+    /// (one instruction it cannot sends the rest of its block to SelectionDAG).
+    pub fast_isel: bool,
 }
 
 /// For measurement only (`ore run --unchecked`): each flag removes one of the

@@ -18,8 +18,8 @@ impl<'m> FnCodegen<'m, '_> {
     fn count_down(&mut self) -> Value<'m> {
         let m = self.m;
         let countdown = self.own_slot_word(abi::slot::COUNTDOWN);
-        let left = m.sub(m.load_atomic(m.i64(), 8, countdown), m.const_int(m.i64(), 1));
-        m.store_atomic(left, 8, countdown);
+        let left = m.sub(self.shared_load(m.i64(), 8, countdown, false), m.const_int(m.i64(), 1));
+        self.shared_store(left, 8, countdown);
         left
     }
 
@@ -75,7 +75,7 @@ impl<'m> FnCodegen<'m, '_> {
         m.position_at_end(check);
         // Acquire: the table and the code it points to were linked before the
         // engine stored its address (with release).
-        let table = m.load_acquire(self.own_slot_word(abi::slot::OSR_TABLE));
+        let table = self.shared_load(m.ptr(), 8, self.own_slot_word(abi::slot::OSR_TABLE), true);
         let linked = m.icmp(IntPredicate::LLVMIntNE, table, m.const_null(m.ptr()));
         let ours = m.append_block(self.llvm_fn, "entry_ours");
         m.cond_br(linked, ours, cont);
@@ -101,7 +101,7 @@ impl<'m> FnCodegen<'m, '_> {
     /// error: the entry records this function's.
     fn enter_top_tier(&mut self, entry: Value<'m>) {
         let m = self.m;
-        let buffer = m.alloca(m.array_type(m.i64(), self.locals.len() as u32));
+        let buffer = self.locals_buffer.expect("made in the prologue of tier 0 with loop entries");
         for (slot, ty, word) in self.local_words(buffer) {
             m.store(m.load(ty, slot), word);
         }

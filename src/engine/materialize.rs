@@ -98,7 +98,8 @@ impl Inner {
             tracing::error!("compiling `{}`: {e}", func.name);
             return mr.fail();
         }
-        let options = codegen::Options { count_calls: tier_0, ..self.code_options() };
+        let fast_isel = tier_0 || level == OptLevel::O0;
+        let options = codegen::Options { count_calls: tier_0, fast_isel, ..self.code_options() };
         let module = codegen::generate_function(func, &version.symbol, &callees, options, self.jit().triple(), self.jit().data_layout());
         let irgen = micros(start);
         if tier_0 {

@@ -74,7 +74,7 @@ pub use ir_modules::IrModuleInfo;
 pub use namespace::{ModuleId, ModuleInfo, Namespace};
 pub use policy::{allow_list, known_signature, parse_signature, Policy, DEFAULT_EXTERN_ALLOW_LIST, KNOWN_C_FUNCTIONS};
 pub use stats::{CompileRecord, CompiledCode, FunctionInfo, FunctionState, Stats, COMPILE_BUCKETS_US};
-pub use tiering::Tier;
+pub use tiering::{stop_background_compiles, Tier};
 pub use values::{Arg, Value};
 
 use crate::cache::ObjectCache;

@@ -16,8 +16,8 @@
 //!
 //! The threads are the process's: one queue for every engine bounds the threads
 //! however many engines there are, and lets process exit wait for the compile in
-//! flight (an `atexit` handler: LLVM's static destructors run at exit too, and
-//! must not run under a compile).
+//! flight (`stop_background_compiles`: LLVM's static destructors run at exit,
+//! and must not run under a compile).
 
 use super::stats::micros;
 use super::*;
@@ -146,13 +146,23 @@ impl Queue {
     }
 }
 
-/// At process exit: drop queued tier-ups and wait (briefly) for the one compiling.
-extern "C" fn drain_at_exit() {
+/// Stops background compiles for good: queued tier-ups are dropped (their
+/// functions stay at tier 0), later ones are not queued, and this waits for the
+/// one compiling, if any (at most two seconds). Call it before the process
+/// exits, as `ore` and the Python package do: exit runs the destructors of
+/// LLVM's static objects, and a compile running meanwhile may use one already
+/// destroyed. (An `atexit` handler does the same as a fallback, but runs after
+/// the destructors of statics LLVM created after it was registered.)
+pub fn stop_background_compiles() {
     let mut state = QUEUE.state.lock();
     state.exiting = true;
     state.jobs.clear();
     drop(state);
     QUEUE.wait_idle(Duration::from_secs(2));
+}
+
+extern "C" fn drain_at_exit() {
+    stop_background_compiles()
 }
 
 /// Waits until every tier-up queued so far, by any engine of the process, has

@@ -311,6 +311,26 @@ impl IrModule {
             self.value(load)
         }
     }
+    /// A volatile load (kept, and kept in place, but not atomic in LLVM's model).
+    pub fn load_volatile<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
+        // SAFETY: operands of this module; the flag and alignment are set on the
+        // load just built.
+        unsafe {
+            let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
+            LLVMSetVolatile(load, 1);
+            LLVMSetAlignment(load, bytes);
+            self.value(load)
+        }
+    }
+    /// A volatile store, as `load_volatile`.
+    pub fn store_volatile<'m>(&'m self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
+        // SAFETY: as `load_volatile`.
+        unsafe {
+            let store = LLVMBuildStore(self.builder, v.0, ptr.0);
+            LLVMSetVolatile(store, 1);
+            LLVMSetAlignment(store, bytes);
+        }
+    }
     /// A monotonic (relaxed) atomic store of `bytes` bytes.
     pub fn store_atomic<'m>(&'m self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
         // SAFETY: operands of this module; ordering and alignment are set on the
