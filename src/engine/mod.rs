@@ -4,13 +4,14 @@
 //!
 //! Adding a module to a namespace parses and checks it, then gives it a JITDylib of
 //! its own and, for each function it defines, a new *version*: a custom
-//! materialization unit for `ore.f.vN` (IR not generated yet), and empties the
+//! materialization unit for `ore.f` (IR not generated yet), and empties the
 //! function's *slot*. Nothing else happens until a call: a call that finds the slot
 //! empty asks `Inner::resolve`, which looks the version up, running
 //! `Inner::materialize` on the calling thread (or whichever thread drives the
 //! session's lookups at that moment: IR generation, optimisation, code generation
 //! with the thread's own target machine, linking), and stores the code's address
-//! in the slot.
+//! in the slot. With `Config::tiering` that first compile is tier 0, and
+//! `tiering` replaces it with the top tier once the function is hot.
 //!
 //! Slots make late binding work: code calls a function by loading its slot (whose
 //! address never changes), so declarations can be called before any module defines
