@@ -17,13 +17,17 @@ fn spin() { while true {} }
 fn spin_continue() -> i64 { var i = 0; while true { i = i + 1; continue; } i }
 fn boom(n: i64) -> i64 { if n == 0 { 0 } else { boom(n - 1) + boom(n - 1) } }
 fn quick(x: i64) -> i64 { x + 1 }
+fn slow_leaf(x: i64) -> i64 { var k = 0; while k < x { k = k + 1; } k }
+fn spin_calls() -> i64 { var i = 0; while true { i = quick(i) + slow_leaf(1000000000000); } i }
 ";
 
 #[test]
 fn loops_and_recursion_are_interrupted_at_their_deadline() {
     let e = interruptible();
     e.add_module("runaway", RUNAWAY).unwrap();
-    for (function, args) in [("spin", vec![]), ("spin_continue", vec![]), ("boom", vec![Value::I64(90)])] {
+    // `spin_calls` calls copies of its callees (without checks of their own: the
+    // loop's header checks, and `slow_leaf`'s loop checks inside the copy).
+    for (function, args) in [("spin", vec![]), ("spin_continue", vec![]), ("boom", vec![Value::I64(90)]), ("spin_calls", vec![])] {
         let started = Instant::now();
         let report = e.call_with(function, &args, &timeout(100));
         assert!(matches!(report.result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })), "{function}: {:?}", report.result);
