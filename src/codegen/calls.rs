@@ -85,7 +85,7 @@ impl<'m> FnCodegen<'m, '_> {
     fn slot_target(&mut self, key: &str, name: &str, resolve: RuntimeFn, at: Span) -> Value<'m> {
         let m = self.m;
         let slot = m.external_global(&abi::slot_symbol(key));
-        let loaded = self.shared_load(m.ptr(), 8, slot, false);
+        let loaded = self.shared_load(m.ptr(), 8, slot);
         let empty = m.icmp(IntPredicate::LLVMIntEQ, loaded, m.const_null(m.ptr()));
         let (loaded_bb, resolve_bb, call_bb) =
             (m.current_block(), m.append_block(self.llvm_fn, "resolve"), m.append_block(self.llvm_fn, "call"));
@@ -109,7 +109,7 @@ impl<'m> FnCodegen<'m, '_> {
         let m = self.m;
         let slot = m.external_global(&abi::slot_symbol(name));
         let word = m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::DEFINITION as i64));
-        let current = self.shared_load(m.i64(), 8, word, false);
+        let current = self.shared_load(m.i64(), 8, word);
         let copied = m.ptr_to_int(m.external_global(&abi::definition_symbol(name)));
         let same = m.icmp(IntPredicate::LLVMIntEQ, current, copied);
         let (copy_bb, slot_bb, join_bb) =

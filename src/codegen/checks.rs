@@ -142,7 +142,7 @@ impl<'m> FnCodegen<'m, '_> {
         }
         let m = self.m;
         let word_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::INTERRUPT));
-        let word = self.shared_load(m.i32(), 4, word_ptr, false);
+        let word = self.shared_load(m.i32(), 4, word_ptr);
         let interrupted = m.icmp(IntPredicate::LLVMIntNE, word, m.const_int(m.i32(), 0));
         let zero = m.const_int(m.i64(), 0);
         self.trap_if(interrupted, abi::trap::TIMEOUT, zero, zero, at);

@@ -162,26 +162,16 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         llvm_fn
     }
 
-    /// A load of a word other threads store to (a slot, the interrupt word):
-    /// atomic, relaxed or (`acquire`) acquire. Under FastISel a volatile load
-    /// instead: FastISel cannot select atomics and would hand the rest of the
-    /// block to SelectionDAG, and it emits a volatile load as the one aligned
-    /// `mov` that both atomic orderings are on x86-64 (no pass runs at -O0 that
-    /// could tell the difference).
-    pub(super) fn shared_load(&self, ty: Type<'m>, bytes: u32, ptr: Value<'m>, acquire: bool) -> Value<'m> {
-        match (self.options.fast_isel, acquire) {
-            (true, _) => self.m.load_volatile(ty, bytes, ptr),
-            (false, false) => self.m.load_atomic(ty, bytes, ptr),
-            (false, true) => self.m.load_acquire(ptr),
-        }
-    }
-
-    /// A relaxed store to a word other threads load, as `shared_load`.
-    pub(super) fn shared_store(&self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
+    /// A load of a word other threads store to (a slot, the interrupt word): a
+    /// relaxed atomic load, or under FastISel a volatile one: FastISel cannot
+    /// select atomics and would hand the rest of the block to SelectionDAG, and
+    /// it emits a volatile load as the one aligned `mov` the relaxed atomic is on
+    /// x86-64 (no pass runs at -O0 that could tell the difference).
+    pub(super) fn shared_load(&self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
         if self.options.fast_isel {
-            self.m.store_volatile(v, bytes, ptr)
+            self.m.load_volatile(ty, bytes, ptr)
         } else {
-            self.m.store_atomic(v, bytes, ptr)
+            self.m.load_atomic(ty, bytes, ptr)
         }
     }
 

@@ -12,14 +12,18 @@ use crate::syntax::ast::Span;
 
 impl<'m> FnCodegen<'m, '_> {
     /// Tier 0: one down-count of the function's countdown (`abi::slot::COUNTDOWN`)
-    /// with relaxed loads and stores (concurrent calls may lose a count, never
-    /// the zero: a stale store is a higher count, which counts down through 0
-    /// again); the count left.
+    /// (concurrent calls may lose a count, never the zero: a stale store is a
+    /// higher count, which counts down through 0 again); the count left. Tier 0
+    /// is compiled by FastISel (`Options::count_calls` comes with `fast_isel`),
+    /// so the words shared with other threads are read and written with
+    /// volatile accesses, one aligned `mov` each: relaxed atomics on x86-64, and
+    /// the table's load has acquire order there (`Options::fast_isel`).
     fn count_down(&mut self) -> Value<'m> {
+        debug_assert!(self.options.fast_isel, "tier 0 is compiled by FastISel");
         let m = self.m;
         let countdown = self.own_slot_word(abi::slot::COUNTDOWN);
-        let left = m.sub(self.shared_load(m.i64(), 8, countdown, false), m.const_int(m.i64(), 1));
-        self.shared_store(left, 8, countdown);
+        let left = m.sub(m.load_volatile(m.i64(), 8, countdown), m.const_int(m.i64(), 1));
+        m.store_volatile(left, 8, countdown);
         left
     }
 
@@ -73,9 +77,9 @@ impl<'m> FnCodegen<'m, '_> {
         let check = m.append_block(self.llvm_fn, "entry_linked");
         self.tier_up_if_hot(left, Some(index), check);
         m.position_at_end(check);
-        // Acquire: the table and the code it points to were linked before the
-        // engine stored its address (with release).
-        let table = self.shared_load(m.ptr(), 8, self.own_slot_word(abi::slot::OSR_TABLE), true);
+        // Acquire (an x86-64 `mov` is one): the table and the code it points to
+        // were linked before the engine stored its address (with release).
+        let table = m.load_volatile(m.ptr(), 8, self.own_slot_word(abi::slot::OSR_TABLE));
         let linked = m.icmp(IntPredicate::LLVMIntNE, table, m.const_null(m.ptr()));
         let ours = m.append_block(self.llvm_fn, "entry_ours");
         m.cond_br(linked, ours, cont);

@@ -294,19 +294,11 @@ impl IrModule {
     /// a value other threads may replace at any time, without ever being torn or
     /// hoisted out of a loop.
     pub fn load_atomic<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
-        self.ordered_load(ty, bytes, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic)
-    }
-    /// An acquire load of a pointer: what it points to was written before the
-    /// pointer was stored with release.
-    pub fn load_acquire<'m>(&'m self, ptr: Value<'m>) -> Value<'m> {
-        self.ordered_load(self.ptr(), 8, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingAcquire)
-    }
-    fn ordered_load<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>, ordering: llvm_sys::LLVMAtomicOrdering) -> Value<'m> {
         // SAFETY: operands of this module; ordering and alignment are set on the
         // load just built.
         unsafe {
             let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
-            LLVMSetOrdering(load, ordering);
+            LLVMSetOrdering(load, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
             LLVMSetAlignment(load, bytes);
             self.value(load)
         }
@@ -328,16 +320,6 @@ impl IrModule {
         unsafe {
             let store = LLVMBuildStore(self.builder, v.0, ptr.0);
             LLVMSetVolatile(store, 1);
-            LLVMSetAlignment(store, bytes);
-        }
-    }
-    /// A monotonic (relaxed) atomic store of `bytes` bytes.
-    pub fn store_atomic<'m>(&'m self, v: Value<'m>, bytes: u32, ptr: Value<'m>) {
-        // SAFETY: operands of this module; ordering and alignment are set on the
-        // store just built.
-        unsafe {
-            let store = LLVMBuildStore(self.builder, v.0, ptr.0);
-            LLVMSetOrdering(store, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
             LLVMSetAlignment(store, bytes);
         }
     }
