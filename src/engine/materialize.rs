@@ -141,12 +141,16 @@ impl Inner {
         CalleeTable { links, same_module, ir_functions: ir_symbols.into_iter().map(str::to_string).collect() }
     }
 
-    /// Defines in the version's dylib the symbols of `links` not defined there yet.
-    /// (Its module's definitions do not change, so neither do their numbers.)
+    /// Defines in the version's dylib the symbols of `links` not defined there yet,
+    /// each once (a self-recursive tier-0 function lists its own slot twice: as a
+    /// callee and for its countdown). (Its module's definitions do not change, so
+    /// neither do their numbers.)
     pub(super) fn define_link_symbols(&self, version: &Version, links: &[(String, usize)]) -> Result<(), crate::llvm::LlvmError> {
         let (dylib, defined) = &*version.link_symbols;
         let mut defined = defined.lock();
-        let new: Vec<(&str, usize)> = links.iter().filter(|(s, _)| !defined.contains(s)).map(|(s, a)| (s.as_str(), *a)).collect();
+        let mut listed = std::collections::HashSet::new();
+        let new: Vec<(&str, usize)> =
+            links.iter().filter(|(s, _)| !defined.contains(s) && listed.insert(s.as_str())).map(|(s, a)| (s.as_str(), *a)).collect();
         if new.is_empty() {
             return Ok(());
         }
