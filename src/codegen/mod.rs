@@ -159,13 +159,14 @@ pub fn generate_top_tier(
     let symbol = crate::abi::top_tier_symbol(&func.name);
     let module = IrModule::new(&symbol, triple, data_layout);
     let loops = func.osr_loops();
+    let entry = at_loop.and_then(|i| Some((i, *loops.get(i)?)));
     {
         let debug = options.debug_info.then(|| module.debug_info(func.source.name()));
         let emit = |symbol: &str, body| {
             FnCodegen::emit(&module, func, symbol, body, callees, inline::Budget::per_function(), options, debug.as_ref())
         };
         emit(&symbol, Body::Function);
-        if let Some((index, &at)) = at_loop.and_then(|i| Some((i, loops.get(i)?))) {
+        if let Some((index, at)) = entry {
             let mut table = vec![module.external_global(&crate::abi::definition_symbol(&func.name))];
             table.extend(loops.iter().map(|_| module.const_null(module.ptr())));
             table[1 + index] = emit(&crate::abi::osr_entry_symbol(&func.name, index), Body::LoopEntry(at)).value;
@@ -173,7 +174,7 @@ pub fn generate_top_tier(
         }
     }
     debug_assert_eq!(module.verify(), Ok(()), "invalid IR for the top tier of `{}`:\n{}", func.name, module.print());
-    (module, at_loop.is_some_and(|i| i < loops.len()))
+    (module, entry.is_some())
 }
 
 /// Declares a runtime function with the signature `abi`'s table gives it.
