@@ -142,7 +142,10 @@ fn a_host_function_that_passes_a_nested_error_on_is_a_frame_between_the_two() {
 
 #[test]
 fn a_timeout_points_at_the_loop_that_ran_and_engine_errors_have_no_frames() {
-    let ns = namespace(OptLevel::O2);
+    // Eager: compiled before the call, so the 20 ms deadline cannot expire while
+    // `spin` compiles (on a loaded machine it did, and `spin`'s entry check
+    // raised the timeout instead of its loop).
+    let ns = Namespace::new(Config { interruptible: true, eager: true, ..Config::default() }).unwrap();
     ns.add_module("spin.ore", "fn spin() -> i64 {\n    var i = 0;\n    while true { i = i + 1; }\n    i\n}\nfn go() -> i64 { spin() }")
         .unwrap();
     let options = CallOptions { timeout: Some(Duration::from_millis(20)), ..CallOptions::default() };
