@@ -13,7 +13,7 @@ mod function;
 mod items;
 
 use crate::diagnostics::{Diagnostic, SourceFile};
-use crate::syntax::ast::{FnItem, Item, Span};
+use crate::syntax::ast::{Item, Span};
 use crate::tir;
 use crate::types::{ExternSig, FnSig};
 use function::FnChecker;
@@ -130,21 +130,19 @@ pub fn check_module(
     // memory is reused for the next function's typed IR (a large module's check
     // spent a third of its time having the kernel zero fresh pages).
     for item in items {
-        if let Item::Fn(ref f @ FnItem { body: Some(ref body), .. }) = item {
-            if let Some(sig) = checker.functions.get(&f.name.name).map(|e| e.sig.clone()) {
-                let infer = options.infer_result.as_deref() == Some(f.name.name.as_str());
-                let func = FnChecker::new(&checker, f, sig).check_body(body, infer);
-                match func {
-                    Ok(func) => {
-                        if infer {
-                            let declared = module.signatures.iter_mut().find(|s| s.name == func.name).expect("collected above");
-                            declared.sig = func.sig.clone();
-                        }
-                        module.functions.push(func)
-                    }
-                    Err(mut diags) => checker.diags.append(&mut diags),
+        let Item::Fn(f) = item else { continue };
+        let Some(body) = &f.body else { continue };
+        let Some(sig) = checker.functions.get(&f.name.name).map(|e| e.sig.clone()) else { continue };
+        let infer = options.infer_result.as_deref() == Some(f.name.name.as_str());
+        match FnChecker::new(&checker, &f, sig).check_body(body, infer) {
+            Ok(func) => {
+                if infer {
+                    let declared = module.signatures.iter_mut().find(|s| s.name == func.name).expect("collected above");
+                    declared.sig = func.sig.clone();
                 }
+                module.functions.push(func)
             }
+            Err(mut diags) => checker.diags.append(&mut diags),
         }
     }
     module.uses_python = checker.uses_python.get() || module.externs.iter().any(|(name, _)| crate::abi::is_python_symbol(name));

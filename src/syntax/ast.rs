@@ -44,9 +44,9 @@ pub struct Param {
 #[derive(Clone, Debug)]
 pub enum Item {
     /// `fn name(params) -> ret { body }`, or a declaration when `body` is `None`.
-    Fn(FnItem),
+    Fn(Box<FnItem>),
     /// `extern fn name(params) -> ret;`
-    Extern(FnItem),
+    Extern(Box<FnItem>),
 }
 
 #[derive(Clone, Debug)]
@@ -160,7 +160,7 @@ pub enum Stmt {
     Let {
         mutable: bool,
         name: Ident,
-        ty: Option<TypeExpr>,
+        ty: Option<Box<TypeExpr>>,
         init: Box<Expr>,
     },
     /// `target = value;` where target is a name or an index expression.

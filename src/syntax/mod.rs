@@ -182,7 +182,8 @@ fn pretty_expected(name: &str) -> String {
 /// the parser's `MAX_NESTING`).
 pub fn check_nesting(items: &[Item], max: u32) -> Result<(), Diagnostic> {
     for item in items {
-        if let Item::Fn(FnItem { name, body: Some(body), .. }) = item {
+        if let Item::Fn(f) = item {
+            let FnItem { name, body: Some(body), .. } = &**f else { continue };
             let depth = body.depth() + 1;
             if depth > max {
                 let message = format!("`{}` nests {depth} levels deep, over the limit of {max}", name.name);
