@@ -69,15 +69,20 @@ impl codegen::Callees for CalleeTable {
 impl Inner {
     /// Defines the version's symbol as a unit that generates and compiles `func` when
     /// first looked up.
-    pub(super) fn define_body(&self, dylib: Dylib, func: Arc<tir::Function>, version: Arc<Version>, me: Weak<Inner>) -> Result<(), Error> {
-        let symbol = version.symbol.clone();
+    /// Defines the version's symbol in its dylib, once, as a unit that generates
+    /// and compiles its body the first time the symbol is looked up. (Concurrent
+    /// callers wait on the lock until the unit is defined.)
+    pub(super) fn define_unit(self: &Arc<Self>, version: &Arc<Version>) -> Result<(), Error> {
+        let mut body = version.undefined_body.lock();
+        let Some(func) = body.take() else { return Ok(()) };
+        let (me, unit_version) = (Arc::downgrade(self), version.clone());
         let materializer = Box::new(move |mr: MaterializationResponsibility| {
             let Some(inner) = me.upgrade() else { return mr.fail() };
             // This runs on the stack of the JIT'd code that made the call, possibly
             // deep in a recursion: make sure LLVM has room.
-            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(&func, &version, mr));
+            stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || inner.materialize(&func, &unit_version, mr));
         });
-        self.jit().define_materializer(dylib, &symbol, materializer)?;
+        self.jit().define_materializer(version.link_symbols.0, &version.symbol, materializer)?;
         Ok(())
     }
 

@@ -84,6 +84,10 @@ pub(super) struct Version {
     /// The body, kept from a tier-0 compile for the top tier's; taken by the one
     /// tier-up.
     pub(super) tier_up_body: Mutex<Option<Arc<tir::Function>>>,
+    /// The body until the version's unit is defined in its dylib (`Inner::define_unit`):
+    /// at its first call, so that a module of 10,000 functions of which one runs
+    /// defines one unit in ORC, not 10,000.
+    pub(super) undefined_body: Mutex<Option<Arc<tir::Function>>>,
 }
 
 pub(super) struct FunctionEntry {
@@ -296,7 +300,7 @@ impl Namespace {
                 ns.functions.insert(s.name.clone(), entry);
             }
         }
-        let record = match inner.define_versions(id, level, checked.functions, &self.inner) {
+        let record = match inner.define_versions(id, level, checked.functions) {
             Ok(record) => ModuleRecord { anonymous, ..record },
             Err(e) => {
                 // A module that fails changes nothing.
@@ -537,7 +541,7 @@ impl Inner {
     /// the call still runs the version it compiled (it began before the change, so
     /// either version is a correct answer) without publishing it. Retrying instead
     /// could go on for as long as replacements keep coming.
-    pub(super) fn resolve(&self, name: &str) -> Result<usize, RuntimeError> {
+    pub(super) fn resolve(self: &Arc<Self>, name: &str) -> Result<usize, RuntimeError> {
         let current = |ns: &Tables| {
             let entry = ns.functions.get(name)?;
             let version = entry.current.clone()?;
@@ -545,6 +549,8 @@ impl Inner {
             Some((version, dylib, entry.slot.clone()))
         };
         let (version, dylib, slot) = current(&self.tables.read()).ok_or_else(|| RuntimeError::UndefinedFunction(name.to_string()))?;
+        // The caller holds an epoch: the dylib stays this module's while it does.
+        self.define_unit(&version).map_err(|e| RuntimeError::Internal(format!("`{name}` could not be defined: {e}")))?;
         let found = self.jit().lookup_all(dylib, std::slice::from_ref(&version.symbol));
         let address = found.map_err(|e| RuntimeError::Internal(format!("`{name}` could not be compiled: {e}")))?[0];
         // Publish only if this is still the current definition: a redefinition
@@ -596,15 +602,9 @@ impl Inner {
     /// Defines a new version of each function in a new dylib: a unit that compiles
     /// the body when first looked up (no stub: callers go through the slot). Caller
     /// holds the namespace write lock.
-    fn define_versions(
-        &self,
-        id: ModuleId,
-        level: OptLevel,
-        functions: Vec<tir::Function>,
-        me: &Arc<Inner>,
-    ) -> Result<ModuleRecord, Error> {
+    fn define_versions(self: &Arc<Self>, id: ModuleId, level: OptLevel, functions: Vec<tir::Function>) -> Result<ModuleRecord, Error> {
         let dylib = self.module_dylib()?;
-        let record = self.define_in(dylib, id, level, functions, me);
+        let record = self.define_in(dylib, id, level, functions);
         if record.is_err() {
             self.free(vec![dylib]);
         }
@@ -612,15 +612,17 @@ impl Inner {
     }
 
     fn define_in(
-        &self,
+        self: &Arc<Self>,
         dylib: Dylib,
         id: ModuleId,
         level: OptLevel,
         functions: Vec<tir::Function>,
-        me: &Arc<Inner>,
     ) -> Result<ModuleRecord, Error> {
         let mut versions = Vec::with_capacity(functions.len());
         let link_symbols = Arc::new((dylib, Mutex::default()));
+        // Eager compiles look every symbol up at once, and direct calls link
+        // against their callees' symbols: both need every unit defined now.
+        let define_now = self.config.eager || self.config.unchecked.direct_calls;
         for func in functions {
             let number = self.next_id.fetch_add(1, Relaxed);
             let func = Arc::new(func);
@@ -635,10 +637,12 @@ impl Inner {
                 compile_us: AtomicU64::new(0),
                 tier: Default::default(),
                 tier_up_body: Mutex::default(),
+                undefined_body: Mutex::new(Some(func.clone())),
             });
-            let name = func.name.clone();
-            self.define_body(dylib, func, version.clone(), Arc::downgrade(me))?;
-            versions.push((name, version));
+            if define_now {
+                self.define_unit(&version)?;
+            }
+            versions.push((func.name.clone(), version));
         }
         self.counters.functions.fetch_add(versions.len() as u64, Relaxed);
         let live = versions.len();
