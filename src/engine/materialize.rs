@@ -306,3 +306,37 @@ impl Inner {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Config, Namespace};
+
+    /// The functions whose current version has no ORC unit yet.
+    fn undefined(ns: &Namespace) -> Vec<String> {
+        let tables = ns.inner.tables.read();
+        let mut names: Vec<String> = tables
+            .functions
+            .iter()
+            .filter(|(_, f)| f.current.as_ref().is_some_and(|v| v.undefined_body.lock().is_some()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_unit_is_defined_at_the_first_call_or_at_once_when_eager() {
+        for eager in [false, true] {
+            let ns = Namespace::new(Config { eager, ..Config::default() }).unwrap();
+            ns.add_module("m", "fn a() -> i64 { 1 }\nfn b() -> i64 { a() + 1 }\nfn c() -> i64 { 3 }").unwrap();
+            let all: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+            assert_eq!(undefined(&ns), if eager { Vec::new() } else { all });
+            assert_eq!(ns.call("b", &[]).unwrap(), crate::Value::I64(2));
+            assert_eq!(undefined(&ns), if eager { Vec::new() } else { vec!["c".to_string()] });
+            // A redefinition's version starts without a unit again, and still runs.
+            ns.add_module("m2", "fn a() -> i64 { 10 }").unwrap();
+            assert_eq!(undefined(&ns).contains(&"a".to_string()), !eager);
+            assert_eq!(ns.call("b", &[]).unwrap(), crate::Value::I64(11));
+        }
+    }
+}
