@@ -11,6 +11,9 @@ use std::collections::HashMap;
 pub(super) struct FnEntry {
     pub(super) sig: FnSig,
     pub(super) defined: bool,
+    /// Its place in `CheckedModule::signatures` (a module may declare all its
+    /// functions before defining them: finding each by name would be quadratic).
+    signature: usize,
 }
 
 pub(super) struct ModuleChecker<'a> {
@@ -68,15 +71,12 @@ impl ModuleChecker<'_> {
             }
             Some(entry) => {
                 entry.defined |= defines;
-                if defines {
-                    if let Some(s) = module.signatures.iter_mut().find(|s| s.name == *name) {
-                        s.defines = true;
-                    }
-                }
+                module.signatures[entry.signature].defines |= defines;
             }
             None => {
+                let signature = module.signatures.len();
                 module.signatures.push(Signature { name: name.clone(), sig: sig.clone(), defines, span: f.span });
-                self.functions.insert(name.clone(), FnEntry { sig, defined: defines });
+                self.functions.insert(name.clone(), FnEntry { sig, defined: defines, signature });
             }
         }
     }
