@@ -122,14 +122,15 @@ pub const RESERVED_PREFIX: &str = "ore.";
 /// dylib of its own, so the name alone is unique where it is defined, and the
 /// same code compiles to the same object however many definitions came before.
 pub fn function_symbol(name: &str) -> String {
-    format!("{RESERVED_PREFIX}{name}")
+    // `concat`, not `format!`: made for every function of every module added.
+    [RESERVED_PREFIX, name].concat()
 }
 
 /// The symbol whose *address* is the number of the definition of `name` that a
 /// caller's guarded copy was made from (compared with the slot's `DEFINITION`
 /// word): a link-time constant, not one in the code, for the same reason.
 pub fn definition_symbol(name: &str) -> String {
-    format!("{RESERVED_PREFIX}definition.{name}")
+    [RESERVED_PREFIX, "definition.", name].concat()
 }
 
 /// The symbol of the top-tier code of Ore function `name`, which the engine
@@ -164,7 +165,7 @@ pub fn closure_thunk_symbol(name: &str) -> String {
 /// name, or `extern_slot_key`): code refers to slots by symbol, never by address, so
 /// an object file does not depend on the process that compiled it.
 pub fn slot_symbol(key: &str) -> String {
-    format!("{RESERVED_PREFIX}slot.{key}")
+    [RESERVED_PREFIX, "slot.", key].concat()
 }
 
 /// The key of the slot through which Ore code calls LLVM IR function `symbol`
