@@ -473,7 +473,7 @@ fn lazy_vs_eager(suite: &Suite, report: &mut Report) {
     report.line("![lazy vs eager](perf/lazy_vs_eager.png)");
     report.line("");
     report.line(
-        "Lazy time grows with N only through parsing (about 1.2 µs per function here) and checking (1 µs), and \
+        "Lazy time grows with N only through parsing (about 1.6 µs per function here) and checking (1.2 µs), and \
          entering each function's signature, slot and version; nothing is defined in ORC until a call. Of the \
          10,000-function run's instructions (callgrind), parsing is 43%, checking 20%, process start 10% and the \
          one call with its two compiles 8%. Eager compiles every function, one module each.",
