@@ -21,8 +21,8 @@
 
 use super::stats::micros;
 use super::*;
-use parking_lot::Condvar;
 use std::collections::VecDeque;
+use std::sync::{Condvar, PoisonError};
 use std::time::Duration;
 
 /// Which code a compiled function runs.
@@ -64,13 +64,15 @@ struct State {
     /// Jobs taken by a thread and not finished.
     running: usize,
     threads: usize,
+    /// The most threads a namespace asked for.
+    wanted: usize,
     /// Set at process exit: queued jobs are dropped.
     exiting: bool,
 }
 
 /// The process's queue of tier-up compiles and its threads.
 struct Queue {
-    state: Mutex<State>,
+    state: runtime::process::ForkLock<State>,
     /// Signalled when a job is queued.
     work: Condvar,
     /// Signalled when a job finishes.
@@ -78,7 +80,7 @@ struct Queue {
 }
 
 static QUEUE: Queue = Queue {
-    state: Mutex::new(State { jobs: VecDeque::new(), running: 0, threads: 0, exiting: false }),
+    state: runtime::process::ForkLock::new(State { jobs: VecDeque::new(), running: 0, threads: 0, wanted: 0, exiting: false }),
     work: Condvar::new(),
     done: Condvar::new(),
 };
@@ -90,10 +92,30 @@ impl Queue {
             return;
         }
         state.jobs.push_back(job);
-        while state.threads < threads {
-            if state.threads == 0 && !runtime::process::at_exit(drain_at_exit) {
+        state.wanted = state.wanted.max(threads);
+        self.start_threads(&mut state);
+        if state.threads == 0 {
+            // No thread to run it: the function stays at tier 0.
+            state.jobs.clear();
+        }
+        // All: after a fork, the parent's threads may still be queued on the
+        // condvar in the child's copy of it, and must not take the wake-up.
+        self.work.notify_all();
+    }
+
+    /// Starts threads up to the most asked for: at the first tier-up, and in a
+    /// fork's child, which has none of its parent's threads.
+    fn start_threads(&'static self, state: &mut State) {
+        static HOOKS: std::sync::Once = std::sync::Once::new();
+        HOOKS.call_once(|| {
+            if !runtime::process::at_exit(drain_at_exit) {
                 tracing::warn!("process exit will not wait for background compiles");
             }
+            if !runtime::process::at_fork(before_fork, after_fork_in_parent, after_fork_in_child) {
+                tracing::warn!("a fork's child will not compile tier-ups");
+            }
+        });
+        while state.threads < state.wanted {
             let spawned = std::thread::Builder::new().name("ore-tier-up".into()).spawn(move || self.serve());
             if let Err(e) = spawned {
                 tracing::warn!("no background compile thread: {e}");
@@ -101,14 +123,9 @@ impl Queue {
             }
             state.threads += 1;
         }
-        if state.threads == 0 {
-            // No thread to run it: the function stays at tier 0.
-            state.jobs.clear();
-        }
-        self.work.notify_one();
     }
 
-    fn serve(&self) {
+    fn serve(&'static self) {
         loop {
             let job = {
                 let mut state = self.state.lock();
@@ -117,7 +134,7 @@ impl Queue {
                         state.running += 1;
                         break job;
                     }
-                    self.work.wait(&mut state);
+                    state = self.work.wait(state).unwrap_or_else(PoisonError::into_inner);
                 }
             };
             if let Some(inner) = job.namespace.upgrade() {
@@ -132,15 +149,32 @@ impl Queue {
         }
     }
 
-    /// Waits until no tier-up is queued or compiling, at most `timeout`; whether
-    /// that happened.
-    fn wait_idle(&self, timeout: Duration) -> bool {
+    /// Waits until no tier-up is compiling, at most `timeout` (queued ones may
+    /// stay queued).
+    fn wait_for_running(&'static self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
+        while state.running > 0 && !deadline.saturating_duration_since(Instant::now()).is_zero() {
+            state =
+                self.done.wait_timeout(state, deadline.saturating_duration_since(Instant::now())).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    /// Waits until no tier-up is queued or compiling, at most `timeout`; whether
+    /// that happened.
+    fn wait_idle(&'static self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        if !state.jobs.is_empty() && !state.exiting {
+            // A fork's child may have inherited jobs and no thread.
+            self.start_threads(&mut state);
+        }
         while !state.jobs.is_empty() || state.running > 0 {
-            if self.done.wait_until(&mut state, deadline).timed_out() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return false;
             }
+            state = self.done.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
         }
         true
     }
@@ -163,6 +197,27 @@ pub fn stop_background_compiles() {
 
 extern "C" fn drain_at_exit() {
     stop_background_compiles()
+}
+
+extern "C" fn before_fork() {
+    // A compile in flight may hold LLVM's locks, which the child would inherit
+    // held: wait for it (as exit does). The queue's lock is kept across the fork,
+    // so the child's copy is not locked by a thread it lacks.
+    QUEUE.wait_for_running(Duration::from_secs(2));
+    QUEUE.state.hold();
+}
+
+extern "C" fn after_fork_in_parent() {
+    QUEUE.state.release(|_| {});
+}
+
+extern "C" fn after_fork_in_child() {
+    // Queued jobs stay, for the threads the child starts at its next tier-up or
+    // wait; a compile that was running in the parent is not the child's.
+    QUEUE.state.release(|state| {
+        state.threads = 0;
+        state.running = 0;
+    });
 }
 
 /// Waits until every tier-up queued so far, by any engine of the process, has

@@ -7,11 +7,11 @@
 //! Code that is not Ore (a C function, Python) cannot be interrupted: the call ends
 //! at the next check after it returns.
 
-use parking_lot::{Condvar, Mutex};
+use super::process::ForkLock;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often the watchdog looks at the `Interrupt`s of running calls.
@@ -56,11 +56,10 @@ struct Flag(*const AtomicU32);
 unsafe impl Send for Flag {}
 
 struct Watchdog {
-    table: Mutex<Table>,
+    table: ForkLock<Table>,
     wake: Condvar,
 }
 
-#[derive(Default)]
 struct Table {
     /// (deadline, arm number) -> the word to set.
     armed: BTreeMap<(Instant, u64), Flag>,
@@ -69,31 +68,56 @@ struct Table {
     wakes_at: Option<Instant>,
     /// Running calls' words to set once their interrupt is triggered, by watch number.
     watched: BTreeMap<u64, (Flag, Arc<Interrupt>)>,
+    /// Whether this process runs the watchdog thread: not yet, or a fork's child,
+    /// which has none of its parent's threads.
+    running: bool,
+}
+
+static WATCHDOG: Watchdog = Watchdog {
+    table: ForkLock::new(Table { armed: BTreeMap::new(), wakes_at: None, watched: BTreeMap::new(), running: false }),
+    wake: Condvar::new(),
+};
+
+extern "C" fn before_fork() {
+    // Held across the fork, so the child's copy is not locked by the watchdog.
+    WATCHDOG.table.hold();
+}
+
+extern "C" fn after_fork_in_parent() {
+    WATCHDOG.table.release(|_| {});
+}
+
+extern "C" fn after_fork_in_child() {
+    WATCHDOG.table.release(|table| table.running = false);
 }
 
 impl Watchdog {
-    fn get() -> &'static Watchdog {
-        static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
-        WATCHDOG.get_or_init(|| {
-            let dog: &'static Watchdog = Box::leak(Box::new(Watchdog { table: Mutex::default(), wake: Condvar::new() }));
-            std::thread::Builder::new().name("ore-deadlines".into()).spawn(move || dog.run()).expect("cannot start the deadline thread");
-            dog
-        })
-    }
-
-    /// Makes sure the watchdog wakes up by `at`, waking it now if it would sleep longer.
-    fn wake_by(&self, mut table: parking_lot::MutexGuard<'_, Table>, at: Instant) {
+    /// Makes sure the watchdog thread runs and wakes up by `at`, waking it now if it
+    /// would sleep longer.
+    fn wake_by(&'static self, mut table: MutexGuard<'_, Table>, at: Instant) {
+        if !table.running {
+            static FORK_HOOKS: Once = Once::new();
+            FORK_HOOKS.call_once(|| {
+                if !super::process::at_fork(before_fork, after_fork_in_parent, after_fork_in_child) {
+                    tracing::warn!("a fork's child will not time calls out");
+                }
+            });
+            std::thread::Builder::new().name("ore-deadlines".into()).spawn(move || self.run()).expect("cannot start the deadline thread");
+            table.running = true;
+        }
         let sooner = table.wakes_at.is_none_or(|wakes| at < wakes);
         if sooner {
             table.wakes_at = Some(at);
         }
         drop(table);
         if sooner {
-            self.wake.notify_one();
+            // All: after a fork, the parent's watchdog may still be queued on the
+            // condvar in the child's copy of it, and must not take the wake-up.
+            self.wake.notify_all();
         }
     }
 
-    fn run(&self) {
+    fn run(&'static self) {
         let mut table = self.table.lock();
         loop {
             let now = Instant::now();
@@ -116,10 +140,13 @@ impl Watchdog {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            match table.wakes_at {
-                Some(next) => drop(self.wake.wait_until(&mut table, next)),
-                None => self.wake.wait(&mut table),
-            }
+            table = match table.wakes_at {
+                Some(next) => {
+                    let wait = next.saturating_duration_since(Instant::now());
+                    self.wake.wait_timeout(table, wait).unwrap_or_else(PoisonError::into_inner).0
+                }
+                None => self.wake.wait(table).unwrap_or_else(PoisonError::into_inner),
+            };
         }
     }
 }
@@ -152,11 +179,10 @@ pub fn effective(own: Option<Instant>) -> Option<Instant> {
 /// `flag` must stay valid until the guard is dropped.
 pub unsafe fn arm(flag: *const AtomicU32, deadline: Instant) -> Armed {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dog = Watchdog::get();
     let key = (deadline, NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut table = dog.table.lock();
+    let mut table = WATCHDOG.table.lock();
     table.armed.insert(key, Flag(flag));
-    dog.wake_by(table, deadline);
+    WATCHDOG.wake_by(table, deadline);
     let outer = INHERITED.with(|i| i.replace(Some(deadline)));
     Armed { key, outer, _not_send: std::marker::PhantomData }
 }
@@ -171,24 +197,23 @@ pub struct Watched(u64);
 /// `flag` must stay valid until the guard is dropped.
 pub unsafe fn watch(flag: *const AtomicU32, interrupt: Arc<Interrupt>) -> Watched {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dog = Watchdog::get();
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut table = dog.table.lock();
+    let mut table = WATCHDOG.table.lock();
     table.watched.insert(id, (Flag(flag), interrupt));
-    dog.wake_by(table, Instant::now() + INTERRUPT_POLL);
+    WATCHDOG.wake_by(table, Instant::now() + INTERRUPT_POLL);
     Watched(id)
 }
 
 impl Drop for Watched {
     fn drop(&mut self) {
-        Watchdog::get().table.lock().watched.remove(&self.0);
+        WATCHDOG.table.lock().watched.remove(&self.0);
     }
 }
 
 impl Drop for Armed {
     fn drop(&mut self) {
         INHERITED.with(|i| i.set(self.outer));
-        Watchdog::get().table.lock().armed.remove(&self.key);
+        WATCHDOG.table.lock().armed.remove(&self.key);
     }
 }
 

@@ -2,8 +2,11 @@
 //! JIT'd code reaches through ORC's process symbol generator), and the resources
 //! it holds.
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::ffi::CStr;
 use std::path::Path;
+use std::sync::{MutexGuard, PoisonError};
 
 /// Loads a shared library (`dlopen`, global scope) for good: compiled code may call
 /// into it at any time, so it is never closed. The error is `dlerror`'s.
@@ -52,6 +55,62 @@ pub fn resident_bytes() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     pages * page
+}
+
+/// Runs `prepare` in the parent just before each `fork`, then `parent` in the
+/// parent and `child` in the child just after it (`pthread_atfork`); false if they
+/// cannot be registered. Only the forking thread lives on in the child, so the
+/// owner of a background thread takes its lock in `prepare` (no thread the child
+/// lacks can then hold it), releases it in both, and in `child` notes that its
+/// thread is gone, to start another when next needed.
+pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) -> bool {
+    // SAFETY: `pthread_atfork` only records the pointers; the handlers are plain
+    // functions that live as long as the process.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
+/// A lock that its owner keeps across `fork` (see `at_fork`): `hold` in the
+/// `prepare` handler, `release` in the `parent` and `child` ones. It is std's
+/// futex-based Mutex, not parking_lot's: parking_lot queues waiters in a
+/// process-wide table, and in a child that table still lists the parent's
+/// threads, to which an unlock may hand the lock.
+pub struct ForkLock<T: Send + 'static>(std::sync::Mutex<T>);
+
+thread_local! {
+    /// The guards `hold` keeps, by lock address: `at_fork`'s handlers all run on
+    /// the forking thread (which, in the child, is the only one).
+    static HELD: RefCell<Vec<(usize, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<T: Send + 'static> ForkLock<T> {
+    pub const fn new(value: T) -> ForkLock<T> {
+        ForkLock(std::sync::Mutex::new(value))
+    }
+
+    /// The lock (a panic while it was held poisons nothing: its holders keep
+    /// their data consistent at every unwind point).
+    pub fn lock(&'static self) -> MutexGuard<'static, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the lock and keeps it until `release` on this thread.
+    pub fn hold(&'static self) {
+        let guard = self.lock();
+        HELD.with(|held| held.borrow_mut().push((self as *const Self as usize, Box::new(guard))));
+    }
+
+    /// Runs `f` on the value `hold` kept locked, and unlocks it.
+    pub fn release(&'static self, f: impl FnOnce(&mut T)) {
+        let me = self as *const Self as usize;
+        let guard = HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            let at = held.iter().position(|(lock, _)| *lock == me)?;
+            Some(held.swap_remove(at).1)
+        });
+        if let Some(Ok(mut guard)) = guard.map(|g| g.downcast::<MutexGuard<'static, T>>()) {
+            f(&mut guard);
+        }
+    }
 }
 
 /// Runs `f` when the process exits (C's `atexit`), before the static destructors
