@@ -456,3 +456,34 @@ def test_the_interpreter_exits_cleanly_with_a_tier_up_compiling():
     for _ in range(10):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert (done.returncode, done.stdout) == (0, "5000\n"), done.stderr
+
+
+def test_a_forked_child_times_calls_out_and_tiers_up():
+    import multiprocessing
+
+    jit = ore.Jit(tier="auto", hot_calls=1, interruptible=True)
+    jit.add_source("m", "fn spin() { while true {} }\nfn sq(x: i64) -> i64 { x * x }\nfn inc(x: i64) -> i64 { x + 1 }")
+    # Both background threads start in the parent.
+    with pytest.raises(ore.Timeout):
+        jit.call("spin", timeout=0.05)
+    assert jit.call("sq", 3) == 9
+    assert jit.wait_for_tier_ups()
+
+    def child(results):
+        try:
+            jit.call("spin", timeout=0.05)
+            results.put("no timeout")
+        except ore.Timeout:
+            results.put(jit.call("inc", 41))
+            results.put(jit.wait_for_tier_ups(5.0))
+            results.put({f["name"]: f["tier"] for f in jit.functions()}["inc"])
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    process = context.Process(target=child, args=(results,))
+    process.start()
+    process.join(60)
+    if process.is_alive():
+        process.kill()
+        pytest.fail("the child hung")
+    assert [results.get(timeout=5) for _ in range(3)] == [42, True, "optimized"]
