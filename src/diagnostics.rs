@@ -51,6 +51,9 @@ impl fmt::Display for CompileError {
     }
 }
 
+/// The most diagnostics one module's error lists; a last one says how many more.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
 /// A source file with its line table.
 #[derive(Clone)]
 pub struct SourceFile {
@@ -147,6 +150,17 @@ impl SourceFile {
     /// A compile error of this file made of `diags`, located.
     pub fn error(&self, mut diags: Vec<Diagnostic>) -> CompileError {
         diags.sort_by_key(|d| d.span.start);
+        if diags.len() > MAX_DIAGNOSTICS {
+            // A generated module can have an error per line: its report (and the
+            // server's answer) stays bounded, and still says where the rest begin.
+            let more = diags.len() - MAX_DIAGNOSTICS;
+            let first_omitted = diags[MAX_DIAGNOSTICS].span;
+            diags.truncate(MAX_DIAGNOSTICS);
+            diags.push(Diagnostic::new(
+                first_omitted,
+                format!("and {more} more errors from here on (only the first {MAX_DIAGNOSTICS} are shown)"),
+            ));
+        }
         CompileError { diagnostics: diags.iter().map(|d| self.locate(d)).collect() }
     }
 }
