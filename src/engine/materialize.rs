@@ -67,8 +67,6 @@ impl codegen::Callees for CalleeTable {
 }
 
 impl Inner {
-    /// Defines the version's symbol as a unit that generates and compiles `func` when
-    /// first looked up.
     /// Defines the version's symbol in its dylib, once, as a unit that generates
     /// and compiles its body the first time the symbol is looked up. (Concurrent
     /// callers wait on the lock until the unit is defined.)

@@ -3,10 +3,10 @@
 //! host functions, policy and limits), like wasmtime's Engine and Store.
 //!
 //! Adding a module to a namespace parses and checks it, then gives it a JITDylib of
-//! its own and, for each function it defines, a new *version*: a custom
-//! materialization unit for `ore.f` (IR not generated yet), and empties the
-//! function's *slot*. Nothing else happens until a call: a call that finds the slot
-//! empty asks `Inner::resolve`, which looks the version up, running
+//! its own and, for each function it defines, a new *version* holding its typed IR,
+//! and empties the function's *slot*. Nothing else happens until a call: a call that
+//! finds the slot empty asks `Inner::resolve`, which defines the version's custom
+//! materialization unit for `ore.f` (once) and looks it up, running
 //! `Inner::materialize` on the calling thread (or whichever thread drives the
 //! session's lookups at that moment: IR generation, optimisation, code generation
 //! with the thread's own target machine, linking), and stores the code's address

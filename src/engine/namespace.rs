@@ -599,8 +599,8 @@ impl Inner {
         Ok(dylib)
     }
 
-    /// Defines a new version of each function in a new dylib: a unit that compiles
-    /// the body when first looked up (no stub: callers go through the slot). Caller
+    /// Makes a new version of each function, in a new dylib whose units the first
+    /// calls define (`define_unit`; no stub: callers go through the slot). Caller
     /// holds the namespace write lock.
     fn define_versions(self: &Arc<Self>, id: ModuleId, level: OptLevel, functions: Vec<tir::Function>) -> Result<ModuleRecord, Error> {
         let dylib = self.module_dylib()?;
