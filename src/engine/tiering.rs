@@ -98,9 +98,7 @@ impl Queue {
             // No thread to run it: the function stays at tier 0.
             state.jobs.clear();
         }
-        // All: after a fork, the parent's threads may still be queued on the
-        // condvar in the child's copy of it, and must not take the wake-up.
-        self.work.notify_all();
+        self.work.notify_one();
     }
 
     /// Starts threads up to the most asked for: at the first tier-up, and in a
@@ -149,34 +147,17 @@ impl Queue {
         }
     }
 
-    /// Waits until no tier-up is compiling, at most `timeout` (queued ones may
-    /// stay queued).
-    fn wait_for_running(&'static self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state.lock();
-        while state.running > 0 && !deadline.saturating_duration_since(Instant::now()).is_zero() {
-            state =
-                self.done.wait_timeout(state, deadline.saturating_duration_since(Instant::now())).unwrap_or_else(PoisonError::into_inner).0;
-        }
-    }
-
     /// Waits until no tier-up is queued or compiling, at most `timeout`; whether
     /// that happened.
     fn wait_idle(&'static self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
         if !state.jobs.is_empty() && !state.exiting {
             // A fork's child may have inherited jobs and no thread.
             self.start_threads(&mut state);
         }
-        while !state.jobs.is_empty() || state.running > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self.done.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-        true
+        let busy = |s: &mut State| !s.jobs.is_empty() || s.running > 0;
+        let waited = self.done.wait_timeout_while(state, timeout, busy).unwrap_or_else(PoisonError::into_inner);
+        !waited.1.timed_out()
     }
 }
 
@@ -203,8 +184,10 @@ extern "C" fn before_fork() {
     // A compile in flight may hold LLVM's locks, which the child would inherit
     // held: wait for it (as exit does). The queue's lock is kept across the fork,
     // so the child's copy is not locked by a thread it lacks.
-    QUEUE.wait_for_running(Duration::from_secs(2));
-    QUEUE.state.hold();
+    QUEUE.state.hold(|state| {
+        let compiling = |s: &mut State| s.running > 0;
+        QUEUE.done.wait_timeout_while(state, Duration::from_secs(2), compiling).unwrap_or_else(PoisonError::into_inner).0
+    });
 }
 
 extern "C" fn after_fork_in_parent() {

@@ -80,7 +80,7 @@ static WATCHDOG: Watchdog = Watchdog {
 
 extern "C" fn before_fork() {
     // Held across the fork, so the child's copy is not locked by the watchdog.
-    WATCHDOG.table.hold();
+    WATCHDOG.table.hold(|table| table);
 }
 
 extern "C" fn after_fork_in_parent() {
@@ -111,9 +111,7 @@ impl Watchdog {
         }
         drop(table);
         if sooner {
-            // All: after a fork, the parent's watchdog may still be queued on the
-            // condvar in the child's copy of it, and must not take the wake-up.
-            self.wake.notify_all();
+            self.wake.notify_one();
         }
     }
 

@@ -93,9 +93,13 @@ impl<T: Send + 'static> ForkLock<T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the lock and keeps it until `release` on this thread.
-    pub fn hold(&'static self) {
+    /// Takes the lock, lets `settle` wait on it (a condvar wait gives the guard
+    /// back), and keeps it until `release` on this thread.
+    pub fn hold(&'static self, settle: impl FnOnce(MutexGuard<'static, T>) -> MutexGuard<'static, T>) {
         let guard = self.lock();
+        let value: *const T = &*guard;
+        let guard = settle(guard);
+        assert!(std::ptr::eq(&*guard, value), "`settle` returned a guard of another lock");
         HELD.with(|held| held.borrow_mut().push((self as *const Self as usize, Box::new(guard))));
     }
 
