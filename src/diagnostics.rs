@@ -71,6 +71,22 @@ impl fmt::Debug for SourceFile {
     }
 }
 
+/// Where a function was first declared or defined, formatted (`FILE:LINE:COL`)
+/// only when a diagnostic shows it: adding a module enters every function it
+/// defines, and a formatted string each was 4% of adding 10,000 one-line ones.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    file: std::sync::Arc<str>,
+    line: usize,
+    column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
 /// Source lines longer than this are shown as a window around the column.
 const MAX_SHOWN_LINE: usize = 160;
 
@@ -125,6 +141,13 @@ impl SourceFile {
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let column = self.text[self.line_starts[line]..offset].chars().count() + 1;
         (line + self.first_line, column)
+    }
+
+    /// Byte `offset` as an `Origin`, naming this file by `name` (one string shared
+    /// by all of a module's functions).
+    pub fn origin(&self, name: &std::sync::Arc<str>, offset: usize) -> Origin {
+        let (line, column) = self.location(offset);
+        Origin { file: name.clone(), line, column }
     }
 
     /// `diag`, with its line and column in this file and a rendered excerpt.

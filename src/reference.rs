@@ -86,7 +86,7 @@ type Eval = Result<Value, Flow>;
 
 struct Entry {
     sig: FnSig,
-    origin: String,
+    origin: crate::diagnostics::Origin,
     current: Option<Rc<Function>>,
 }
 
@@ -147,9 +147,9 @@ impl Interpreter {
         let options = check::Options { require_main, ..check::Options::default() };
         let checked = check::check_module(items, &file, &*self.namespace.borrow(), &options).map_err(|d| file.error(d).to_string())?;
         let mut ns = self.namespace.borrow_mut();
+        let file_name: std::sync::Arc<str> = name.into();
         for s in checked.signatures {
-            let (line, column) = file.location(s.span.start);
-            let origin = format!("{name}:{line}:{column}");
+            let origin = file.origin(&file_name, s.span.start);
             ns.functions.entry(s.name).or_insert(Entry { sig: s.sig, origin, current: None });
         }
         for f in checked.functions {

@@ -54,8 +54,8 @@ pub trait Environment {
 
 pub struct ExistingFunction {
     pub sig: FnSig,
-    /// Where it was first declared or defined, as `FILE:LINE:COL`.
-    pub origin: String,
+    /// Where it was first declared or defined.
+    pub origin: crate::diagnostics::Origin,
 }
 
 pub enum SymbolStatus {

@@ -93,7 +93,7 @@ pub(super) struct Version {
 pub(super) struct FunctionEntry {
     pub(super) sig: FnSig,
     /// Where the function was first declared or defined.
-    pub(super) origin: String,
+    pub(super) origin: crate::diagnostics::Origin,
     pub(super) slot: Arc<Slot>,
     pub(super) current: Option<Arc<Version>>,
 }
@@ -287,17 +287,16 @@ impl Namespace {
             }
         }
         let mut entered = Vec::new();
+        let file_name: Arc<str> = file.name().into();
         for s in &checked.signatures {
-            if !ns.functions.contains_key(&s.name) {
+            if let std::collections::hash_map::Entry::Vacant(new) = ns.functions.entry(s.name.clone()) {
                 entered.push(s.name.clone());
-                let (line, column) = file.location(s.span.start);
-                let entry = FunctionEntry {
+                new.insert(FunctionEntry {
                     sig: s.sig.clone(),
-                    origin: format!("{}:{line}:{column}", file.name()),
+                    origin: file.origin(&file_name, s.span.start),
                     slot: inner.slot(&s.name),
                     current: None,
-                };
-                ns.functions.insert(s.name.clone(), entry);
+                });
             }
         }
         let record = match inner.define_versions(id, level, checked.functions) {
