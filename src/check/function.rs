@@ -14,8 +14,8 @@ pub(super) struct FnChecker<'m, 'a> {
     pub(super) sig: FnSig,
     pub(super) locals: Vec<Local>,
     pub(super) mutable: Vec<bool>,
-    /// Visible names, innermost last; `scope_starts` marks where each block began.
-    pub(super) scope: Vec<(String, LocalId)>,
+    /// Visible locals, innermost last; `scope_starts` marks where each block began.
+    pub(super) scope: Vec<LocalId>,
     pub(super) scope_starts: Vec<usize>,
     pub(super) loop_depth: usize,
     pub(super) diags: Vec<Diagnostic>,
@@ -48,7 +48,7 @@ impl<'m, 'a> FnChecker<'m, 'a> {
             module,
             name: f.name.name.clone(),
             span: f.name.span,
-            sig: sig.clone(),
+            sig,
             locals: Vec::new(),
             mutable: Vec::new(),
             scope: Vec::new(),
@@ -57,8 +57,8 @@ impl<'m, 'a> FnChecker<'m, 'a> {
             diags: Vec::new(),
             inferring: false,
         };
-        for (p, ty) in f.params.iter().zip(&sig.params) {
-            checker.declare(&p.name, *ty, false);
+        for (i, p) in f.params.iter().enumerate() {
+            checker.declare(&p.name, checker.sig.params[i], false);
         }
         checker
     }
@@ -72,12 +72,12 @@ impl<'m, 'a> FnChecker<'m, 'a> {
         let id = self.locals.len();
         self.locals.push(Local { ty, name: name.name.clone(), span: name.span });
         self.mutable.push(mutable);
-        self.scope.push((name.name.clone(), id));
+        self.scope.push(id);
         id
     }
 
     pub(super) fn lookup(&self, name: &str) -> Option<LocalId> {
-        self.scope.iter().rev().find(|(n, _)| n == name).map(|(_, id)| *id)
+        self.scope.iter().rev().copied().find(|&id| self.locals[id].name == name)
     }
 
     /// The function, checked; with `infer`, its result type becomes its body's.

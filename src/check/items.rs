@@ -6,7 +6,7 @@ use super::{CheckedModule, Environment, Signature, SymbolStatus, BUILTINS};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{FnItem, Item, Span, TypeExpr};
 use crate::types::{CType, ExternSig, FnSig, Ty};
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 pub(super) struct FnEntry {
     pub(super) sig: FnSig,
@@ -61,23 +61,23 @@ impl ModuleChecker<'_> {
             }
         }
         let defines = f.body.is_some();
-        match self.functions.get_mut(name) {
-            Some(entry) if entry.sig != sig => {
-                let message = format!("`{name}` is declared as `{}` elsewhere in this module, not `{sig}`", entry.sig);
-                self.error(f.span, message)
-            }
-            Some(entry) if entry.defined && defines => {
-                self.error(f.name.span, format!("`{name}` is defined more than once in this module"))
-            }
-            Some(entry) => {
-                entry.defined |= defines;
-                module.signatures[entry.signature].defines |= defines;
-            }
-            None => {
+        let entry = match self.functions.entry(name.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(new) => {
                 let signature = module.signatures.len();
                 module.signatures.push(Signature { name: name.clone(), sig: sig.clone(), defines, span: f.span });
-                self.functions.insert(name.clone(), FnEntry { sig, defined: defines, signature });
+                new.insert(FnEntry { sig, defined: defines, signature });
+                return;
             }
+        };
+        if entry.sig != sig {
+            let message = format!("`{name}` is declared as `{}` elsewhere in this module, not `{sig}`", entry.sig);
+            self.error(f.span, message)
+        } else if entry.defined && defines {
+            self.error(f.name.span, format!("`{name}` is defined more than once in this module"))
+        } else {
+            entry.defined |= defines;
+            module.signatures[entry.signature].defines |= defines;
         }
     }
 
