@@ -243,6 +243,11 @@ macro_rules! for_each_runtime_function {
             Frame ore_rt_frame "ore.rt.frame" (Ctx, Str, I64) -> Void;
             /// `[fill; len]` in the call's arena; null after raising an error.
             ArrayNew ore_rt_array_new "ore.rt.array_new" (Ctx, I64, I64) -> Array;
+            /// Where the call's arena is, for a function that makes arrays and
+            /// returns none to `release` to when it returns (`runtime::arena`).
+            ArenaMark ore_rt_arena_mark "ore.rt.arena_mark" (Ctx) -> I64;
+            /// Frees the arrays made since the mark.
+            ArenaRelease ore_rt_arena_release "ore.rt.arena_release" (Ctx, I64) -> Void;
             PrintI64 ore_rt_print_i64 "ore.rt.print_i64" (Ctx, I64) -> Void;
             PrintF64 ore_rt_print_f64 "ore.rt.print_f64" (Ctx, F64) -> Void;
             /// The bool widened to i64.

@@ -154,7 +154,7 @@ struct ServeArgs {
     /// Namespaces per server.
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_namespaces: usize,
-    /// Bytes all arrays of one call may take.
+    /// Bytes the arrays of one call may hold at once.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     max_array_bytes: u64,
     /// Bytes of `print` output one call may return (the rest is dropped).

@@ -59,6 +59,23 @@ impl Function {
         (ore.into_iter().collect(), c.into_iter().collect())
     }
 
+    /// Whether the function frees the arrays made during its call when it returns
+    /// (`runtime::arena`): it returns no array, and makes one or calls a function
+    /// that returns one (otherwise there is nothing to free).
+    pub fn frees_arrays(&self) -> bool {
+        fn makes(e: &Expr) -> bool {
+            let here = match &e.kind {
+                ExprKind::ArrayNew { .. } => true,
+                ExprKind::Call(Callee::Ore { sig, .. }, _) => sig.ret.is_array(),
+                _ => false,
+            };
+            let mut below = false;
+            e.for_each_child(|child| below = below || makes(child));
+            here || below
+        }
+        !self.sig.ret.is_array() && makes(&self.body)
+    }
+
     /// The loops where tier-0 code may move a running call into the top tier
     /// (on-stack replacement), by the start of their span, in evaluation order:
     /// those in statement position all the way up to the body (loop bodies,

@@ -50,6 +50,11 @@ impl Ty {
         }
     }
 
+    /// `[i64]` or `[f64]`.
+    pub fn is_array(self) -> bool {
+        matches!(self, Ty::ArrayI64 | Ty::ArrayF64)
+    }
+
     /// Types `print` accepts, and so the types `main` may return besides unit.
     pub fn is_printable(self) -> bool {
         matches!(self, Ty::I64 | Ty::F64 | Ty::Bool | Ty::Str)

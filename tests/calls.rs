@@ -94,6 +94,24 @@ fn array_memory_is_limited_per_call() {
 }
 
 #[test]
+fn a_function_returning_no_array_gives_its_arrays_back_when_it_returns() {
+    let e = Namespace::new(Config::default()).unwrap();
+    let src = "fn one(n: i64) -> i64 { len([1; n]) }
+fn make(n: i64) -> [i64] { [1; n] }
+fn calls(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + one(n); i = i + 1; } t }
+fn keeps(n: i64, k: i64) -> i64 { var i = 0; var t = 0; while i < k { t = t + len(make(n)); i = i + 1; } t }";
+    e.add_module("a", src).unwrap();
+    let options = CallOptions { max_array_bytes: Some(80_000), ..CallOptions::default() };
+    let args = |k| [Value::I64(998), Value::I64(k)];
+    // Each `one` frees its array: a hundred calls hold one array at a time.
+    assert_eq!(e.call_with("calls", &args(100), &options).result.unwrap(), Value::I64(99_800));
+    // `make` returns its array, so `keeps` holds all of them until it returns.
+    assert_eq!(e.call_with("keeps", &args(10), &options).result.unwrap(), Value::I64(9980));
+    let result = e.call_with("keeps", &args(11), &options).result;
+    assert!(matches!(result, Err(Error::Runtime { error: RuntimeError::MemoryLimit(998), .. })), "{result:?}");
+}
+
+#[test]
 fn policy_limits_externs_and_python() {
     let policy = Policy { extern_allow_list: Some(ore::allow_list(["labs"]).unwrap()), python: false };
     let e = Namespace::new(Config { policy, ..Config::default() }).unwrap();

@@ -34,6 +34,11 @@ pub(super) struct FnCodegen<'m, 'f> {
     pub(super) locals_buffer: Option<Value<'m>>,
     /// Created on first use.
     pub(super) unwind: Option<Unwind<'m>>,
+    /// A function that frees its arrays when it returns (`tir::Function::
+    /// frees_arrays`): the arena's mark, taken on entry. (Not in a loop entry:
+    /// its tier-0 caller frees them. An error path frees nothing: the error ends
+    /// the host's call, which empties the arena.)
+    arena_mark: Option<Value<'m>>,
     pub(super) llvm_fn: Function<'m>,
     /// With `Options::debug_info`: the module's debug info and this function's
     /// scope, and the location instructions get now.
@@ -108,6 +113,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             enter_at: None,
             locals_buffer: None,
             unwind: None,
+            arena_mark: None,
             llvm_fn,
             debug,
             location: (0, 0),
@@ -135,6 +141,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             cg.stack_check();
             cg.interrupt_check(func.span);
         }
+        if body == Body::Function && func.frees_arrays() {
+            cg.arena_mark = Some(m.call(cg.runtime(RuntimeFn::ArenaMark), &[ctx]));
+        }
         if cg.counting.is_some() {
             cg.count_call();
         }
@@ -149,8 +158,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let result = cg.expr(&func.body);
         if !m.is_terminated() {
             match (result, value_type(m, func.sig.ret)) {
-                (Some(v), Some(_)) => m.ret(v),
-                (_, None) => m.ret_void(),
+                (Some(v), Some(_)) => cg.ret(Some(v)),
+                (_, None) => cg.ret(None),
                 (None, Some(_)) => m.unreachable(),
             }
         }
@@ -160,6 +169,19 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             m.unreachable();
         }
         llvm_fn
+    }
+
+    /// Returns `value` (none: unit), first freeing the call's arrays if the
+    /// function frees them (`arena_mark`).
+    pub(super) fn ret(&mut self, value: Option<Value<'m>>) {
+        let m = self.m;
+        if let Some(mark) = self.arena_mark {
+            m.call(self.runtime(RuntimeFn::ArenaRelease), &[self.ctx, mark]);
+        }
+        match value {
+            Some(v) => m.ret(v),
+            None => m.ret_void(),
+        }
     }
 
     /// A load of a word other threads store to (a slot, the interrupt word): a
@@ -340,8 +362,8 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             ExprKind::Return(value) => {
                 let v = value.as_ref().map(|v| self.expr(v));
                 match (v, value_type(m, self.func.sig.ret)) {
-                    (Some(Some(v)), Some(_)) => m.ret(v),
-                    (_, None) => m.ret_void(),
+                    (Some(Some(v)), Some(_)) => self.ret(Some(v)),
+                    (_, None) => self.ret(None),
                     // The returned expression itself left: this point is dead.
                     (_, Some(_)) => m.unreachable(),
                 }

@@ -5,7 +5,8 @@
 //! when all of these hold:
 //! 1. the callee is a candidate (`cost` is `Some`): at most `CANDIDATE_NODES`
 //!    expression nodes, calling no Ore function (so copies never chain or recurse),
-//!    and nothing with effects beyond the call (`load`, Python);
+//!    making no array (which the callee frees when it returns, and a copy would
+//!    not), and nothing with effects beyond the call (`load`, Python);
 //! 2. the caller's module defines it (`Callees::inline` answers only for those);
 //! 3. the call is inside a loop, or anywhere in the top tier of a hot function
 //!    (`Options::hot`): where it pays. Elsewhere the callee stays a function of
@@ -46,9 +47,10 @@ pub fn is_candidate(func: &tir::Function) -> bool {
     cost(func).is_some()
 }
 
-/// Nodes a copy may not contain: calls of Ore functions, `load` and Python.
+/// Nodes a copy may not contain: calls of Ore functions, new arrays, `load` and
+/// Python.
 fn allowed_in_copies(e: &tir::Expr) -> bool {
-    !matches!(e.kind, ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::Load(_) | ExprKind::Python(..))
+    !matches!(e.kind, ExprKind::Call(Callee::Ore { .. }, _) | ExprKind::ArrayNew { .. } | ExprKind::Load(_) | ExprKind::Python(..))
 }
 
 /// What a function being compiled may still spend on copies (rule 4).

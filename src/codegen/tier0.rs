@@ -113,10 +113,7 @@ impl<'m> FnCodegen<'m, '_> {
         m.call(self.runtime(RuntimeFn::OsrEntered), &[self.ctx, name]);
         let ret = value_type(m, self.func.sig.ret);
         let result = m.call_indirect(m.fn_type(ret.unwrap_or_else(|| m.void()), &[m.ptr(), m.ptr()]), entry, &[self.ctx, buffer]);
-        match ret {
-            Some(_) => m.ret(result),
-            None => m.ret_void(),
-        }
+        self.ret(ret.map(|_| result));
     }
 
     /// A loop entry's prologue: each local from the buffer `enter_top_tier` filled.

@@ -12,8 +12,9 @@ pub struct CallOptions {
     /// Capture up to this many bytes of what the call prints, instead of writing it
     /// to stdout (`CallReport::output`).
     pub capture_output: Option<usize>,
-    /// Bytes all arrays of the call may take together; more is the runtime error
-    /// `memory limit exceeded`.
+    /// Bytes the arrays of the call may hold at once; more is the runtime error
+    /// `memory limit exceeded`. (A function that returns no array gives back the
+    /// arrays made during its call when it returns: `runtime::arena`.)
     pub max_array_bytes: Option<u64>,
     /// Modules the call may add with `load` (code they replace is freed only when
     /// the call ends); more is the runtime error `load limit exceeded`.

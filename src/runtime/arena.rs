@@ -4,8 +4,15 @@
 //! lent by the host (`lend`) is a header pointing at the host's memory. Arrays
 //! live until the outermost call from the host into the JIT on this thread
 //! returns (LANGUAGE.md), so they go into a thread-local arena emptied when that
-//! call ends. The outermost call may limit the bytes its arrays take in all
+//! call ends. The outermost call may limit the bytes its arrays take at once
 //! (`enter`); going over is a runtime error.
+//!
+//! Arrays a function made can be freed when it returns, earlier than that, if it
+//! returns no array: none of them can be reached then (Ore has no globals, array
+//! elements are numbers, and no `extern fn`, host function or Python call takes an
+//! array). Such a function takes a `mark` when it is called and `release`s to it
+//! when it returns, so a loop calling it holds one call's arrays at a time, not all
+//! of them.
 
 //!
 //! Besides each call's budget, one process-wide cap bounds the bytes that the
@@ -69,6 +76,31 @@ pub fn leave() {
         let strings = STRINGS.with(|s| std::mem::take(&mut *s.borrow_mut()));
         drop((arrays, strings));
         PROCESS_BYTES.fetch_sub(HELD.with(|h| h.replace(0)), Relaxed);
+    }
+}
+
+/// Where the arena is now, for `release`: the blocks it holds.
+pub fn mark() -> usize {
+    ARRAYS.with(|a| a.borrow().len())
+}
+
+/// Frees the arrays made since `mark` was taken, giving their bytes back to the
+/// outermost call's budget and the process's cap. The caller guarantees that
+/// nothing reaches them any more (the module comment says when).
+pub fn release(mark: usize) {
+    let bytes = ARRAYS.with(|a| {
+        let mut arrays = a.borrow_mut();
+        let Some(freed) = arrays.get(mark..) else { return 0 };
+        let bytes: usize = freed.iter().map(|block| std::mem::size_of_val(&**block)).sum();
+        // Dropping a block frees its memory and nothing else: no borrow of the
+        // arena is taken again meanwhile.
+        arrays.truncate(mark);
+        bytes as u64
+    });
+    if bytes > 0 {
+        HELD.with(|h| h.set(h.get() - bytes));
+        PROCESS_BYTES.fetch_sub(bytes, Relaxed);
+        BUDGET.with(|b| b.set(b.get().saturating_add(bytes)));
     }
 }
 
@@ -232,6 +264,27 @@ mod tests {
         let (negative, huge) = in_call(None, || (alloc_filled(-3, 0).map(drop), alloc_filled(MAX_ARRAY_LEN + 1, 0).map(drop)));
         assert_eq!(negative, Err(RuntimeError::NegativeArrayLength(-3)));
         assert_eq!(huge, Err(RuntimeError::OutOfMemory(MAX_ARRAY_LEN + 1)));
+    }
+
+    #[test]
+    fn a_release_frees_the_arrays_made_since_its_mark_and_credits_their_bytes() {
+        let before = process_bytes();
+        let (kept, reused, refused) = in_call(Some(200), || {
+            let kept = alloc_from([7, 8].into_iter()).unwrap(); // 32 bytes
+            let mark = mark();
+            alloc_filled(10, 1).unwrap(); // 96 bytes, then 112 would be over 200
+            let refused = alloc_filled(12, 1).map(drop);
+            release(mark);
+            // The budget has the 96 bytes back.
+            // SAFETY: both were made in this call, which still runs; `kept` before
+            // the mark, so the release left it.
+            let read_now = |p: *mut i64| unsafe { read(p) };
+            (read_now(kept), alloc_filled(12, 3).map(read_now), refused)
+        });
+        assert_eq!(kept, vec![7, 8], "an array made before the mark stays");
+        assert_eq!(reused, Ok(vec![3; 12]));
+        assert_eq!(refused, Err(RuntimeError::MemoryLimit(12)));
+        assert!(process_bytes() <= before + 1024, "{} bytes still held", process_bytes() - before);
     }
 
     #[test]

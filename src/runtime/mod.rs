@@ -196,6 +196,14 @@ extern "C" fn ore_rt_array_new(ctx: &CallCtx, len: i64, fill: i64) -> *mut i64 {
     }
 }
 
+extern "C" fn ore_rt_arena_mark(_ctx: &CallCtx) -> i64 {
+    arena::mark() as i64
+}
+
+extern "C" fn ore_rt_arena_release(_ctx: &CallCtx, mark: i64) {
+    arena::release(mark as usize)
+}
+
 extern "C" fn ore_rt_print_i64(_ctx: &CallCtx, v: i64) {
     output::print_line(v.to_string().as_bytes());
 }
