@@ -528,7 +528,9 @@ fn steady_state(suite: &Suite, report: &mut Report) {
     report.line(format!(
         "The same algorithm in Ore (`ore run`, -O2, `run_us`: compilation excluded), C (`gcc -O2`, timed inside \
          the program) and CPython (timed inside; run once at a smaller size and scaled by the work ratio, since the \
-         full sizes take minutes). Programs in `benches/programs/`; {repeats} repeats, interleaved."
+         full sizes take minutes). Programs in `benches/programs/`; {repeats} repeats, interleaved. Times are \
+         median (range); the ratios compare the fastest run of each, because other load on a shared machine only \
+         ever slows a run down, so the fastest is the steadiest measure of what the code itself costs."
     ));
     report.line("");
     report.line("| program | Ore -O2 | gcc -O2 | Ore / gcc | CPython (scaled) | CPython / Ore |");
@@ -563,7 +565,7 @@ fn steady_state(suite: &Suite, report: &mut Report) {
         let python_us = python.stderr.trim().parse::<f64>().unwrap() * p.python_scale;
         let ore: Vec<Spread> = ore.into_iter().map(spread).collect();
         let gcc = spread(gcc);
-        let ratio = ore[0].median / gcc.median;
+        let ratio = ore[0].min / gcc.min;
         report.line(format!(
             "| {} {} | {} | {} | {ratio:.2}x | {:.2} s | {:.0}x |",
             p.name,
@@ -584,15 +586,15 @@ fn steady_state(suite: &Suite, report: &mut Report) {
         "**What each check costs.** The same programs with one check added (deadlines, as the server compiles) or \
          left out (`ore run --unchecked`, a measurement mode: a program that would trip an omitted check is \
          undefined behaviour). *slots* are the indirection that lets a redefinition reach running code: without \
-         them, calls between functions of one module go straight to the callee's symbol. Change in run time \
-         against Ore as shipped (negative: faster without):",
+         them, calls between functions of one module go straight to the callee's symbol. Change in the fastest \
+         run's time against Ore as shipped (negative: faster without):",
     );
     report.line("");
     let header: Vec<&str> = VARIANTS.iter().skip(1).map(|v| v.0).collect();
     report.line(format!("| program | {} |", header.join(" | ")));
     report.line(format!("| --- |{}", " ---: |".repeat(header.len())));
     for (name, ore) in &costs {
-        let cells: Vec<String> = ore.iter().skip(1).map(|v| format!("{:+.1}%", (v.median / ore[0].median - 1.0) * 100.0)).collect();
+        let cells: Vec<String> = ore.iter().skip(1).map(|v| format!("{:+.1}%", (v.min / ore[0].min - 1.0) * 100.0)).collect();
         report.line(format!("| {name} | {} |", cells.join(" | ")));
     }
     report.line("");
@@ -604,8 +606,11 @@ fn steady_state(suite: &Suite, report: &mut Report) {
          called inside loops into their callers as guarded copies (used while the callee's slot still names the \
          definition copied, so a redefinition still wins at once). That is what brings spectralnorm's \
          `a(i, j)` into its loops. fib is recursive, so every call stays a real call through the slot, with the \
-         stack check and the trap-flag test; gcc unrolls and partially inlines the recursion. The next step there \
-         is direct self-calls guarded by the same definition check.",
+         stack check and the trap-flag test; gcc unrolls and partially inlines the recursion. Direct self-calls \
+         guarded by the same definition check were tried and are no faster (one instruction more per call under \
+         callgrind): LLVM still cannot turn the recursion into a loop, because its tail-recursion elimination \
+         needs a call followed by nothing but the addition, and a trap-flag test and frame record follow each \
+         call. trees and tak are bound by calls the same way.",
     );
     report.line("");
     plot_bars(&suite.root.join("docs/perf/steady_state.png"), "Ore -O2 time / gcc -O2 time (1.0 = as fast as gcc)", &bars);

@@ -1,7 +1,7 @@
 #include "bench.h"
 #include <stdint.h>
-/* As the Ore version: each tree in a fresh array (malloc'd and freed here; the
-   Ore version's arrays live until main returns). */
+/* As the Ore version: each tree in a fresh array, freed when `one_tree` is done
+   with it (the Ore version's `one_tree` frees its arrays when it returns). */
 static int64_t next_node;
 static int64_t build(int64_t *tree, int64_t depth) {
     int64_t node = next_node++;
