@@ -266,6 +266,22 @@ fn inlined_copies_have_a_budget_per_function() {
 }
 
 #[test]
+fn a_loop_whose_indexing_is_checked_once_vectorises() {
+    // Three arrays indexed by the loop's index: one test before the loop covers
+    // them (`codegen::ranges`), and the copy of the loop without checks is one
+    // LLVM vectorises. With a check per indexing it would not.
+    let dir = tempfile::tempdir().unwrap();
+    let src = "fn add(a: [i64], b: [i64], c: [i64], n: i64) { var i = 0; while i < n { c[i] = a[i] + b[i]; i = i + 1; } }
+fn main() -> i64 { let c = [0; 100]; add([2; 100], [3; 100], c, 100); c[99] }\n";
+    std::fs::write(dir.path().join("p.ore"), src).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "--emit", "ir", "p.ore"]).output().unwrap();
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "5"));
+    let ir = String::from_utf8_lossy(&out.stderr);
+    let add = ir.split("; ---- ").find(|f| f.starts_with("add ----")).expect("add's IR");
+    assert!(add.contains("x i64>"), "no vector code in:\n{add}");
+}
+
+#[test]
 fn a_huge_function_is_compiled_at_o0() {
     let engine = Namespace::new(Config { profile: true, ..Config::default() }).unwrap();
     // About 6 nodes a statement: 1,000 statements are over `tir::HUGE_FUNCTION_NODES`.

@@ -1,7 +1,7 @@
 //! Function bodies: expressions, statements and operators.
 
 use super::checks::Unwind;
-use super::{inline, ore_fn_type, value, value_type, Callees, Options};
+use super::{inline, ore_fn_type, ranges, value, value_type, Callees, Options};
 use crate::abi::{self, RuntimeFn};
 use crate::llvm::ir::{Block, DebugInfo, DebugType, Function, IntPredicate, IrModule, RealPredicate, Scope, Type, Value};
 use crate::syntax::ast::{BinOp, Span};
@@ -23,6 +23,9 @@ pub(super) struct FnCodegen<'m, 'f> {
     pub(super) locals: Vec<Option<Value<'m>>>,
     /// (continue target, break target) of each enclosing loop.
     pub(super) loops: Vec<(Block<'m>, Block<'m>)>,
+    /// The (array, index) locals of the indexings that the test before the loop
+    /// being emitted covers (`ranges`): they need no check of their own.
+    covered: Vec<(tir::LocalId, tir::LocalId)>,
     /// Tier 0 (`Options::count_calls`, not a copy): the loops where the call
     /// may move into the top tier (`tir::Function::osr_loops`).
     pub(super) counting: Option<Vec<usize>>,
@@ -109,6 +112,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             ctx,
             locals,
             loops: Vec::new(),
+            covered: Vec::new(),
             counting: (options.count_calls && body == Body::Function).then(|| func.osr_loops()),
             enter_at: None,
             locals_buffer: None,
@@ -317,9 +321,10 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 Some(array)
             }
             ExprKind::Index(array, index) => {
+                let covered = self.covers(array, index);
                 let a = value!(self.expr(array));
                 let i = value!(self.expr(index));
-                let slot = self.element(a, i, e.span);
+                let slot = self.element(a, i, e.span, covered);
                 Some(m.load(value_type(m, e.ty)?, slot))
             }
             ExprKind::Block(stmts, tail) => {
@@ -333,30 +338,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             }
             ExprKind::If(cond, then, els) => self.if_expr(cond, then, els.as_deref(), e.ty),
             ExprKind::While(cond, body) => {
-                let header = m.append_block(self.llvm_fn, "while.cond");
-                let body_bb = m.append_block(self.llvm_fn, "while.body");
-                let exit = m.append_block(self.llvm_fn, "while.end");
-                m.br(header);
-                if let Some((_, enter)) = self.enter_at.take_if(|(at, _)| *at == e.span.start) {
-                    m.position_at_end(enter);
-                    m.br(header);
+                let once = if self.options.fast_isel || self.options.unchecked.bounds { None } else { ranges::checked_once(cond, body) };
+                match once {
+                    Some(once) => self.range_loop(e.span, cond, body, once),
+                    None => self.while_loop(e.span, cond, body),
                 }
-                m.position_at_end(header);
-                // Every iteration, `continue` included, passes here.
-                self.interrupt_check(e.span);
-                self.count_iteration(e.span);
-                match self.expr(cond) {
-                    Some(c) => m.cond_br(c, body_bb, exit),
-                    None => m.unreachable(),
-                }
-                m.position_at_end(body_bb);
-                self.loops.push((header, exit));
-                self.expr(body);
-                self.loops.pop();
-                if !m.is_terminated() {
-                    m.br(header);
-                }
-                m.position_at_end(exit);
                 None
             }
             ExprKind::Return(value) => {
@@ -393,10 +379,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
                 }
             }
             Stmt::AssignIndex { array, index, value } => {
+                let covered = self.covers(array, index);
                 let v = self.expr(value)?;
                 let a = self.expr(array)?;
                 let i = self.expr(index)?;
-                let slot = self.element(a, i, array.span);
+                let slot = self.element(a, i, array.span, covered);
                 m.store(v, slot);
             }
             Stmt::Expr(e) => {
@@ -409,14 +396,94 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         Some(())
     }
 
-    /// The address of `array[index]`, after the bounds check (of the indexing at `at`).
-    fn element(&mut self, array: Value<'m>, index: Value<'m>, at: Span) -> Value<'m> {
+    /// `while cond { body }` (the loop at `at`), ending at its exit.
+    fn while_loop(&mut self, at: Span, cond: &tir::Expr, body: &tir::Expr) {
+        let m = self.m;
+        let header = m.append_block(self.llvm_fn, "while.cond");
+        let body_bb = m.append_block(self.llvm_fn, "while.body");
+        let exit = m.append_block(self.llvm_fn, "while.end");
+        m.br(header);
+        if let Some((_, enter)) = self.enter_at.take_if(|(start, _)| *start == at.start) {
+            m.position_at_end(enter);
+            m.br(header);
+        }
+        m.position_at_end(header);
+        // Every iteration, `continue` included, passes here.
+        self.interrupt_check(at);
+        self.count_iteration(at);
+        match self.expr(cond) {
+            Some(c) => m.cond_br(c, body_bb, exit),
+            None => m.unreachable(),
+        }
+        m.position_at_end(body_bb);
+        self.loops.push((header, exit));
+        self.expr(body);
+        self.loops.pop();
+        if !m.is_terminated() {
+            m.br(header);
+        }
+        m.position_at_end(exit);
+    }
+
+    /// A loop whose indexing `once` checks before it (`ranges`): the test, then the
+    /// loop without those indexings' checks if it holds, else the loop as written.
+    fn range_loop(&mut self, at: Span, cond: &tir::Expr, body: &tir::Expr, once: ranges::CheckedOnce) {
+        let m = self.m;
+        let test = m.append_block(self.llvm_fn, "while.range");
+        m.br(test);
+        if let Some((_, enter)) = self.enter_at.take_if(|(start, _)| *start == at.start) {
+            // A call moving into this loop from tier 0 passes the test too: it
+            // holds for the rest of the loop from any iteration on.
+            m.position_at_end(enter);
+            m.br(test);
+        }
+        m.position_at_end(test);
+        let i64t = m.i64();
+        let bound = self.expr(once.bound).expect("a bound is a literal, a local or a length");
+        let local = |id: tir::LocalId, ty| m.load(ty, self.locals[id].expect("i64 and array locals have slots"));
+        let index = local(once.index, i64t);
+        let mut holds = m.icmp(IntPredicate::LLVMIntSGE, index, m.const_int(i64t, 0));
+        for &(array, k) in &once.covered {
+            let len = m.load_invariant(i64t, local(array, m.ptr()));
+            let fits = if k == once.index {
+                let below = if once.inclusive { IntPredicate::LLVMIntSLT } else { IntPredicate::LLVMIntSLE };
+                m.icmp(below, bound, len)
+            } else {
+                m.icmp(IntPredicate::LLVMIntULT, local(k, i64t), len)
+            };
+            holds = m.and(holds, fits);
+        }
+        let (unchecked, checked, done) = (
+            m.append_block(self.llvm_fn, "while.unchecked"),
+            m.append_block(self.llvm_fn, "while.checked"),
+            m.append_block(self.llvm_fn, "while.done"),
+        );
+        m.cond_br(holds, unchecked, checked);
+        m.position_at_end(unchecked);
+        self.covered = once.covered;
+        self.while_loop(at, cond, body);
+        self.covered.clear();
+        m.br(done);
+        m.position_at_end(checked);
+        self.while_loop(at, cond, body);
+        m.br(done);
+        m.position_at_end(done);
+    }
+
+    /// Whether the test before the loop being emitted covers `array[index]`.
+    fn covers(&self, array: &tir::Expr, index: &tir::Expr) -> bool {
+        matches!((&array.kind, &index.kind), (ExprKind::Local(a), ExprKind::Local(k)) if self.covered.contains(&(*a, *k)))
+    }
+
+    /// The address of `array[index]`, after the bounds check (of the indexing at
+    /// `at`) unless the test before the loop `covered` it.
+    fn element(&mut self, array: Value<'m>, index: Value<'m>, at: Span, covered: bool) -> Value<'m> {
         let m = self.m;
         // Neither an array's length nor where its elements are ever changes; both
         // loads come before the check, so LLVM may hoist them out of loops.
         let data_ptr = m.gep(m.i8(), array, m.const_int(m.i64(), abi::array::DATA));
         let data = m.load_invariant(m.ptr(), data_ptr);
-        if !self.options.unchecked.bounds {
+        if !self.options.unchecked.bounds && !covered {
             let len = m.load_invariant(m.i64(), array);
             // Unsigned comparison also catches negative indices.
             let out = m.icmp(IntPredicate::LLVMIntUGE, index, len);

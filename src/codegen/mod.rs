@@ -16,6 +16,7 @@
 //! `checks.rs` (runtime-error paths: traps, the trapped test, stack and interrupt
 //! checks), `calls.rs` (calls through slots, guarded inline copies, `extern fn`,
 //! Python), `inline.rs` (the whole policy for copying callees into callers),
+//! `ranges.rs` (loops whose indexing is checked once, before the loop),
 //! `tier0.rs` (tier 0's counting and its moves into the top tier), `glue.rs`
 //! (host-entry trampolines and closure thunks).
 
@@ -24,6 +25,7 @@ mod checks;
 mod function;
 mod glue;
 pub mod inline;
+mod ranges;
 mod tier0;
 
 pub use glue::{c_trampoline_symbol, generate_c_trampoline, generate_closure_thunk, generate_trampoline, trampoline_symbol};

@@ -1,0 +1,123 @@
+//! Loops whose indexing is checked once, before the loop (loop versioning).
+//!
+//! An innermost `while i < n` (or `i <= n`) loop whose body steps `i` by one as its
+//! last statement, and assigns it nowhere else, runs with `i` from its value on
+//! entry up to `n`. So one test before the loop covers every `a[i]`, and every
+//! `a[k]`, in its body whose array `a` and other index `k` the body does not
+//! assign either: `i >= 0`, then `n <= len(a)` (`n < len(a)` for `<=`) or
+//! `k < len(a)`. When the test holds, a copy of the loop without those checks
+//! runs; when it fails, the loop as written, which raises the error where it
+//! always did. (Locals are the function's own: no call can assign them, and an
+//! array's length never changes.) Only optimised code does this: it doubles the
+//! loop's code, which pays where LLVM can then keep values in registers and
+//! vectorise.
+
+use crate::syntax::ast::BinOp;
+use crate::tir::{Expr, ExprKind, LocalId, Stmt};
+use crate::types::Ty;
+
+/// What the test before a loop covers (`checked_once`).
+pub(super) struct CheckedOnce<'e> {
+    /// The loop's index, and the bound it stays below (or at, `inclusive`).
+    pub(super) index: LocalId,
+    pub(super) bound: &'e Expr,
+    pub(super) inclusive: bool,
+    /// Each (array, index) pair of the body's indexings that the test covers, once.
+    pub(super) covered: Vec<(LocalId, LocalId)>,
+}
+
+/// The test for the loop `while cond { body }`, if it has the shape above and an
+/// indexing the test covers.
+pub(super) fn checked_once<'e>(cond: &'e Expr, body: &'e Expr) -> Option<CheckedOnce<'e>> {
+    let ExprKind::Binary(op @ (BinOp::Lt | BinOp::Le), i, bound) = &cond.kind else { return None };
+    let ExprKind::Local(index) = i.kind else { return None };
+    let ExprKind::Block(stmts, None) = &body.kind else { return None };
+    let Some((Stmt::Assign(last, step), rest)) = stmts.split_last() else { return None };
+    if i.ty != Ty::I64 || *last != index || !steps_by_one(step, index) {
+        return None;
+    }
+    let mut assigned = Vec::new();
+    let mut innermost = true;
+    for s in rest {
+        assignments(s, &mut assigned, &mut innermost);
+    }
+    let invariant = |e: &Expr| match &e.kind {
+        ExprKind::Int(_) => true,
+        ExprKind::Local(l) => *l != index && !assigned.contains(l),
+        ExprKind::Len(a) => matches!(a.kind, ExprKind::Local(a) if !assigned.contains(&a)),
+        _ => false,
+    };
+    if !innermost || assigned.contains(&index) || !invariant(bound) {
+        return None;
+    }
+    let mut covered = Vec::new();
+    let mut cover = |array: &Expr, at: &Expr| {
+        if let (ExprKind::Local(a), ExprKind::Local(k)) = (&array.kind, &at.kind) {
+            let fits = *k == index || !assigned.contains(k);
+            if fits && !assigned.contains(a) && !covered.contains(&(*a, *k)) {
+                covered.push((*a, *k));
+            }
+        }
+    };
+    for s in rest {
+        indexings(s, &mut cover);
+    }
+    (!covered.is_empty()).then_some(CheckedOnce { index, bound, inclusive: *op == BinOp::Le, covered })
+}
+
+/// `i + 1`.
+fn steps_by_one(e: &Expr, i: LocalId) -> bool {
+    matches!(&e.kind, ExprKind::Binary(BinOp::Add, a, b)
+        if matches!(a.kind, ExprKind::Local(l) if l == i) && matches!(b.kind, ExprKind::Int(1)))
+}
+
+/// The locals `s` assigns or declares, anywhere inside; clears `innermost` if it
+/// holds a loop.
+fn assignments(s: &Stmt, assigned: &mut Vec<LocalId>, innermost: &mut bool) {
+    fn target(s: &Stmt, assigned: &mut Vec<LocalId>) {
+        if let Stmt::Let(l, _) | Stmt::Assign(l, _) = s {
+            assigned.push(*l);
+        }
+    }
+    fn expr(e: &Expr, assigned: &mut Vec<LocalId>, innermost: &mut bool) {
+        match &e.kind {
+            ExprKind::While(..) => *innermost = false,
+            ExprKind::Block(stmts, _) => stmts.iter().for_each(|s| target(s, assigned)),
+            _ => {}
+        }
+        e.for_each_child(|c| expr(c, assigned, innermost));
+    }
+    target(s, assigned);
+    each_expr(s, |e| expr(e, assigned, innermost));
+}
+
+/// Calls `f(array, index)` for each indexing inside `s`, read or written.
+fn indexings(s: &Stmt, f: &mut impl FnMut(&Expr, &Expr)) {
+    fn written(s: &Stmt, f: &mut impl FnMut(&Expr, &Expr)) {
+        if let Stmt::AssignIndex { array, index, .. } = s {
+            f(array, index);
+        }
+    }
+    fn expr(e: &Expr, f: &mut impl FnMut(&Expr, &Expr)) {
+        match &e.kind {
+            ExprKind::Index(array, index) => f(array, index),
+            ExprKind::Block(stmts, _) => stmts.iter().for_each(|s| written(s, f)),
+            _ => {}
+        }
+        e.for_each_child(|c| expr(c, f));
+    }
+    written(s, f);
+    each_expr(s, |e| expr(e, f));
+}
+
+/// Calls `f` on each expression directly in `s`.
+fn each_expr<'e>(s: &'e Stmt, mut f: impl FnMut(&'e Expr)) {
+    match s {
+        Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => f(e),
+        Stmt::AssignIndex { array, index, value } => {
+            f(value);
+            f(array);
+            f(index);
+        }
+    }
+}
