@@ -159,14 +159,7 @@ impl Expr {
             }
             ExprKind::Block(stmts, tail) => {
                 for s in stmts {
-                    match s {
-                        Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => f(e),
-                        Stmt::AssignIndex { array, index, value } => {
-                            f(value);
-                            f(array);
-                            f(index);
-                        }
-                    }
+                    s.for_each_expr(&mut f);
                 }
                 tail.iter().for_each(|t| f(t));
             }
@@ -239,6 +232,20 @@ pub enum ExprKind {
     Return(Option<Box<Expr>>),
     Break,
     Continue,
+}
+
+impl Stmt {
+    /// Calls `f` on each expression of the statement, in evaluation order.
+    pub fn for_each_expr<'e>(&'e self, mut f: impl FnMut(&'e Expr)) {
+        match self {
+            Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => f(e),
+            Stmt::AssignIndex { array, index, value } => {
+                f(value);
+                f(array);
+                f(index);
+            }
+        }
+    }
 }
 
 // Statements are built once and walked by reference, so the size of the index

@@ -396,18 +396,25 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         Some(())
     }
 
+    /// Goes on at `start`, the block that begins the loop at `at`, from here and
+    /// from this top tier's loop entry if it enters there (`Body::LoopEntry`).
+    fn start_loop(&mut self, at: Span, start: Block<'m>) {
+        let m = self.m;
+        m.br(start);
+        if let Some((_, enter)) = self.enter_at.take_if(|(loop_start, _)| *loop_start == at.start) {
+            m.position_at_end(enter);
+            m.br(start);
+        }
+        m.position_at_end(start);
+    }
+
     /// `while cond { body }` (the loop at `at`), ending at its exit.
     fn while_loop(&mut self, at: Span, cond: &tir::Expr, body: &tir::Expr) {
         let m = self.m;
         let header = m.append_block(self.llvm_fn, "while.cond");
         let body_bb = m.append_block(self.llvm_fn, "while.body");
         let exit = m.append_block(self.llvm_fn, "while.end");
-        m.br(header);
-        if let Some((_, enter)) = self.enter_at.take_if(|(start, _)| *start == at.start) {
-            m.position_at_end(enter);
-            m.br(header);
-        }
-        m.position_at_end(header);
+        self.start_loop(at, header);
         // Every iteration, `continue` included, passes here.
         self.interrupt_check(at);
         self.count_iteration(at);
@@ -430,14 +437,9 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
     fn range_loop(&mut self, at: Span, cond: &tir::Expr, body: &tir::Expr, once: ranges::CheckedOnce) {
         let m = self.m;
         let test = m.append_block(self.llvm_fn, "while.range");
-        m.br(test);
-        if let Some((_, enter)) = self.enter_at.take_if(|(start, _)| *start == at.start) {
-            // A call moving into this loop from tier 0 passes the test too: it
-            // holds for the rest of the loop from any iteration on.
-            m.position_at_end(enter);
-            m.br(test);
-        }
-        m.position_at_end(test);
+        // A call moving into this loop from tier 0 passes the test too: it holds
+        // for the rest of the loop from any iteration on.
+        self.start_loop(at, test);
         let i64t = m.i64();
         let bound = self.expr(once.bound).expect("a bound is a literal, a local or a length");
         let local = |id: tir::LocalId, ty| m.load(ty, self.locals[id].expect("i64 and array locals have slots"));

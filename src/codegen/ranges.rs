@@ -88,7 +88,7 @@ fn assignments(s: &Stmt, assigned: &mut Vec<LocalId>, innermost: &mut bool) {
         e.for_each_child(|c| expr(c, assigned, innermost));
     }
     target(s, assigned);
-    each_expr(s, |e| expr(e, assigned, innermost));
+    s.for_each_expr(|e| expr(e, assigned, innermost));
 }
 
 /// Calls `f(array, index)` for each indexing inside `s`, read or written.
@@ -107,17 +107,5 @@ fn indexings(s: &Stmt, f: &mut impl FnMut(&Expr, &Expr)) {
         e.for_each_child(|c| expr(c, f));
     }
     written(s, f);
-    each_expr(s, |e| expr(e, f));
-}
-
-/// Calls `f` on each expression directly in `s`.
-fn each_expr<'e>(s: &'e Stmt, mut f: impl FnMut(&'e Expr)) {
-    match s {
-        Stmt::Let(_, e) | Stmt::Assign(_, e) | Stmt::Expr(e) => f(e),
-        Stmt::AssignIndex { array, index, value } => {
-            f(value);
-            f(array);
-            f(index);
-        }
-    }
+    s.for_each_expr(|e| expr(e, f));
 }
