@@ -5,7 +5,8 @@
 //! functions). It covers LANGUAGE.md's constructs: wrapping arithmetic, division
 //! and shifts, casts with NaN and infinities, float printing, arrays, recursion and
 //! mutual recursion, shadowing, short-circuit operators with effects, early
-//! returns, `break`/`continue`, declarations defined later, `load`, redefinition.
+//! returns, `break`/`continue`, declarations defined later, `load`, redefinition,
+//! and loops of the shape whose indexing codegen checks once (`range_loop`).
 
 use crate::common::rng::Rng;
 
@@ -58,6 +59,10 @@ struct Ctx {
     func: usize,
     ret: Ty,
     depth: usize,
+    /// The counters of the enclosing range loops (`range_loop`), innermost last.
+    ranges: Vec<String>,
+    /// In a range loop's own body, where `continue` would skip its step.
+    no_continue: bool,
 }
 
 pub struct Generator {
@@ -125,13 +130,13 @@ impl Generator {
     fn function_body(&mut self, i: usize) -> String {
         let vars = self.funcs[i].params.iter().enumerate().map(|(k, t)| Var { name: format!("p{k}"), ty: *t, mutable: false }).collect();
         let ret = self.funcs[i].ret;
-        let mut ctx = Ctx { vars, loops: 0, func: i, ret, depth: 0 };
+        let mut ctx = Ctx { vars, loops: 0, func: i, ret, depth: 0, ranges: Vec::new(), no_continue: false };
         self.block(&mut ctx, ret, 1, 4)
     }
 
     fn main_body(&mut self, helpers: usize) -> String {
         let ret = if self.rng.chance(50) { Ty::I64 } else { Ty::Unit };
-        let mut ctx = Ctx { vars: Vec::new(), loops: 0, func: usize::MAX, ret, depth: 0 };
+        let mut ctx = Ctx { vars: Vec::new(), loops: 0, func: usize::MAX, ret, depth: 0, ranges: Vec::new(), no_continue: false };
         let mut body = String::new();
         // Calls of every helper, so all of them run.
         for i in 0..helpers {
@@ -165,6 +170,8 @@ impl Generator {
             func: usize::MAX - 1,
             ret: Ty::I64,
             depth: 2,
+            ranges: Vec::new(),
+            no_continue: false,
         };
         let body = self.expr(&mut inner, Ty::I64);
         let load = format!("load(\"fn {name}(x: i64) -> i64 {{ {body} }}\")");
@@ -183,7 +190,7 @@ impl Generator {
         let i = self.rng.below(helpers as u64) as usize;
         let vars = self.funcs[i].params.iter().enumerate().map(|(k, t)| Var { name: format!("p{k}"), ty: *t, mutable: false }).collect();
         let ret = self.funcs[i].ret;
-        let mut inner = Ctx { vars, loops: 0, func: usize::MAX - 1, ret, depth: 2 };
+        let mut inner = Ctx { vars, loops: 0, func: usize::MAX - 1, ret, depth: 2, ranges: Vec::new(), no_continue: false };
         let body = if ret == Ty::Unit { format!("print({});", self.expr(&mut inner, Ty::I64)) } else { self.expr(&mut inner, ret) };
         let source = format!("{} {{ {body} }}", self.signature(i));
         let counter = self.fresh("r");
@@ -216,13 +223,14 @@ impl Generator {
 
     fn stmt(&mut self, ctx: &mut Ctx) -> String {
         let deep = ctx.depth >= MAX_DEPTH;
-        let s = match self.rng.below(13) {
+        let s = match self.rng.below(14) {
             0..=2 => {
                 let ty = if self.rng.chance(20) { *self.rng.pick(&[Ty::ArrI64, Ty::ArrF64]) } else { *self.rng.pick(&SCALARS) };
                 let value = self.expr(ctx, ty);
                 // Shadowing: now and then a name that is already in scope.
                 let name = match ctx.vars.last() {
-                    Some(v) if self.rng.chance(25) => v.name.clone(),
+                    // Not a range loop's counter: its step must stay its own.
+                    Some(v) if !ctx.ranges.contains(&v.name) && self.rng.chance(25) => v.name.clone(),
                     _ => self.fresh("v"),
                 };
                 let mutable = self.rng.chance(50);
@@ -261,16 +269,19 @@ impl Generator {
                 let counter = self.fresh("i");
                 let bound = 1 + self.rng.below(4);
                 ctx.loops += 1;
+                let no_continue = std::mem::replace(&mut ctx.no_continue, false);
                 // The counter is not in `vars`: nothing else assigns it.
                 let body = self.block(ctx, Ty::Unit, 1, 3);
+                ctx.no_continue = no_continue;
                 ctx.loops -= 1;
                 format!("var {counter} = 0; while {counter} < {bound} {{ {counter} = {counter} + 1; {body} }}")
             }
             10 if ctx.loops > 0 => {
                 let c = self.expr(ctx, Ty::Bool);
-                let jump = if self.rng.chance(50) { "break" } else { "continue" };
+                let jump = if ctx.no_continue || self.rng.chance(50) { "break" } else { "continue" };
                 format!("if {c} {{ {jump}; }}")
             }
+            13 if !deep && ctx.loops < 2 && !self.is_leaf(ctx) => self.range_loop(ctx),
             11 if ctx.func != usize::MAX - 1 => {
                 // An early return.
                 let c = self.expr(ctx, Ty::Bool);
@@ -327,8 +338,55 @@ impl Generator {
             .collect()
     }
 
-    /// An index into array `name`: in range, or now and then anything.
+    /// A loop whose indexing codegen checks once, before it (`codegen::ranges`):
+    /// `var r = 0; while r < BOUND { ...; r = r + 1; }`, with `r` an index in its
+    /// body; now and then starting below 0 or running past the array's end.
+    fn range_loop(&mut self, ctx: &mut Ctx) -> String {
+        let counter = self.fresh("r");
+        let start = if self.rng.chance(self.hazard) { -1 } else { 0 };
+        // An array in scope, or one made here; each iteration reads it at the
+        // counter, and the bound is often its length.
+        let (array, made) = match self.visible(ctx, |v| matches!(v.ty, Ty::ArrI64 | Ty::ArrF64)) {
+            Some(v) if self.rng.chance(50) => (v.name, String::new()),
+            _ => {
+                let a = self.fresh("a");
+                let made = format!("let {a} = [{}; {}]; ", self.expr(ctx, Ty::I64), self.rng.below(6));
+                (a, made)
+            }
+        };
+        let (bound_let, bound) = if self.rng.chance(self.hazard) {
+            let b = self.fresh("b");
+            (format!("let {b} = len({array}) + 1; "), b)
+        } else if self.rng.chance(50) {
+            (String::new(), format!("len({array})"))
+        } else {
+            (String::new(), (1 + self.rng.below(4)).to_string())
+        };
+        let saved = ctx.vars.len();
+        // In `vars` as immutable: the body reads it and never assigns it.
+        ctx.vars.push(Var { name: counter.clone(), ty: Ty::I64, mutable: false });
+        ctx.loops += 1;
+        ctx.ranges.push(counter.clone());
+        let no_continue = std::mem::replace(&mut ctx.no_continue, true);
+        let body = self.block(ctx, Ty::Unit, 1, 3);
+        ctx.no_continue = no_continue;
+        ctx.ranges.pop();
+        ctx.loops -= 1;
+        ctx.vars.truncate(saved);
+        let body = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')).expect("a block").trim();
+        format!(
+            "{made}var {counter} = {start}; {bound_let}while {counter} < {bound} {{ print({array}[{counter}]); {body} {counter} = {counter} + 1; }}"
+        )
+    }
+
+    /// An index into array `name`: in range, or now and then anything; in a range
+    /// loop, often its counter.
     fn index(&mut self, ctx: &mut Ctx, name: &str) -> String {
+        if let Some(r) = ctx.ranges.last() {
+            if self.rng.chance(40) {
+                return r.clone();
+            }
+        }
         let i = self.expr(ctx, Ty::I64);
         if self.rng.chance(self.hazard) {
             i
