@@ -183,9 +183,15 @@ pub fn alloc_filled(len: i64, fill: i64) -> Result<*mut i64, RuntimeError> {
     Ok(store(block, None))
 }
 
+/// An array of `elements`, as many as their `len()` says: an iterator that yields
+/// more or fewer (the trait cannot promise it) gets its excess dropped or its
+/// shortfall zeroed, so the block is always the header's length, and the bytes
+/// charged, which `release` gives back.
 pub fn alloc_from(elements: impl ExactSizeIterator<Item = i64>) -> Result<*mut i64, RuntimeError> {
-    let mut block = reserve(elements.len() as i64)?;
-    block.extend(elements);
+    let len = elements.len();
+    let mut block = reserve(len as i64)?;
+    block.extend(elements.take(len));
+    block.resize(len + HEADER_WORDS, 0);
     Ok(store(block, None))
 }
 
@@ -284,6 +290,40 @@ mod tests {
         assert_eq!(kept, vec![7, 8], "an array made before the mark stays");
         assert_eq!(reused, Ok(vec![3; 12]));
         assert_eq!(refused, Err(RuntimeError::MemoryLimit(12)));
+        assert!(process_bytes() <= before + 1024, "{} bytes still held", process_bytes() - before);
+    }
+
+    /// Says it yields `claimed` elements, and yields `actual`.
+    struct Lying {
+        claimed: usize,
+        actual: std::ops::Range<i64>,
+    }
+    impl Iterator for Lying {
+        type Item = i64;
+        fn next(&mut self) -> Option<i64> {
+            self.actual.next()
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (self.claimed, Some(self.claimed))
+        }
+    }
+    impl ExactSizeIterator for Lying {}
+
+    #[test]
+    fn an_array_from_a_lying_iterator_has_the_length_it_was_charged_for() {
+        let before = process_bytes();
+        let (long, short) = in_call(None, || {
+            let mark = mark();
+            let long = alloc_from(Lying { claimed: 2, actual: 1..100 }).unwrap();
+            let short = alloc_from(Lying { claimed: 4, actual: 1..3 }).unwrap();
+            // SAFETY: both were made in this call, which still runs.
+            let read_now = |p: *mut i64| unsafe { read(p) };
+            let read = (read_now(long), read_now(short));
+            // Gives back exactly what was charged (more would underflow the counts).
+            release(mark);
+            read
+        });
+        assert_eq!((long, short), (vec![1, 2], vec![1, 2, 0, 0]));
         assert!(process_bytes() <= before + 1024, "{} bytes still held", process_bytes() - before);
     }
 
