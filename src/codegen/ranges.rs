@@ -36,11 +36,9 @@ pub(super) fn checked_once<'e>(cond: &'e Expr, body: &'e Expr) -> Option<Checked
     if i.ty != Ty::I64 || *last != index || !steps_by_one(step, index) {
         return None;
     }
-    let mut assigned = Vec::new();
-    let mut innermost = true;
-    for s in rest {
-        assignments(s, &mut assigned, &mut innermost);
-    }
+    let mut scan = Scan { assigned: Vec::new(), indexed: Vec::new(), innermost: true };
+    rest.iter().for_each(|s| scan.stmt(s));
+    let Scan { assigned, indexed, innermost } = scan;
     let invariant = |e: &Expr| match &e.kind {
         ExprKind::Int(_) => true,
         ExprKind::Local(l) => *l != index && !assigned.contains(l),
@@ -50,17 +48,12 @@ pub(super) fn checked_once<'e>(cond: &'e Expr, body: &'e Expr) -> Option<Checked
     if !innermost || assigned.contains(&index) || !invariant(bound) {
         return None;
     }
-    let mut covered = Vec::new();
-    let mut cover = |array: &Expr, at: &Expr| {
-        if let (ExprKind::Local(a), ExprKind::Local(k)) = (&array.kind, &at.kind) {
-            let fits = *k == index || !assigned.contains(k);
-            if fits && !assigned.contains(a) && !covered.contains(&(*a, *k)) {
-                covered.push((*a, *k));
-            }
+    let mut covered: Vec<(LocalId, LocalId)> = Vec::new();
+    for (a, k) in indexed {
+        let fits = k == index || !assigned.contains(&k);
+        if fits && !assigned.contains(&a) && !covered.contains(&(a, k)) {
+            covered.push((a, k));
         }
-    };
-    for s in rest {
-        indexings(s, &mut cover);
     }
     (!covered.is_empty()).then_some(CheckedOnce { index, bound, inclusive: *op == BinOp::Le, covered })
 }
@@ -71,41 +64,45 @@ fn steps_by_one(e: &Expr, i: LocalId) -> bool {
         if matches!(a.kind, ExprKind::Local(l) if l == i) && matches!(b.kind, ExprKind::Int(1)))
 }
 
-/// The locals `s` assigns or declares, anywhere inside; clears `innermost` if it
-/// holds a loop.
-fn assignments(s: &Stmt, assigned: &mut Vec<LocalId>, innermost: &mut bool) {
-    fn target(s: &Stmt, assigned: &mut Vec<LocalId>) {
-        if let Stmt::Let(l, _) | Stmt::Assign(l, _) = s {
-            assigned.push(*l);
-        }
-    }
-    fn expr(e: &Expr, assigned: &mut Vec<LocalId>, innermost: &mut bool) {
-        match &e.kind {
-            ExprKind::While(..) => *innermost = false,
-            ExprKind::Block(stmts, _) => stmts.iter().for_each(|s| target(s, assigned)),
-            _ => {}
-        }
-        e.for_each_child(|c| expr(c, assigned, innermost));
-    }
-    target(s, assigned);
-    s.for_each_expr(|e| expr(e, assigned, innermost));
+/// What a loop's body does that the test depends on, anywhere inside it.
+struct Scan {
+    /// The locals it assigns or declares.
+    assigned: Vec<LocalId>,
+    /// The (array, index) locals of its indexings whose array and index are locals.
+    indexed: Vec<(LocalId, LocalId)>,
+    /// Whether it holds no loop.
+    innermost: bool,
 }
 
-/// Calls `f(array, index)` for each indexing inside `s`, read or written.
-fn indexings(s: &Stmt, f: &mut impl FnMut(&Expr, &Expr)) {
-    fn written(s: &Stmt, f: &mut impl FnMut(&Expr, &Expr)) {
-        if let Stmt::AssignIndex { array, index, .. } = s {
-            f(array, index);
+impl Scan {
+    fn stmt(&mut self, s: &Stmt) {
+        self.effect(s);
+        s.for_each_expr(|e| self.expr(e));
+    }
+
+    /// What `s` itself does (its expressions are walked apart).
+    fn effect(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Let(l, _) | Stmt::Assign(l, _) => self.assigned.push(*l),
+            Stmt::AssignIndex { array, index, .. } => self.indexing(array, index),
+            Stmt::Expr(_) => {}
         }
     }
-    fn expr(e: &Expr, f: &mut impl FnMut(&Expr, &Expr)) {
+
+    fn expr(&mut self, e: &Expr) {
         match &e.kind {
-            ExprKind::Index(array, index) => f(array, index),
-            ExprKind::Block(stmts, _) => stmts.iter().for_each(|s| written(s, f)),
+            ExprKind::While(..) => self.innermost = false,
+            ExprKind::Index(array, index) => self.indexing(array, index),
+            // The statements' expressions are children, walked below.
+            ExprKind::Block(stmts, _) => stmts.iter().for_each(|s| self.effect(s)),
             _ => {}
         }
-        e.for_each_child(|c| expr(c, f));
+        e.for_each_child(|c| self.expr(c));
     }
-    written(s, f);
-    s.for_each_expr(|e| expr(e, f));
+
+    fn indexing(&mut self, array: &Expr, index: &Expr) {
+        if let (ExprKind::Local(a), ExprKind::Local(k)) = (&array.kind, &index.kind) {
+            self.indexed.push((*a, *k));
+        }
+    }
 }
