@@ -14,6 +14,9 @@ pub mod ctx {
     pub const INTERRUPT: i64 = 4;
     /// `usize`, the lowest stack address code may reach.
     pub const STACK_LIMIT: i64 = 8;
+    /// `i64`, the `site` a function leaves from after an error, stored there just
+    /// before its one call of `ore.rt.frame`.
+    pub const SITE: i64 = 16;
 }
 
 /// An Ore array is a pointer to this header; `runtime::arena::ArrayHeader` is its
@@ -29,7 +32,7 @@ pub mod array {
 
 /// The version of the contract between generated code and the runtime (this
 /// file); object cache keys include it. Bump it with any change here.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Byte offsets in a function's slot (`engine::Slot`).
 pub mod slot {
@@ -68,7 +71,7 @@ pub mod trap {
     pub const TIMEOUT: i64 = 4;
 }
 
-/// How generated code passes a place in a function to `ore.rt.frame`: its 1-based
+/// How generated code passes a place in a function to the runtime: its 1-based
 /// line in the upper 32 bits and its column in the lower 32 (`runtime::trace`).
 pub mod site {
     /// The site of line `line`, column `column`.
@@ -239,8 +242,8 @@ macro_rules! for_each_runtime_function {
             /// the function the frame names and site (`Frame`'s) describe.
             Trap ore_rt_trap "ore.rt.trap" (Ctx, I64, I64, I64, Str, I64) -> Void;
             /// Adds a frame to the trace of the error being raised: the function's
-            /// `frame_names`, and the `site` it leaves from.
-            Frame ore_rt_frame "ore.rt.frame" (Ctx, Str, I64) -> Void;
+            /// `frame_names`, and the site it leaves from (`ctx::SITE`).
+            Frame ore_rt_frame "ore.rt.frame" (Ctx, Str) -> Void;
             /// `[fill; len]` in the call's arena; null after raising an error.
             ArrayNew ore_rt_array_new "ore.rt.array_new" (Ctx, I64, I64) -> Array;
             /// Where the call's arena is, for a function that makes arrays and
@@ -253,11 +256,12 @@ macro_rules! for_each_runtime_function {
             /// The bool widened to i64.
             PrintBool ore_rt_print_bool "ore.rt.print_bool" (Ctx, I64) -> Void;
             PrintStr ore_rt_print_str "ore.rt.print_str" (Ctx, Str) -> Void;
-            /// The code of the function named by the literal, compiling it if needed;
-            /// null after raising an error.
+            /// The code of the function named by the literal, compiling it if needed.
+            /// Never null: after raising an error, code that takes any arguments
+            /// and returns at once, so the call's test of `ctx::TRAPPED` leaves.
             Resolve ore_rt_resolve "ore.rt.resolve" (Ctx, Str) -> Code;
             /// The current code of the LLVM IR function named by the literal, whose
-            /// slot was empty (its module was removed); null after raising an error.
+            /// slot was empty (its module was removed); as `Resolve` after an error.
             ResolveExtern ore_rt_resolve_extern "ore.rt.resolve_extern" (Ctx, Str) -> Code;
             /// Tier-0 code of the function named by the literal is hot: compile
             /// its top tier in the background, with an entry at the loop of

@@ -324,10 +324,22 @@ fn main() -> ExitCode {
         Command::Cache { action } => cache(action),
     });
     let status = status.expect("spawning the main thread").join().unwrap_or(EXIT_INTERNAL);
+    exit_now(status)
+}
+
+/// Ends the process without running static destructors, as LLVM's own tools do
+/// (`sys::Process::Exit` with `NoCleanup`). A normal exit destroys LLVM's statics,
+/// so a tier-up still compiling in the background would first have to finish
+/// (`ore::stop_background_compiles`): up to a whole top-tier compile at the end of
+/// a run, for code that will never run. Nothing needs a destructor at exit: output
+/// is flushed here, perf files are written unbuffered, and an object cache entry
+/// is renamed into place whole (a temporary file left behind goes at a later scan).
+fn exit_now(status: u8) -> ! {
     output::flush();
-    // Exit destroys LLVM's statics: no tier-up may still be compiling then.
-    ore::stop_background_compiles();
-    ExitCode::from(status)
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: `_exit` ends the process at once; the other threads stop with it,
+    // wherever they are, and nothing of theirs is needed after it.
+    unsafe { libc::_exit(status.into()) }
 }
 
 /// `ore cache stats` and `ore cache clear`.

@@ -62,6 +62,41 @@ fn a_trace_names_the_failing_operation_and_every_call_at_every_level() {
     }
 }
 
+/// One function, several calls that can fail: each leaves with its own site
+/// (they share the function's one frame record, `codegen::checks`).
+const CALLS: &str = "\
+fn check(x: i64) -> i64 { 10 / x }
+fn three(a: i64, b: i64, c: i64) -> i64 {
+    check(a) + check(b) + check(c)
+}
+fn later(x: i64) -> f64;
+fn twice_later(x: i64) -> f64 {
+    2.0 * later(x)
+}
+";
+
+#[test]
+fn each_call_that_fails_is_its_frame_s_site_and_an_undefined_callee_fails_at_its_call() {
+    for level in [OptLevel::O0, OptLevel::O2] {
+        let ns = namespace(level);
+        ns.add_module("calls.ore", CALLS).unwrap();
+        for (args, column) in [([0, 1, 1], 5), ([1, 0, 1], 16), ([1, 1, 0], 27)] {
+            let args: Vec<Value> = args.into_iter().map(Value::I64).collect();
+            let (error, trace) = failure(&ns, "three", &args);
+            assert_eq!(error, RuntimeError::DivisionByZero);
+            assert_eq!(trace.frames, vec![at("check", "calls.ore", 1, 27), at("three", "calls.ore", 3, column)], "{level:?}");
+        }
+        assert_eq!(ns.call("three", &[Value::I64(1), Value::I64(2), Value::I64(5)]).unwrap(), Value::I64(17));
+        // The callee is compiled by the call itself (its slot is empty), and
+        // there is none to compile: the call still leaves from its own site.
+        let (error, trace) = failure(&ns, "twice_later", &[Value::I64(1)]);
+        assert_eq!(error, RuntimeError::UndefinedFunction("later".into()));
+        assert_eq!(trace.frames, vec![at("twice_later", "calls.ore", 7, 11)], "{level:?}");
+        ns.add_module("later.ore", "fn later(x: i64) -> f64 { x as f64 + 0.5 }").unwrap();
+        assert_eq!(ns.call("twice_later", &[Value::I64(1)]).unwrap(), Value::F64(3.0), "{level:?}");
+    }
+}
+
 #[test]
 fn the_cli_report_is_the_message_then_a_line_per_frame() {
     let ns = namespace(OptLevel::O2);

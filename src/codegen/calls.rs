@@ -74,15 +74,15 @@ impl<'m> FnCodegen<'m, '_> {
     /// run (a `load`) may define or replace the callee. An empty slot means the
     /// current definition has not been compiled (or there is none): the runtime
     /// compiles it and fills the slot, or raises `undefined function`.
-    pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>], at: Span) -> Value<'m> {
-        let target = self.slot_target(name, name, RuntimeFn::Resolve, at);
+    pub(super) fn slot_call(&mut self, name: &str, sig: &FnSig, values: &[Value<'m>]) -> Value<'m> {
+        let target = self.slot_target(name, name, RuntimeFn::Resolve);
         self.m.call_indirect(ore_fn_type(self.m, sig), target, values)
     }
 
     /// What the slot with `key` holds, or, when it is empty, what `resolve` finds
-    /// for `name` (leaving the function from the call at `at` if it raises an
-    /// error instead).
-    fn slot_target(&mut self, key: &str, name: &str, resolve: RuntimeFn, at: Span) -> Value<'m> {
+    /// for `name` (never null: after an error, code that returns at once, and the
+    /// test after the call leaves).
+    fn slot_target(&mut self, key: &str, name: &str, resolve: RuntimeFn) -> Value<'m> {
         let m = self.m;
         let slot = m.external_global(&abi::slot_symbol(key));
         let loaded = self.shared_load(m.ptr(), 8, slot);
@@ -93,10 +93,8 @@ impl<'m> FnCodegen<'m, '_> {
         m.position_at_end(resolve_bb);
         let resolve = self.runtime(resolve);
         let resolved = m.call(resolve, &[self.ctx, m.const_c_string(name.as_bytes())]);
-        let failed = m.icmp(IntPredicate::LLVMIntEQ, resolved, m.const_null(m.ptr()));
-        let unwind = self.unwind_from(at);
         let resolved_bb = m.current_block();
-        m.cond_br(failed, unwind, call_bb);
+        m.br(call_bb);
         m.position_at_end(call_bb);
         m.phi(m.ptr(), &[(loaded, loaded_bb), (resolved, resolved_bb)])
     }
@@ -105,7 +103,7 @@ impl<'m> FnCodegen<'m, '_> {
     /// module (which LLVM inlines), while the slot still stands for the definition
     /// the copy was made from; once that definition is replaced or unloaded, through
     /// the slot as usual.
-    pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>], at: Span) -> Value<'m> {
+    pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>]) -> Value<'m> {
         let m = self.m;
         let slot = m.external_global(&abi::slot_symbol(name));
         let word = m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::DEFINITION as i64));
@@ -121,7 +119,7 @@ impl<'m> FnCodegen<'m, '_> {
         let copy_end = m.current_block();
         m.br(join_bb);
         m.position_at_end(slot_bb);
-        let from_slot = self.slot_call(name, sig, values, at);
+        let from_slot = self.slot_call(name, sig, values);
         let slot_end = m.current_block();
         m.br(join_bb);
         m.position_at_end(join_bb);
@@ -167,9 +165,9 @@ impl<'m> FnCodegen<'m, '_> {
                         let callee = self.copy_of(name, &copy);
                         m.call(callee, &values)
                     }
-                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values, at),
+                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values),
                     (None, Some(symbol)) => m.call(m.declare(&symbol, ore_fn_type(m, sig)), &values),
-                    (None, None) => self.slot_call(name, sig, &values, at),
+                    (None, None) => self.slot_call(name, sig, &values),
                 };
                 self.check_trapped(at);
                 value_type(m, ty).map(|_| result)
@@ -188,7 +186,7 @@ impl<'m> FnCodegen<'m, '_> {
                 // An LLVM IR function is called through its slot, so that its module
                 // can be replaced or removed; it may call host functions that fail.
                 let (result, may_fail) = if self.callees.extern_slot(symbol) {
-                    let target = self.slot_target(&abi::extern_slot_key(symbol), symbol, RuntimeFn::ResolveExtern, at);
+                    let target = self.slot_target(&abi::extern_slot_key(symbol), symbol, RuntimeFn::ResolveExtern);
                     (m.call_indirect(fn_type, target, &values), true)
                 } else {
                     (m.call(m.declare(symbol, fn_type), &values), *host)

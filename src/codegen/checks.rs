@@ -1,12 +1,16 @@
 //! Runtime-error paths: the unwind block, traps, the `trapped` test after calls,
 //! and the stack and interrupt checks at function entry and loop back-edges.
 //!
-//! Each place a function leaves from after an error (the failing operation, or a
-//! call that failed) has a block of its own that records the function's frame of
-//! the error's trace with that place (`ore.rt.frame`, `runtime::trace`) on the way
-//! to the shared unwind block. Only the error path pays for it: with one frame
-//! call fed by a phi instead, LLVM kept the phi's constant in a callee-saved
-//! register on the hot path (fib 5% slower).
+//! A failing operation calls `ore.rt.trap` with the error and the innermost
+//! frame. Each call that failed has a block of its own that stores its place in
+//! the call context (`abi::ctx::SITE`) on the way to the function's one call of
+//! `ore.rt.frame`, which records the function's frame of the error's trace
+//! (`runtime::trace`), and on to the shared unwind block. Only the error path
+//! pays for it. The store is volatile, so LLVM keeps it in its block: merged into
+//! one store fed by a phi, the constant sat in a callee-saved register on the hot
+//! path (fib 5% slower, when the frame call took the site itself); and a frame
+//! call per call site made code generation slow for functions with many calls
+//! (tail merging compares them all).
 
 use super::declare_runtime;
 use super::function::FnCodegen;
@@ -22,12 +26,14 @@ pub(super) struct Unwind<'m> {
     block: Block<'m>,
     /// The function's frame names (`abi::frame_names`).
     names: Value<'m>,
+    /// Calls `ore.rt.frame`, then goes to `block`; made on first use.
+    frame: Option<Block<'m>>,
 }
 
 impl<'m> FnCodegen<'m, '_> {
     /// The unwind block, and the arguments that describe this function's frame
     /// when it leaves from `at`: its names and the site.
-    fn frame(&mut self, at: Span) -> (Block<'m>, Value<'m>, Value<'m>) {
+    fn frame(&mut self, at: Span) -> (Unwind<'m>, Value<'m>) {
         let m = self.m;
         let unwind = match self.unwind {
             Some(u) => u,
@@ -41,29 +47,46 @@ impl<'m> FnCodegen<'m, '_> {
                 }
                 m.position_at_end(here);
                 let names = m.const_c_string(&abi::frame_names(&self.func.name, self.func.source.name()));
-                *self.unwind.insert(Unwind { block, names })
+                *self.unwind.insert(Unwind { block, names, frame: None })
             }
         };
         let (line, column) = self.func.source.location(at.start);
-        (unwind.block, unwind.names, m.const_int(m.i64(), abi::site::pack(line, column)))
+        (unwind, m.const_int(m.i64(), abi::site::pack(line, column)))
     }
 
     /// The function's name as a C string: its frame names, which start with it
     /// and a NUL (one constant fewer for the object file).
     pub(super) fn name_string(&mut self) -> Value<'m> {
-        self.frame(self.func.span).1
+        self.frame(self.func.span).0.names
     }
 
     /// A block to branch to when leaving from `at` after an error raised
     /// elsewhere: it records the function's frame, then returns a dummy value.
     pub(super) fn unwind_from(&mut self, at: Span) -> Block<'m> {
         let m = self.m;
-        let (unwind, names, site) = self.frame(at);
+        let (unwind, site) = self.frame(at);
         let here = m.current_block();
+        let frame = match unwind.frame {
+            Some(frame) => frame,
+            None => {
+                let frame = m.append_block(self.llvm_fn, "frame");
+                m.position_at_end(frame);
+                m.call(self.runtime(RuntimeFn::Frame), &[self.ctx, unwind.names]);
+                m.br(unwind.block);
+                self.unwind.as_mut().expect("made by frame()").frame = Some(frame);
+                frame
+            }
+        };
         let leave = m.append_block(self.llvm_fn, "leave");
         m.position_at_end(leave);
-        m.call(self.runtime(RuntimeFn::Frame), &[self.ctx, names, site]);
-        m.br(unwind);
+        let site_ptr = m.gep(m.i8(), self.ctx, m.const_int(m.i64(), abi::ctx::SITE));
+        m.store_volatile(site, 8, site_ptr);
+        // SimplifyCFG sinks the common ends of the blocks that branch to `frame`
+        // into it, the stores too, as one fed by a phi of the sites; an unmergeable
+        // call after each store ends that (and generates no code).
+        let barrier = m.call(self.intrinsic("llvm.sideeffect", &[], m.void()), &[]);
+        m.add_call_attribute(barrier, "nomerge");
+        m.br(frame);
         m.position_at_end(here);
         leave
     }
@@ -93,9 +116,9 @@ impl<'m> FnCodegen<'m, '_> {
         m.cond_br(self.unlikely(failed), fail_bb, ok);
         m.position_at_end(fail_bb);
         // The error and the innermost frame in one call.
-        let (unwind, names, site) = self.frame(at);
-        m.call(self.runtime(RuntimeFn::Trap), &[self.ctx, m.const_int(m.i64(), code), a, b, names, site]);
-        m.br(unwind);
+        let (unwind, site) = self.frame(at);
+        m.call(self.runtime(RuntimeFn::Trap), &[self.ctx, m.const_int(m.i64(), code), a, b, unwind.names, site]);
+        m.br(unwind.block);
         m.position_at_end(ok);
     }
 

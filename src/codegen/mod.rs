@@ -193,10 +193,5 @@ pub(crate) fn declare_runtime<'m>(m: &'m IrModule, f: RuntimeFn) -> Function<'m>
         // Only error paths (and a function's one tier-up) call them.
         m.add_fn_attribute(declared, "cold");
     }
-    if f == RuntimeFn::Frame {
-        // Each call passes its own constant site; merged calls would need the
-        // site in a register, which LLVM then sets up on the hot path.
-        m.add_fn_attribute(declared, "nomerge");
-    }
     declared
 }

@@ -44,6 +44,8 @@ pub struct CallCtx<'h> {
     /// Set to 1 by the deadline watchdog, from another thread.
     interrupt: AtomicU32,
     stack_limit: usize,
+    /// Written by generated code only (`abi::ctx::SITE`), read by `ore.rt.frame`.
+    site: Cell<i64>,
     error: Cell<Option<RuntimeError>>,
     /// The frames the error has returned through so far (`trace`).
     trace: RefCell<Trace>,
@@ -72,6 +74,7 @@ pub trait RuntimeHost {
 const _: () = assert!(std::mem::offset_of!(CallCtx, trapped) == abi::ctx::TRAPPED as usize);
 const _: () = assert!(std::mem::offset_of!(CallCtx, interrupt) == abi::ctx::INTERRUPT as usize);
 const _: () = assert!(std::mem::offset_of!(CallCtx, stack_limit) == abi::ctx::STACK_LIMIT as usize);
+const _: () = assert!(std::mem::offset_of!(CallCtx, site) == abi::ctx::SITE as usize);
 
 /// An error that ends a call from the host; messages are LANGUAGE.md's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -157,8 +160,8 @@ impl CallCtx<'_> {
 
 /// Adds the frame of the Ore function `names` describes (`abi::frame_names`) to
 /// the trace, as the error returns through it from `site` (`abi::site`).
-extern "C" fn ore_rt_frame(ctx: &CallCtx, names: *const c_char, site: i64) {
-    trace::record(&ctx.trace, || frame_names(names), site);
+extern "C" fn ore_rt_frame(ctx: &CallCtx, names: *const c_char) {
+    trace::record(&ctx.trace, || frame_names(names), ctx.site.get());
 }
 
 /// The function and module names `abi::frame_names` packed.
@@ -181,7 +184,7 @@ extern "C" fn ore_rt_trap(ctx: &CallCtx, code: i64, a: i64, b: i64, names: *cons
         other => RuntimeError::Internal(format!("unknown trap code {other}")),
     };
     ctx.raise(error);
-    ore_rt_frame(ctx, names, site);
+    trace::record(&ctx.trace, || frame_names(names), site);
 }
 
 /// Allocates `[fill; len]` (fill is the element's bit pattern) in the call's arena.
@@ -246,13 +249,24 @@ extern "C" fn ore_rt_osr_entered(ctx: &CallCtx, name: *const c_char) {
     ctx.host.osr_entered(&text(name))
 }
 
-/// The address `resolve` finds, or null after raising why there is none.
+/// The address `resolve` finds, or, after raising why there is none,
+/// `unresolved`'s.
 fn resolve_with(ctx: &CallCtx, resolve: impl FnOnce(&dyn RuntimeHost) -> Result<usize, RuntimeError>) -> usize {
     // No lock is held while JIT'd code runs, so the engine may take its own here.
     resolve(ctx.host).unwrap_or_else(|e| {
         ctx.raise(e);
-        0
+        unresolved as extern "C" fn() -> u64 as usize
     })
+}
+
+/// What a call whose callee could not be resolved calls instead, so the call
+/// site needs no test of its own: generated code calls it with the arguments and
+/// the C convention of the function it wanted, which x86-64's and AArch64's C
+/// conventions let a callee ignore (the caller owns their registers and stack
+/// space); the result (0, or whatever a floating-point register holds) is never
+/// used, as the caller's test of `ctx::TRAPPED` comes first.
+extern "C" fn unresolved() -> u64 {
+    0
 }
 
 thread_local! {
@@ -526,6 +540,7 @@ impl HostCall {
             trapped: Cell::new(0),
             interrupt: AtomicU32::new(0),
             stack_limit: stack::limit(),
+            site: Cell::new(0),
             error: Cell::new(None),
             trace: RefCell::new(Trace::default()),
             host,

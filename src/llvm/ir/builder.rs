@@ -214,14 +214,28 @@ impl IrModule {
 
     /// Adds an enum attribute such as `cold` or `noinline` to a function.
     pub fn add_fn_attribute(&self, f: Function<'_>, name: &str) {
-        // SAFETY: attribute kinds are looked up by name; unknown names give kind 0,
-        // which we skip rather than attach.
+        if let Some(attr) = self.enum_attribute(name) {
+            // SAFETY: `f` is a function of our module, `attr` of our context.
+            unsafe { LLVMAddAttributeAtIndex(f.value.0, llvm_sys::LLVMAttributeFunctionIndex, attr) }
+        }
+    }
+
+    /// Adds an enum attribute such as `nomerge` to one call (`call` is a call
+    /// instruction this builder made).
+    pub fn add_call_attribute(&self, call: Value<'_>, name: &str) {
+        if let Some(attr) = self.enum_attribute(name) {
+            // SAFETY: `call` is a call instruction of our module, `attr` of our context.
+            unsafe { LLVMAddCallSiteAttribute(call.0, llvm_sys::LLVMAttributeFunctionIndex, attr) }
+        }
+    }
+
+    /// The enum attribute `name` of our context; `None` for a name LLVM does not
+    /// know (kind 0), which is skipped rather than attached.
+    fn enum_attribute(&self, name: &str) -> Option<LLVMAttributeRef> {
+        // SAFETY: attribute kinds are looked up by name, and created in our context.
         unsafe {
             let kind = LLVMGetEnumAttributeKindForName(name.as_ptr().cast(), name.len());
-            if kind != 0 {
-                let attr = LLVMCreateEnumAttribute(self.ctx, kind, 0);
-                LLVMAddAttributeAtIndex(f.value.0, llvm_sys::LLVMAttributeFunctionIndex, attr);
-            }
+            (kind != 0).then(|| LLVMCreateEnumAttribute(self.ctx, kind, 0))
         }
     }
 
