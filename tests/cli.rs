@@ -166,6 +166,28 @@ fn output_stays_in_program_order_through_a_pipe() {
     assert_eq!(stdout(&out), expected);
 }
 
+#[test]
+fn a_run_that_ends_while_a_tier_up_compiles_exits_at_once_with_its_output() {
+    // `work` turns hot halfway through its only call, and `main` returns right
+    // after it: its top tier is still compiling when `ore` exits, which it does
+    // without waiting and without running LLVM's static destructors under the
+    // compile (they crashed it before exits waited).
+    let prog = Program::new(
+        "fn work(n: i64) -> i64 {
+    var s = 0;
+    var i = 0;
+    while i < n { s = (s * 31 + i) % 1000003; i = i + 1; }
+    s
+}
+fn main() { print(work(400)); }
+",
+    );
+    for _ in 0..5 {
+        let out = ore(&["run", "--tier", "auto", "--hot-calls", "200", prog.path()]);
+        assert_eq!((out.status.code(), stdout(&out).as_str(), stderr(&out).as_str()), (Some(0), "788482\n", ""));
+    }
+}
+
 fn assert_compile_error(source: impl AsRef<[u8]>, needle: &str) {
     let prog = Program::new(source);
     let out = ore(&["run", prog.path()]);
