@@ -19,6 +19,7 @@ fn boom(n: i64) -> i64 { if n == 0 { 0 } else { boom(n - 1) + boom(n - 1) } }
 fn quick(x: i64) -> i64 { x + 1 }
 fn slow_leaf(x: i64) -> i64 { var k = 0; while k < x { k = k + 1; } k }
 fn spin_calls() -> i64 { var i = 0; while true { i = quick(i) + slow_leaf(1000000000000); } i }
+fn stuck(n: i64) -> i64 { var s = 0; var i = 0; while i < n { s = s + 1; if s > 0 { continue; } i = i + 1; } s }
 ";
 
 #[test]
@@ -26,8 +27,18 @@ fn loops_and_recursion_are_interrupted_at_their_deadline() {
     let e = interruptible();
     e.add_module("runaway", RUNAWAY).unwrap();
     // `spin_calls` calls copies of its callees (without checks of their own: the
-    // loop's header checks, and `slow_leaf`'s loop checks inside the copy).
-    for (function, args) in [("spin", vec![]), ("spin_continue", vec![]), ("boom", vec![Value::I64(90)]), ("spin_calls", vec![])] {
+    // loop's header checks, and `slow_leaf`'s loop checks inside the copy, once
+    // per chunk of iterations). `stuck`'s counted loop never steps: its
+    // `continue` goes where the deadline is checked, not on to the chunk's next
+    // iteration.
+    let runaways = [
+        ("spin", vec![]),
+        ("spin_continue", vec![]),
+        ("boom", vec![Value::I64(90)]),
+        ("spin_calls", vec![]),
+        ("stuck", vec![Value::I64(10)]),
+    ];
+    for (function, args) in runaways {
         let started = Instant::now();
         let report = e.call_with(function, &args, &timeout(100));
         assert!(matches!(report.result, Err(Error::Runtime { error: RuntimeError::Timeout, .. })), "{function}: {:?}", report.result);

@@ -269,16 +269,21 @@ fn inlined_copies_have_a_budget_per_function() {
 fn a_loop_whose_indexing_is_checked_once_vectorises() {
     // Three arrays indexed by the loop's index: one test before the loop covers
     // them (`codegen::ranges`), and the copy of the loop without checks is one
-    // LLVM vectorises. With a check per indexing it would not.
+    // LLVM vectorises. With a check per indexing it would not. With deadline
+    // checks (`--timeout`), it checks once per chunk of iterations, and the loop
+    // over a chunk vectorises as well.
     let dir = tempfile::tempdir().unwrap();
     let src = "fn add(a: [i64], b: [i64], c: [i64], n: i64) { var i = 0; while i < n { c[i] = a[i] + b[i]; i = i + 1; } }
-fn main() -> i64 { let c = [0; 100]; add([2; 100], [3; 100], c, 100); c[99] }\n";
+fn main() -> i64 { let c = [0; 3000]; add([2; 3000], [3; 3000], c, 3000); c[0] + c[1500] + c[2999] }\n";
     std::fs::write(dir.path().join("p.ore"), src).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(["run", "--emit", "ir", "p.ore"]).output().unwrap();
-    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "5"));
-    let ir = String::from_utf8_lossy(&out.stderr);
-    let add = ir.split("; ---- ").find(|f| f.starts_with("add ----")).expect("add's IR");
-    assert!(add.contains("x i64>"), "no vector code in:\n{add}");
+    for deadline in [&[][..], &["--timeout", "60000"]] {
+        let args = [&["run", "--emit", "ir"][..], deadline, &["p.ore"]].concat();
+        let out = Command::new(env!("CARGO_BIN_EXE_ore")).current_dir(dir.path()).args(args).output().unwrap();
+        assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "15"), "{deadline:?}");
+        let ir = String::from_utf8_lossy(&out.stderr);
+        let add = ir.split("; ---- ").find(|f| f.starts_with("add ----")).expect("add's IR");
+        assert!(add.contains("x i64>"), "no vector code with {deadline:?} in:\n{add}");
+    }
 }
 
 #[test]

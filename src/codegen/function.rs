@@ -414,22 +414,59 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
         let header = m.append_block(self.llvm_fn, "while.cond");
         let body_bb = m.append_block(self.llvm_fn, "while.body");
         let exit = m.append_block(self.llvm_fn, "while.end");
+        // Deadline checks once per chunk of a counted loop (`ranges`): optimised
+        // code only (tier 0 counts each iteration here).
+        let chunked = (self.options.interruptible && !self.options.fast_isel)
+            .then(|| ranges::counted(cond, body))
+            .flatten()
+            .filter(|counted| !counted.inclusive);
+        let chunk_bb = chunked.as_ref().map(|_| m.append_block(self.llvm_fn, "while.chunk"));
         self.start_loop(at, header);
-        // Every iteration, `continue` included, passes here.
+        // Every iteration, `continue` included, passes here (every chunk, in a
+        // chunked loop).
         self.interrupt_check(at);
         self.count_iteration(at);
         match self.expr(cond) {
-            Some(c) => m.cond_br(c, body_bb, exit),
+            Some(c) => m.cond_br(c, chunk_bb.unwrap_or(body_bb), exit),
             None => m.unreachable(),
         }
+        let back = match (chunked, chunk_bb) {
+            (Some(counted), Some(chunk_bb)) => {
+                m.position_at_end(chunk_bb);
+                self.chunk(counted.index, counted.bound, header, body_bb)
+            }
+            _ => header,
+        };
         m.position_at_end(body_bb);
         self.loops.push((header, exit));
         self.expr(body);
         self.loops.pop();
         if !m.is_terminated() {
-            m.br(header);
+            m.br(back);
         }
         m.position_at_end(exit);
+    }
+
+    /// In the block a counted loop's `index < bound` test leads to: the next
+    /// chunk's end, `index + min(bound - index, CHUNK)`, and the block that runs
+    /// `body` while `index` is below it and goes back to `header` after; returns
+    /// that block, which the body goes back to.
+    fn chunk(&mut self, index: tir::LocalId, bound: &tir::Expr, header: Block<'m>, body: Block<'m>) -> Block<'m> {
+        let m = self.m;
+        let i64t = m.i64();
+        let slot = self.locals[index].expect("an i64 local has a slot");
+        let bound = self.expr(bound).expect("a bound is a literal, a local or a length");
+        let start = m.load(i64t, slot);
+        // Positive as an unsigned number, `index < bound` having held.
+        let left = m.sub(bound, start);
+        let most = m.const_int(i64t, ranges::CHUNK);
+        let end = m.add(start, m.select(m.icmp(IntPredicate::LLVMIntULT, left, most), left, most));
+        let inner = m.append_block(self.llvm_fn, "while.inner");
+        m.br(inner);
+        m.position_at_end(inner);
+        let more = m.icmp(IntPredicate::LLVMIntSLT, m.load(i64t, slot), end);
+        m.cond_br(more, body, header);
+        inner
     }
 
     /// A loop whose indexing `once` checks before it (`ranges`): the test, then the
