@@ -42,6 +42,10 @@ pub struct Function {
 /// `main`) has 241 nodes.
 pub const HUGE_FUNCTION_NODES: usize = 2000;
 
+/// The most expression nodes of a function of straight-line code
+/// (`Function::is_straight_line`).
+pub const STRAIGHT_LINE_NODES: usize = 200;
+
 impl Function {
     /// The names of the Ore functions the body calls, and of the C symbols it
     /// calls through `extern fn`, each once.
@@ -116,11 +120,35 @@ impl Function {
         found
     }
 
+    /// Whether the function is small straight-line code: at most
+    /// `STRAIGHT_LINE_NODES` nodes, no loop, no call of an Ore function, `extern
+    /// fn` or Python, no `load`, no array made or indexed, no integer division by
+    /// anything but a literal that needs no check. Its top tier has no copies to
+    /// inline either, so it gets a short IR pipeline (`llvm::ir::Pipeline`).
+    /// (Indexing and checked division are left out: `default<O2>` drops a check
+    /// that a condition before it implies, and the short pipeline does not.)
+    pub fn is_straight_line(&self) -> bool {
+        let mut budget = STRAIGHT_LINE_NODES;
+        let simple = |e: &Expr| match &e.kind {
+            ExprKind::Block(stmts, _) => !stmts.iter().any(|s| matches!(s, Stmt::AssignIndex { .. })),
+            ExprKind::While(..) | ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Python(..) => false,
+            ExprKind::ArrayNew { .. } | ExprKind::Index(..) => false,
+            _ => !checked_division(e),
+        };
+        self.body.within(&mut budget, &simple)
+    }
+
     /// Whether the function is over `HUGE_FUNCTION_NODES`.
     pub fn is_huge(&self) -> bool {
         let mut budget = HUGE_FUNCTION_NODES;
         !self.body.within(&mut budget, &|_| true)
     }
+}
+
+/// An integer `/` or `%` whose divisor may be 0 or -1, so it has a check.
+fn checked_division(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Binary(BinOp::Div | BinOp::Rem, _, d)
+        if d.ty == Ty::I64 && !matches!(d.kind, ExprKind::Int(v) if v != 0 && v != -1))
 }
 
 #[derive(Clone, Debug)]

@@ -189,7 +189,7 @@ impl Inner {
                 // Linking may compile the module's global data in place, with
                 // LLJIT's own compiler.
                 let _glue = inner.engine.glue.lock();
-                inner.compile(&function, irgen, mr, ir, inner.config.opt_level, None);
+                inner.compile(&function, irgen, mr, ir, super::materialize::Build::standard(inner.config.opt_level), None);
             });
         });
         self.jit().define_materializer(dylib, body, materializer)?;

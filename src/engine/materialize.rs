@@ -5,7 +5,7 @@
 use super::stats::{exclusive_micros, record_compiled_here};
 use super::*;
 use crate::cache::{Key, KeyBuilder};
-use crate::llvm::ir::{IrModule, ObjectFile};
+use crate::llvm::ir::{IrModule, ObjectFile, Pipeline};
 use std::sync::LazyLock;
 
 /// The object cache's key for `module`'s code at `level`: the module's IR as
@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 /// the runtime contract, Ore's build, LLVM and the host CPU. A tier needs no part
 /// of its own: tier 0's IR counts calls and the top tier's names its function
 /// differently, so their IR differs.
-fn cache_key(module: &IrModule, level: OptLevel) -> Key {
+fn cache_key(module: &IrModule, build: Build) -> Key {
     static IDENTITY: LazyLock<KeyBuilder> = LazyLock::new(|| {
         KeyBuilder::default()
             .part("ore object")
@@ -21,7 +21,27 @@ fn cache_key(module: &IrModule, level: OptLevel) -> Key {
             .part(env!("ORE_BUILD_ID"))
             .part(crate::llvm::host_code_identity())
     });
-    IDENTITY.clone().part([level.level()]).part(module.to_bitcode()).finish()
+    IDENTITY.clone().part([build.level.level(), build.pipeline as u8]).part(module.to_bitcode()).finish()
+}
+
+/// How a module is compiled: at which level, through which IR pipeline.
+#[derive(Clone, Copy)]
+pub(super) struct Build {
+    pub(super) level: OptLevel,
+    pub(super) pipeline: Pipeline,
+}
+
+impl Build {
+    /// For `func`'s code at `level`.
+    pub(super) fn of(func: &tir::Function, level: OptLevel) -> Build {
+        let pipeline = if func.is_straight_line() { Pipeline::StraightLine } else { Pipeline::Standard };
+        Build { level, pipeline }
+    }
+
+    /// For code at `level` through LLVM's standard pipeline (IR modules' functions).
+    pub(super) fn standard(level: OptLevel) -> Build {
+        Build { level, pipeline: Pipeline::Standard }
+    }
 }
 
 fn dump(module: &IrModule, function: &str, kind: Emit, level: OptLevel) {
@@ -111,7 +131,7 @@ impl Inner {
             version.tier.store(super::tiering::Tier::Baseline as u8, Relaxed);
             self.counters.tier_0_compiled.fetch_add(1, Relaxed);
         }
-        self.compile(&func.name, irgen, mr, module, if tier_0 { OptLevel::O0 } else { level }, Some(version));
+        self.compile(&func.name, irgen, mr, module, Build::of(func, if tier_0 { OptLevel::O0 } else { level }), Some(version));
     }
 
     /// The namespace's code options, before the tier's.
@@ -178,13 +198,13 @@ impl Inner {
         irgen_us: u64,
         mr: MaterializationResponsibility,
         module: IrModule,
-        level: OptLevel,
+        build: Build,
         version: Option<&Version>,
     ) {
         let mut times = Phases::default();
         let mut linked = false;
         let total = exclusive_micros(|| {
-            let compiled = self.object_code(function, &module, level, &mut times);
+            let compiled = self.object_code(function, &module, build, &mut times);
             drop(module);
             match compiled {
                 Ok(code) => {
@@ -226,7 +246,7 @@ impl Inner {
         if self.config.profile {
             let record = CompileRecord {
                 function: function.to_string(),
-                opt_level: level.level(),
+                opt_level: build.level.level(),
                 irgen_us,
                 optimize_us,
                 codegen_us,
@@ -236,23 +256,23 @@ impl Inner {
         }
     }
 
-    /// `module`'s object code at `level`: from the object cache if it has it,
+    /// `module`'s object code, built as `build` says: from the object cache if it has it,
     /// else compiled by LLVM (and stored in the cache), with the time its
     /// optimisation and code generation took.
-    pub(super) fn object_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
+    pub(super) fn object_code(&self, function: &str, module: &IrModule, build: Build, times: &mut Phases) -> Result<ObjectFile, String> {
         if self.config.verify_ir {
             module.verify().map_err(|e| format!("invalid IR generated: {e}"))?;
         }
         // `emit` and `keep_code` are there to see what LLVM makes of the module.
         let Some(cache) = self.cache.as_deref().filter(|_| self.config.emit.is_none() && !self.config.keep_code) else {
-            return self.generate_code(function, module, level, times);
+            return self.generate_code(function, module, build, times);
         };
-        let key = cache_key(module, level);
+        let key = cache_key(module, build);
         if let Some(object) = cache.get(&key) {
             self.counters.cache_hits.fetch_add(1, Relaxed);
             return Ok(ObjectFile::from_bytes(&object));
         }
-        let code = self.generate_code(function, module, level, times)?;
+        let code = self.generate_code(function, module, build, times)?;
         self.counters.cache_misses.fetch_add(1, Relaxed);
         if let Err(e) = cache.put(&key, code.bytes()) {
             tracing::warn!("storing `{function}` in the object cache {}: {e}", cache.dir().display());
@@ -261,9 +281,10 @@ impl Inner {
     }
 
     /// Optimises and compiles `module` (dumping or keeping its code as configured).
-    fn generate_code(&self, function: &str, module: &IrModule, level: OptLevel, times: &mut Phases) -> Result<ObjectFile, String> {
+    fn generate_code(&self, function: &str, module: &IrModule, build: Build, times: &mut Phases) -> Result<ObjectFile, String> {
+        let level = build.level;
         let start = Instant::now();
-        module.optimize(level.level())?;
+        module.optimize(level.level(), build.pipeline)?;
         times.optimize_us = micros(start);
         if let Some(kind) = self.config.emit {
             dump(module, function, kind, level);

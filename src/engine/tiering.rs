@@ -284,7 +284,7 @@ impl Inner {
         let options = codegen::Options { hot: true, ..self.code_options() };
         let (module, has_table) =
             codegen::generate_top_tier(body, job.at_loop, &callees, options, self.jit().triple(), self.jit().data_layout());
-        let code = self.object_code(name, &module, version.level, &mut Default::default())?;
+        let code = self.object_code(name, &module, super::materialize::Build::of(body, version.level), &mut Default::default())?;
         drop(module);
         self.counters.code_bytes.fetch_add(code.len() as u64, Relaxed);
         let dylib = version.link_symbols.0;

@@ -20,3 +20,4 @@ mod surgery;
 pub use builder::{Block, Function, IntPredicate, RealPredicate, Type, Value};
 pub use debug::{DebugInfo, DebugType, Scope};
 pub use module::{IrModule, ObjectFile, ThreadSafeModule};
+pub use pipeline::Pipeline;
