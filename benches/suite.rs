@@ -600,8 +600,9 @@ fn steady_state(suite: &Suite, report: &mut Report) {
     report.line("");
     report.line(
         "Reading it (differences under about 5% are within this machine's noise): bounds, division and stack \
-         checks are cheap. The deadline check costs the most in tight inner loops (spectralnorm, nbody), where \
-         its load, compare and branch run every iteration. Each function is its own LLVM module, compiled when first \
+         checks are cheap. The deadline check costs the most in tight inner loops that are not counted loops \
+         (fannkuch's flip loop), where its load, compare and branch run every iteration; a counted loop \
+         (`while i < n`, stepping `i` by one) checks once per 1,024 iterations. Each function is its own LLVM module, compiled when first \
          called, so LLVM cannot inline across functions by itself; Ore therefore compiles small leaf functions \
          called inside loops into their callers as guarded copies (used while the callee's slot still names the \
          definition copied, so a redefinition still wins at once). That is what brings spectralnorm's \
@@ -609,8 +610,7 @@ fn steady_state(suite: &Suite, report: &mut Report) {
          stack check and the trap-flag test; gcc unrolls and partially inlines the recursion. Direct self-calls \
          guarded by the same definition check were tried and are no faster (one instruction more per call under \
          callgrind): LLVM still cannot turn the recursion into a loop, because its tail-recursion elimination \
-         needs a call followed by nothing but the addition, and a trap-flag test and frame record follow each \
-         call. trees and tak are bound by calls the same way.",
+         needs a call followed by nothing but the addition, and a trap-flag test follows each call. trees and tak are bound by calls the same way.",
     );
     report.line("");
     plot_bars(&suite.root.join("docs/perf/steady_state.png"), "Ore -O2 time / gcc -O2 time (1.0 = as fast as gcc)", &bars);
