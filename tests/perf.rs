@@ -1,7 +1,8 @@
 //! `ORE_PERF`: the perf map and the jitdump name every compiled function with its
 //! real address and size, and, where perf may run, `perf report` shows Ore names.
-//! `ORE_PERF` is read once per process, so this binary sets it before any engine
-//! exists and the jitdump and perf runs are subprocesses.
+//! `ORE_PERF` is read once per process, so every part runs in a process of its
+//! own: the map's in this binary started again (`map_in_a_process_of_its_own`),
+//! the jitdump and perf runs in `ore`.
 
 use ore::{Config, Namespace, OptLevel, Value};
 use std::process::Command;
@@ -9,6 +10,10 @@ use std::sync::Mutex;
 
 /// Return addresses on the stack of every `where_am_i` call.
 static STACK: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// What `map_in_a_process_of_its_own` says when no return address lies in any
+/// compiled function.
+const NO_JIT_FRAME: &str = "no return address in JIT'd code";
 
 /// `(address, size, name)` of each line of a perf map.
 fn parse_map(text: &str) -> Vec<(u64, u64, String)> {
@@ -24,8 +29,29 @@ fn parse_map(text: &str) -> Vec<(u64, u64, String)> {
 
 #[test]
 fn the_perf_map_holds_each_function_where_its_code_runs() {
+    // The return addresses come from `backtrace()`, whose unwinder (libgcc's) now
+    // and then finds no unwind entry for the first JIT'd frame and stops there
+    // (about one run in 30 under load; the map was right each time): a process
+    // whose stacks hold no address in JIT'd code at all tries again, twice.
+    for attempt in 1.. {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "map_in_a_process_of_its_own", "--ignored", "--nocapture"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        if out.status.success() && said.contains("1 passed") {
+            break;
+        }
+        assert!(attempt < 3 && said.contains(NO_JIT_FRAME), "attempt {attempt}:\n{said}");
+    }
+    jitdump_and_map_agree();
+}
+
+#[test]
+#[ignore = "run by the_perf_map_holds_each_function_where_its_code_runs in a process of its own"]
+fn map_in_a_process_of_its_own() {
     // SAFETY: set before this process starts any other thread that reads the
-    // environment (the only test of this binary, before any engine exists).
+    // environment (the only test this process runs, before any engine exists).
     unsafe { std::env::set_var("ORE_PERF", "map") };
     // The map is appended to: a process that had this id before may have left one.
     let _ = std::fs::remove_file(format!("/tmp/perf-{}.map", std::process::id()));
@@ -47,21 +73,31 @@ fn unused() -> i64 { 2 }";
     ns.add_module("probe.ore", source).unwrap();
     assert_eq!(ns.call("probe", &[]).unwrap(), Value::I64(3));
     let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).expect("ORE_PERF=map writes the map");
+    let _ = std::fs::remove_file(format!("/tmp/perf-{}.map", std::process::id()));
     let entries = parse_map(&map);
     let mut names: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
     names.sort();
     assert_eq!(names, ["g (copy)", "probe"], "compiled functions only, once each");
     let stack = STACK.lock().unwrap().clone();
-    for (start, size, name) in &entries {
-        let inside = stack.iter().any(|&ra| (*start..start + size).contains(&(ra as u64)));
-        assert!(inside, "a return address of a where_am_i call lies in {name}'s [{start:x}, +{size:x}):\n{stack:x?}\n{map}");
+    let inside = |(start, size, _): &(u64, u64, String)| stack.iter().any(|&ra| (*start..start + size).contains(&(ra as u64)));
+    assert!(entries.iter().any(inside), "{NO_JIT_FRAME}:\n{stack:x?}\n{map}");
+    for entry in &entries {
+        assert!(
+            inside(entry),
+            "a return address of a where_am_i call lies in {}'s [{:x}, +{:x}):\n{stack:x?}\n{map}",
+            entry.2,
+            entry.0,
+            entry.1
+        );
     }
-    let _ = std::fs::remove_file(format!("/tmp/perf-{}.map", std::process::id()));
     let mut ranges: Vec<_> = entries.iter().map(|e| (e.0, e.0 + e.1)).collect();
     ranges.sort();
     assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "entries do not overlap:\n{map}");
+}
 
-    // The jitdump of the same program lists the same functions with the same sizes.
+/// The jitdump of a program lists the functions of its perf map, with the same
+/// sizes.
+fn jitdump_and_map_agree() {
     let dir = tempfile::tempdir().unwrap();
     let prog = dir.path().join("p.ore");
     std::fs::write(&prog, "fn f(x: i64) -> i64 { x * 3 }\nfn main() -> i64 { f(2) }\n").unwrap();
