@@ -63,6 +63,12 @@ impl Function {
         (ore.into_iter().collect(), c.into_iter().collect())
     }
 
+    /// Whether the body calls the function of the same name (itself, while it
+    /// is its name's definition).
+    pub fn calls_itself(&self) -> bool {
+        self.callees().0.contains(&self.name.as_str())
+    }
+
     /// Whether the function frees the arrays made during its call when it returns
     /// (`runtime::arena`): it returns no array, and makes one or calls a function
     /// that returns one (otherwise there is nothing to free).

@@ -1,7 +1,7 @@
 //! Tiered compilation (`Config::tiering`): tier 0 at the first call, the top tier
 //! once hot, and a redefinition or unload always winning over a tier-up.
 
-use ore::{CallOptions, Config, Error, FunctionState, Namespace, RuntimeError, Tier, Tiering, Value};
+use ore::{CallOptions, Caller, Config, Error, FunctionState, Namespace, RuntimeError, Tier, Tiering, Value};
 use std::time::Duration;
 
 fn tiered(hot_calls: u32, threads: usize) -> Namespace {
@@ -247,5 +247,53 @@ fn main() -> i64 { fib(20) + depth(20000) + fact(5) }";
             .output()
             .unwrap();
         assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "26885"), "{out:?}");
+    }
+}
+
+/// Optimised code calls itself directly, not through its slot (so LLVM sees the
+/// recursion), and checks at entry that it is still the definition: a
+/// redefinition or unload during the recursion wins at the very next call.
+#[test]
+fn calls_of_itself_are_direct_and_a_redefinition_or_unload_mid_recursion_wins_at_the_next_one() {
+    let source = "extern fn change(how: i64) -> i64;
+fn depth(n: i64, how: i64) -> i64 {
+    if n == 0 { 0 } else if n == 3 { change(how) + 1 + depth(n - 1, how) } else { 1 + depth(n - 1, how) }
+}";
+    let fixed = Config { keep_code: true, ..Config::default() };
+    let tiered = Config { tiering: Some(Tiering { hot_calls: 1, threads: 0 }), ..fixed.clone() };
+    for config in [fixed, tiered] {
+        let ns = Namespace::new(config).unwrap();
+        // 1 redefines `depth`, 2 undefines it, anything else changes nothing.
+        ns.register("change", |caller: Caller, how: i64| -> Result<i64, Error> {
+            match how {
+                1 => caller.namespace().add_module("new.ore", "fn depth(n: i64, how: i64) -> i64 { 1000 }").map(drop)?,
+                2 => caller.namespace().undefine("depth")?,
+                _ => {}
+            }
+            Ok(0)
+        })
+        .unwrap();
+        ns.add_module("r.ore", source).unwrap();
+        let depth = |n: i64, how: i64| ns.call("depth", &[Value::I64(n), Value::I64(how)]);
+        assert_eq!(depth(5, 0).unwrap(), Value::I64(5));
+        let ir = ns.code("depth").unwrap().ir.clone();
+        let symbol = ir.split("define i64 @").nth(1).and_then(|s| s.split('(').next()).expect("a definition");
+        assert!(ir.contains(&format!("call i64 @{symbol}(")), "a direct call of itself:\n{ir}");
+        assert_eq!(depth(5, 1).unwrap(), Value::I64(1003), "depth(2) is the new definition's");
+        assert_eq!(depth(5, 1).unwrap(), Value::I64(1000));
+        ns.add_module("r.ore", source).unwrap();
+        assert_eq!(depth(5, 0).unwrap(), Value::I64(5));
+        match depth(5, 2) {
+            Err(Error::Runtime { error: RuntimeError::UndefinedFunction(name), trace }) => {
+                assert_eq!(name, "depth");
+                let shown = trace.to_string();
+                // No frame of the replaced code's forwarding: each call once.
+                assert_eq!(
+                    shown, "  at depth (r.ore:3:56)\n  at depth (r.ore:3:87)\n  [the frame above repeated 1 more times]",
+                    "{trace:?}"
+                );
+            }
+            other => panic!("depth(2) should be undefined: {other:?}"),
+        }
     }
 }

@@ -105,11 +105,8 @@ impl<'m> FnCodegen<'m, '_> {
     /// the slot as usual.
     pub(super) fn guarded_copy_call(&mut self, name: &str, sig: &FnSig, copy: &InlineCopy, values: &[Value<'m>]) -> Value<'m> {
         let m = self.m;
-        let slot = m.external_global(&abi::slot_symbol(name));
-        let word = m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::DEFINITION as i64));
-        let current = self.shared_load(m.i64(), 8, word);
-        let copied = m.ptr_to_int(m.external_global(&abi::definition_symbol(name)));
-        let same = m.icmp(IntPredicate::LLVMIntEQ, current, copied);
+        let current = self.shared_load(m.i64(), 8, self.definition_word(name));
+        let same = self.is_definition(IntPredicate::LLVMIntEQ, name, current);
         let (copy_bb, slot_bb, join_bb) =
             (m.append_block(self.llvm_fn, "copy"), m.append_block(self.llvm_fn, "redefined"), m.append_block(self.llvm_fn, "joined"));
         m.cond_br(same, copy_bb, slot_bb);
@@ -127,6 +124,49 @@ impl<'m> FnCodegen<'m, '_> {
             Some(t) => m.phi(t, &[(from_copy, copy_end), (from_slot, slot_end)]),
             None => from_copy,
         }
+    }
+
+    /// The word of `name`'s slot that holds its current definition's number.
+    fn definition_word(&self, name: &str) -> Value<'m> {
+        let m = self.m;
+        let slot = m.external_global(&abi::slot_symbol(name));
+        m.gep(m.i8(), slot, m.const_int(m.i64(), abi::slot::DEFINITION as i64))
+    }
+
+    /// Compares definition number `current` (`predicate`) with the number of the
+    /// definition of `name` that this module was made from, which the linker
+    /// gives `abi::definition_symbol(name)`.
+    fn is_definition(&self, predicate: IntPredicate, name: &str, current: Value<'m>) -> Value<'m> {
+        let m = self.m;
+        m.icmp(predicate, current, m.ptr_to_int(m.external_global(&abi::definition_symbol(name))))
+    }
+
+    /// The prologue of a function whose calls of itself are direct calls
+    /// (`recursion`), which LLVM can optimise as it cannot calls through the
+    /// slot: once this code is no longer its name's current definition (replaced
+    /// or unloaded), the call goes on through the slot, so a redefinition still
+    /// wins at the next call. What that call returns is returned as it is: the
+    /// caller tests for an error as after any call, so the trace has no frame
+    /// of this one.
+    pub(super) fn forward_if_replaced(&mut self) {
+        let m = self.m;
+        let name = &self.func.name;
+        // Acquire: the engine empties the slot's code before it stores another
+        // definition's number (release), so code that sees that number does not
+        // find itself in the slot, and forwards at most once.
+        let current = m.load_acquire(m.i64(), 8, self.definition_word(name));
+        let replaced = self.is_definition(IntPredicate::LLVMIntNE, name, current);
+        let (forward_bb, own_bb) = (m.append_block(self.llvm_fn, "replaced"), m.append_block(self.llvm_fn, "current"));
+        m.cond_br(self.unlikely(replaced), forward_bb, own_bb);
+        m.position_at_end(forward_bb);
+        let params = 1 + self.func.sig.params.len() as u32;
+        let values: Vec<Value<'m>> = (0..params).map(|i| m.param(self.llvm_fn, i)).collect();
+        let result = self.slot_call(name, &self.func.sig, &values);
+        match value_type(m, self.func.sig.ret) {
+            Some(_) => m.ret(result),
+            None => m.ret_void(),
+        }
+        m.position_at_end(own_bb);
     }
 
     /// This module's copy of `name`, defined on first use (copies make no copies).
@@ -160,14 +200,16 @@ impl<'m> FnCodegen<'m, '_> {
                 let pays = self.options.hot || !self.loops.is_empty();
                 let copy = if pays { self.budget.take(self.callees.inline(name)) } else { None };
                 let direct = self.options.unchecked.direct_calls.then(|| self.callees.direct(name)).flatten();
-                let result = match (copy, direct) {
-                    (Some(copy), Some(_)) => {
+                let recursion = self.recursion.filter(|_| *name == self.func.name);
+                let result = match (copy, direct, recursion) {
+                    (_, _, Some(own)) => m.call(own, &values),
+                    (Some(copy), Some(_), _) => {
                         let callee = self.copy_of(name, &copy);
                         m.call(callee, &values)
                     }
-                    (Some(copy), None) => self.guarded_copy_call(name, sig, &copy, &values),
-                    (None, Some(symbol)) => m.call(m.declare(&symbol, ore_fn_type(m, sig)), &values),
-                    (None, None) => self.slot_call(name, sig, &values),
+                    (Some(copy), None, _) => self.guarded_copy_call(name, sig, &copy, &values),
+                    (None, Some(symbol), _) => m.call(m.declare(&symbol, ore_fn_type(m, sig)), &values),
+                    (None, None, None) => self.slot_call(name, sig, &values),
                 };
                 self.check_trapped(at);
                 value_type(m, ty).map(|_| result)

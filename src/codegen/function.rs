@@ -35,6 +35,9 @@ pub(super) struct FnCodegen<'m, 'f> {
     /// Tier 0 with loops it can leave at: the buffer the locals go to, a static
     /// stack slot (FastISel cannot select an alloca outside the entry block).
     pub(super) locals_buffer: Option<Value<'m>>,
+    /// The top tier of a function that calls itself: what its calls of itself
+    /// call directly, the function being built (`forward_if_replaced`).
+    pub(super) recursion: Option<Function<'m>>,
     /// Created on first use.
     pub(super) unwind: Option<Unwind<'m>>,
     /// A function that frees its arrays when it returns (`tir::Function::
@@ -116,6 +119,7 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             counting: (options.count_calls && body == Body::Function).then(|| func.osr_loops()),
             enter_at: None,
             locals_buffer: None,
+            recursion: None,
             unwind: None,
             arena_mark: None,
             llvm_fn,
@@ -143,6 +147,11 @@ impl<'m, 'f> FnCodegen<'m, 'f> {
             // the caller's checks bound it: it adds no frame once inlined, and
             // its straight-line work is bounded (its own loops check themselves).
             cg.stack_check();
+            // After the stack check: a forwarded call is one more frame.
+            if body == Body::Function && !options.fast_isel && func.calls_itself() {
+                cg.forward_if_replaced();
+                cg.recursion = Some(llvm_fn);
+            }
             cg.interrupt_check(func.span);
         }
         if body == Body::Function && func.frees_arrays() {

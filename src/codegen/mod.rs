@@ -9,7 +9,9 @@
 //! compiled body, or null while there is none, in which case the call goes to
 //! `ore.rt.resolve`, which compiles the current definition (or raises `undefined
 //! function NAME`). Replacing a function is one store to its
-//! slot. After every call that can fail, the caller tests `ctx.trapped` and returns
+//! slot. Above -O0, a function calls itself directly instead, and tests at entry
+//! that it is still its name's definition (`calls.rs`, `forward_if_replaced`).
+//! After every call that can fail, the caller tests `ctx.trapped` and returns
 //! at once if it is set.
 //!
 //! Files: `function.rs` (function bodies: expressions, statements, operators),

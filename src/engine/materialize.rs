@@ -63,7 +63,8 @@ pub(super) struct Phases {
 pub(super) struct CalleeTable {
     /// What the code links against besides the runtime: the symbol and address of
     /// every slot it calls through, and the definition number of every callee it
-    /// may carry a copy of (`abi::definition_symbol`).
+    /// may carry a copy of and of the function itself if it calls itself
+    /// (`abi::definition_symbol`).
     pub(super) links: Vec<(String, usize)>,
     /// Current definitions of callees made by the caller's module.
     same_module: HashMap<String, Arc<Version>>,
@@ -161,6 +162,10 @@ impl Inner {
             keys.map(|key| (crate::abi::slot_symbol(&key), Arc::as_ptr(&self.slot(&key)) as usize)).collect();
         let copied = same_module.iter().filter(|(_, v)| v.inline.is_some());
         links.extend(copied.map(|(name, v)| (crate::abi::definition_symbol(name), v.number as usize)));
+        if names.contains(&func.name.as_str()) {
+            // Its direct calls of itself check that it is still the definition.
+            links.push(self.own_definition_link(&func.name, version));
+        }
         CalleeTable { links, same_module, ir_functions: ir_symbols.into_iter().map(str::to_string).collect() }
     }
 

@@ -58,7 +58,9 @@ impl Slot {
     pub(super) fn redefine(&self, number: u64, hot_calls: i64) {
         self.code.store(0, Relaxed);
         self.osr_table.store(0, Relaxed);
-        self.definition.store(number, Relaxed);
+        // Release, after the code is emptied: code that sees the new number
+        // never finds the old code in the slot (`forward_if_replaced`).
+        self.definition.store(number, std::sync::atomic::Ordering::Release);
         self.countdown.store(hot_calls, Relaxed);
     }
 }

@@ -308,11 +308,19 @@ impl IrModule {
     /// a value other threads may replace at any time, without ever being torn or
     /// hoisted out of a loop.
     pub fn load_atomic<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
+        self.ordered_load(ty, bytes, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic)
+    }
+    /// An `acquire` load: as `load_atomic`, and no later load moves above it, so it
+    /// sees what the storing thread wrote before its release store.
+    pub fn load_acquire<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>) -> Value<'m> {
+        self.ordered_load(ty, bytes, ptr, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingAcquire)
+    }
+    fn ordered_load<'m>(&'m self, ty: Type<'m>, bytes: u32, ptr: Value<'m>, ordering: llvm_sys::LLVMAtomicOrdering) -> Value<'m> {
         // SAFETY: operands of this module; ordering and alignment are set on the
         // load just built.
         unsafe {
             let load = LLVMBuildLoad2(self.builder, ty.0, ptr.0, name_ptr());
-            LLVMSetOrdering(load, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic);
+            LLVMSetOrdering(load, ordering);
             LLVMSetAlignment(load, bytes);
             self.value(load)
         }
