@@ -13,7 +13,7 @@ static STACK: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 /// What `map_in_a_process_of_its_own` says when no return address lies in any
 /// compiled function.
-const NO_JIT_FRAME: &str = "no return address in JIT'd code";
+const NO_JIT_FRAME: &str = "no return address in a function of the map";
 
 /// `(address, size, name)` of each line of a perf map.
 fn parse_map(text: &str) -> Vec<(u64, u64, String)> {
@@ -32,7 +32,8 @@ fn the_perf_map_holds_each_function_where_its_code_runs() {
     // The return addresses come from `backtrace()`, whose unwinder (libgcc's) now
     // and then finds no unwind entry for the first JIT'd frame and stops there
     // (about one run in 30 under load; the map was right each time): a process
-    // whose stacks hold no address in JIT'd code at all tries again, twice.
+    // whose stacks hold no return address inside any function of the map tries
+    // again, twice.
     for attempt in 1.. {
         let out = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "map_in_a_process_of_its_own", "--ignored", "--nocapture"])
