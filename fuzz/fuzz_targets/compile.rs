@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let config = Config { eager: true, verify_ir: true, policy, ..Config::default() };
     let engine = Namespace::new(config).expect("engine");
     match engine.add_module("fuzz", text) {
-        Ok(_) | Err(Error::Compile(_)) | Err(Error::Limit(_)) => {}
+        Ok(_) | Err(Error::Compile(_)) | Err(Error::Limit { .. }) => {}
         Err(other) => panic!("a module that checked failed to compile: {other}"),
     }
 });

@@ -16,12 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let path = dir.join("prog.ore");
     std::fs::write(&path, data).unwrap();
     let bin = std::env::var("ORE_BIN").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/ore").into());
-    let out = Command::new(bin)
-        .args(["run", "--timeout", "500"])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running ore");
+    let out = Command::new(bin).args(["run", "--timeout", "500"]).arg(&path).stdin(Stdio::null()).output().expect("running ore");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let clean = out.status.code().is_some_and(|c| [0, 1, 2, 64].contains(&c)) && !stderr.contains("panicked");
     assert!(clean, "ore run ended with {:?}\n{stderr}", out.status);
