@@ -33,31 +33,43 @@ impl ModuleChecker<'_> {
         self.diags.push(Diagnostic::new(span, message));
     }
 
-    /// Registers every item's signature so bodies can refer to functions defined later.
-    pub(super) fn collect(&mut self, items: &[Item], module: &mut CheckedModule) {
+    /// Registers every item's signature so bodies can refer to functions defined
+    /// later. For each item: whether it is a function whose own signature is the
+    /// one registered for its name, so that its body can be checked against it
+    /// (a function whose signature was refused has its error already).
+    pub(super) fn collect(&mut self, items: &[Item], module: &mut CheckedModule) -> Vec<bool> {
+        let mut own = Vec::with_capacity(items.len());
         for item in items {
-            match item {
+            own.push(match item {
                 Item::Fn(f) => self.collect_fn(f, module),
-                Item::Extern(f) => self.collect_extern(f, module),
-            }
+                Item::Extern(f) => {
+                    self.collect_extern(f, module);
+                    false
+                }
+            });
         }
+        own
     }
 
-    pub(super) fn collect_fn(&mut self, f: &FnItem, module: &mut CheckedModule) {
+    /// Registers `f`'s signature; whether it is the one its name has now.
+    pub(super) fn collect_fn(&mut self, f: &FnItem, module: &mut CheckedModule) -> bool {
         let name = &f.name.name;
         if BUILTINS.contains(&name.as_str()) {
-            return self.error(f.name.span, format!("`{name}` is a built-in function and cannot be redefined"));
+            self.error(f.name.span, format!("`{name}` is a built-in function and cannot be redefined"));
+            return false;
         }
-        let Some(sig) = self.fn_signature(f) else { return };
+        let Some(sig) = self.fn_signature(f) else { return false };
         if self.externs.contains_key(name) || self.env.extern_fn(name).is_some() {
-            return self.error(f.name.span, format!("`{name}` is already declared as an `extern fn`"));
+            self.error(f.name.span, format!("`{name}` is already declared as an `extern fn`"));
+            return false;
         }
         if let Some(existing) = self.env.function(name) {
             // Same signature: this module replaces (or declares again) the function.
             if existing.sig != sig {
                 let message =
                     format!("`{name}` is `{sig}` here, but `{}` where it was first declared, at {}", existing.sig, existing.origin);
-                return self.error(f.span, message);
+                self.error(f.span, message);
+                return false;
             }
         }
         let defines = f.body.is_some();
@@ -67,18 +79,21 @@ impl ModuleChecker<'_> {
                 let signature = module.signatures.len();
                 module.signatures.push(Signature { name: name.clone(), sig: sig.clone(), defines, span: f.span });
                 new.insert(FnEntry { sig, defined: defines, signature });
-                return;
+                return true;
             }
         };
         if entry.sig != sig {
             let message = format!("`{name}` is declared as `{}` elsewhere in this module, not `{sig}`", entry.sig);
-            self.error(f.span, message)
-        } else if entry.defined && defines {
+            self.error(f.span, message);
+            return false;
+        }
+        if entry.defined && defines {
             self.error(f.name.span, format!("`{name}` is defined more than once in this module"))
         } else {
             entry.defined |= defines;
             module.signatures[entry.signature].defines |= defines;
         }
+        true
     }
 
     pub(super) fn collect_extern(&mut self, f: &FnItem, module: &mut CheckedModule) {

@@ -122,16 +122,16 @@ pub fn check_module(
         allow_python: options.allow_python,
     };
     let mut module = CheckedModule::default();
-    checker.collect(&items, &mut module);
+    let own_signature = checker.collect(&items, &mut module);
     if options.require_main {
         checker.check_main(&items);
     }
     // Each item's syntax tree is dropped once its body is checked, so that its
     // memory is reused for the next function's typed IR (a large module's check
     // spent a third of its time having the kernel zero fresh pages).
-    for item in items {
+    for (item, own) in items.into_iter().zip(own_signature) {
         let Item::Fn(f) = item else { continue };
-        let Some(body) = &f.body else { continue };
+        let Some(body) = f.body.as_ref().filter(|_| own) else { continue };
         let Some(sig) = checker.functions.get(&f.name.name).map(|e| e.sig.clone()) else { continue };
         let infer = options.infer_result.as_deref() == Some(f.name.name.as_str());
         match FnChecker::new(&checker, &f, sig).check_body(body, infer) {
